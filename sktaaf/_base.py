@@ -1,0 +1,326 @@
+"""Shared machinery of the network regressors: validation, device, skorch wiring."""
+
+from __future__ import annotations
+
+import copy
+import re
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import ProgressBar
+
+from ._training import (
+    BatchIterator,
+    BestEpochStopping,
+    FiniteLossGuard,
+    ShuffledSplit,
+    TensorData,
+    TrainingNet,
+    as_tensor,
+    pad_rows,
+)
+from .nn import ACTIVATIONS
+
+LOSSES = {"mae": torch.nn.L1Loss, "mse": torch.nn.MSELoss}
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "nadam": torch.optim.NAdam,
+    "rmsprop": torch.optim.RMSprop,
+    "sgd": torch.optim.SGD,
+}
+_DEVICE_PATTERN = re.compile(r"(auto|cpu|cuda|cuda:\d+|mps)")
+# Rows per forward pass in predict: large batches amortise per-call overhead.
+_MIN_PREDICT_BATCH_SIZE = 4096
+# Predict pads each batch to a multiple of this many rows. CPU GEMM kernels
+# compute rows in small tiles and treat a ragged last tile differently, so
+# without padding a sample's prediction would change in its last bits with the
+# number of samples predicted alongside it.
+_PREDICT_ROW_MULTIPLE = 8
+
+
+def resolve_device(device: str | torch.device) -> str:
+    """Turn the ``device`` parameter into a concrete, available torch device.
+
+    ``"auto"`` picks CUDA when available, else the CPU. An explicit device that
+    this machine lacks is an error rather than a silent fallback.
+    """
+    name = str(device)
+    if not _DEVICE_PATTERN.fullmatch(name):
+        raise InvalidParameterError(
+            "The 'device' parameter must be 'auto', 'cpu', 'cuda', 'cuda:N' or "
+            f"'mps' (or a torch.device); got {device!r}."
+        )
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={name!r} was requested but CUDA is not available on this "
+                "machine (torch.cuda.is_available() is False). Use device='auto' "
+                "or device='cpu'."
+            )
+        index = torch.device(name).index
+        if index is not None and index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={name!r} was requested but this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s)."
+            )
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            "device='mps' was requested but the MPS backend is not available. "
+            "Use device='auto' or device='cpu'."
+        )
+    return name
+
+
+class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
+    """Base class of the network regressors; not for direct use.
+
+    Subclasses define ``__init__`` (with their own defaults) and
+    ``_make_network(n_features, n_outputs, hidden_layer_sizes)``.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(set(ACTIVATIONS)), callable],
+        "output_activation": [StrOptions({"same", *ACTIVATIONS}), callable, None],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "loss": [StrOptions(set(LOSSES)), torch.nn.Module],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "optimizer_kwargs": [dict, None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "callbacks": [list, tuple, None],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------------------ checks
+    def _hidden_layer_sizes(self) -> tuple[int, ...]:
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, Integral):
+            return (int(sizes),)
+        sizes = tuple(np.ravel(np.asarray(sizes, dtype=object)))
+        if not sizes or not all(
+            isinstance(size, Integral) and not isinstance(size, bool) and size >= 1
+            for size in sizes
+        ):
+            raise InvalidParameterError(
+                f"The 'hidden_layer_sizes' parameter of {type(self).__name__} must be "
+                "a positive int or a non-empty sequence of positive ints; got "
+                f"{self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(size) for size in sizes)
+
+    def _optimizer_class(self) -> type:
+        if isinstance(self.optimizer, str):
+            return OPTIMIZERS[self.optimizer]
+        if not issubclass(self.optimizer, torch.optim.Optimizer):
+            raise InvalidParameterError(
+                f"The 'optimizer' parameter of {type(self).__name__} must be one of "
+                f"{sorted(OPTIMIZERS)} or a torch.optim.Optimizer subclass; got "
+                f"{self.optimizer!r}."
+            )
+        return self.optimizer
+
+    def _criterion(self):
+        return LOSSES[self.loss]() if isinstance(self.loss, str) else self.loss
+
+    def _output_activation(self):
+        if isinstance(self.output_activation, str) and self.output_activation == "same":
+            return self.activation
+        return self.output_activation
+
+    def _validation_split(self, n_samples: int, rng: np.random.RandomState):
+        n_valid = int(np.ceil(self.validation_fraction * n_samples))
+        if n_samples - n_valid < 1:
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction="
+                f"{self.validation_fraction} of the data, which leaves no training "
+                f"sample from n_samples = {n_samples}. Provide more samples or set "
+                "early_stopping=False."
+            )
+        order = rng.permutation(n_samples)
+        return ShuffledSplit(np.sort(order[:n_valid]), np.sort(order[n_valid:]))
+
+    # --------------------------------------------------------------- training
+    def _make_callbacks(self, n_batches: int) -> list:
+        callbacks = [("finite_loss_guard", FiniteLossGuard())]
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    BestEpochStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=0.0,
+                        load_best=True,
+                    ),
+                )
+            )
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar(batches_per_epoch=n_batches)))
+        # Copies: skorch initialises callbacks in place, and fit must leave the
+        # estimator's parameters untouched.
+        callbacks.extend(copy.deepcopy(list(self.callbacks or [])))
+        return callbacks
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network on ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data (landmark genes). Converted once to float32.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets (target genes). Converted once to float32.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        hidden_layer_sizes = self._hidden_layer_sizes()
+        optimizer = self._optimizer_class()
+        device = resolve_device(self.device)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            multi_output=True,
+            y_numeric=True,
+            dtype=np.float32,
+            order="C",
+        )
+        y = np.asarray(y, dtype=np.float32, order="C")
+        self._target_is_1d = y.ndim == 1
+        y = y.reshape(len(y), -1)
+        self.n_outputs_ = y.shape[1]
+
+        rng = check_random_state(self.random_state)
+        n_samples = len(X)
+        split = self._validation_split(n_samples, rng) if self.early_stopping else None
+        n_train = n_samples if split is None else len(split.train_indices)
+        torch_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
+
+        data = TensorData(as_tensor(X).to(device), as_tensor(y).to(device))
+        # Seed torch (weights, dropout) without leaving its global state changed.
+        cuda = device.startswith("cuda")
+        fork_devices = [torch.device(device).index or 0] if cuda else []
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(torch_seed)
+            module = self._make_network(
+                self.n_features_in_, self.n_outputs_, hidden_layer_sizes
+            )
+            net = TrainingNet(
+                module=module,
+                criterion=self._criterion(),
+                optimizer=optimizer,
+                lr=self.learning_rate,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                iterator_train=BatchIterator,
+                iterator_train__shuffle=True,
+                iterator_train__seed=shuffle_seed,
+                iterator_valid=BatchIterator,
+                train_split=split,
+                callbacks=self._make_callbacks(-(-n_train // self.batch_size)),
+                device=device,
+                verbose=int(self.verbose),
+                **{
+                    f"optimizer__{key}": value
+                    for key, value in (self.optimizer_kwargs or {}).items()
+                },
+            )
+            net.initialize()
+            net.partial_fit(data)
+        net.module_.eval()
+
+        self.net_ = net
+        self.module_ = net.module_
+        self.history_ = net.history_
+        self.device_ = device
+        self.n_iter_ = len(net.history_)
+        self.best_epoch_ = self._best_epoch(net)
+        return self
+
+    @staticmethod
+    def _best_epoch(net) -> int:
+        callbacks = dict(net.callbacks_)
+        if "early_stopping" in callbacks:
+            return int(callbacks["early_stopping"].best_epoch_)
+        guard = callbacks["finite_loss_guard"]
+        return int(guard.last_finite_epoch_ if guard.diverged_ else len(net.history_))
+
+    # ------------------------------------------------------------- prediction
+    def predict(self, X):
+        """Predict targets for ``X``, in batches and without gradients.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions, of X's floating dtype (float32 or float64), and 1-D when
+            the estimator was fitted on a 1-D ``y``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        y_pred = np.empty((len(X), self.n_outputs_), dtype=np.float32)
+        batch_size = max(self.batch_size, _MIN_PREDICT_BATCH_SIZE)
+        module = self.module_
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(X), batch_size):
+                    chunk = X[start : start + batch_size]
+                    inputs = as_tensor(pad_rows(chunk, _PREDICT_ROW_MULTIPLE))
+                    output = module(inputs.to(self.device_))[: len(chunk)]
+                    y_pred[start : start + len(chunk)] = output.cpu().numpy()
+        finally:
+            module.train(was_training)
+        y_pred = y_pred.astype(X.dtype, copy=False)
+        return y_pred.ravel() if self._target_is_1d else y_pred
+
+    # ----------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("module_", None)  # the same object as net_.module_
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "net_" in state:
+            # skorch maps CUDA tensors to the CPU when CUDA is unavailable.
+            self.module_ = self.net_.module_
+            self.device_ = str(self.net_.device)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        tags.input_tags.allow_nan = False
+        return tags

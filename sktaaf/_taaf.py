@@ -1,0 +1,186 @@
+"""TAAFRegressor: D-GEX with transformative adaptive activation functions."""
+
+from ._base import BaseNetworkRegressor
+from .nn import TAAFNetwork
+
+
+class TAAFRegressor(BaseNetworkRegressor):
+    """Multi-output regression with a TAAF-D-GEX network.
+
+    A feed-forward network whose every neuron applies a transformative adaptive
+    activation function ``f(x) = alpha * g(beta * x + gamma) + delta`` with
+    learned ``alpha, beta, gamma, delta`` (see :class:`sktaaf.nn.TAAF`). Dense
+    layers have no bias (``gamma`` takes its place) and, by default, the output
+    layer has a TAAF too. Trained with skorch on CUDA when available.
+
+    The defaults follow the TAAF-D-GEX reference example [1]_: two hidden
+    layers of 300 neurons, sigmoid, dropout 0.25, MAE loss, Nadam with learning
+    rate 5e-4 and batches of 64.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default=(300, 300)
+        Number of neurons in each hidden layer.
+    activation : str or callable, default="sigmoid"
+        The inner activation ``g`` of the hidden TAAFs: ``"sigmoid"``,
+        ``"tanh"``, ``"relu"``, ``"identity"`` or another name of
+        :data:`sktaaf.nn.ACTIVATIONS`, an ``nn.Module`` (instance or class) or a
+        picklable tensor function. The sigmoid beats tanh in [1]_.
+    output_activation : str, callable or None, default="same"
+        The inner activation of the output TAAF; ``"same"`` uses
+        ``activation``, as the reference does. ``None`` gives a plain linear
+        output layer with bias instead of a TAAF.
+    dropout : float, default=0.25
+        Dropout probability after each hidden layer, in [0, 1).
+    loss : {"mae", "mse"} or torch.nn.Module, default="mae"
+        Training loss: mean absolute error (as in [1]_), mean squared error, or
+        any loss module.
+    optimizer : {"nadam", "adam", "adamw", "rmsprop", "sgd"} or \
+            torch.optim.Optimizer subclass, default="nadam"
+        The optimizer.
+    learning_rate : float, default=5e-4
+        The optimizer's learning rate.
+    optimizer_kwargs : dict, default=None
+        Further keyword arguments of the optimizer, e.g.
+        ``{"weight_decay": 1e-5}`` or ``{"momentum": 0.9}`` for SGD.
+    batch_size : int, default=64
+        Samples per mini-batch.
+    max_epochs : int, default=200
+        Maximum number of passes over the training data.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the samples (a shuffled split
+        seeded by ``random_state``), stop when the validation loss has not
+        improved for ``n_iter_no_change`` epochs, and restore the weights of
+        the best epoch. When False, all samples train for ``max_epochs``.
+    validation_fraction : float, default=0.1
+        Share of the samples held out for early stopping, in (0, 1).
+    n_iter_no_change : int, default=20
+        Epochs without improvement of the validation loss before stopping.
+    callbacks : list of skorch callbacks, default=None
+        Extra skorch callbacks (instances, or ``(name, callback)`` pairs), e.g.
+        a learning-rate schedule; see the example below. They are copied at
+        each fit.
+    device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
+        Where to train: ``"auto"`` uses CUDA when available, else the CPU. An
+        explicit CUDA device on a machine without CUDA is an error.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, dropout, the validation split and the shuffling of
+        the batches. An int makes fits on the CPU reproducible bit for bit.
+        torch's global random state is left as it was.
+    verbose : int, default=0
+        0 is silent; 1 or more shows a progress bar per epoch and a line of
+        losses per epoch.
+
+    Attributes
+    ----------
+    module_ : sktaaf.nn.TAAFNetwork
+        The trained network, in evaluation mode, on ``device_``.
+    net_ : skorch.NeuralNet
+        The skorch net that trained ``module_`` (optimizer state, callbacks).
+    history_ : skorch.History
+        Per-epoch records: ``train_loss``, ``valid_loss`` (with early stopping),
+        ``dur``; e.g. ``history_[:, "train_loss"]``.
+    best_epoch_ : int
+        The (1-based) epoch whose weights the model holds: the best validation
+        epoch with early stopping, else the last epoch trained.
+    n_iter_ : int
+        Number of epochs trained.
+    device_ : str
+        The device the model was trained on and predicts on.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when ``X`` had string column
+        names (a pandas DataFrame).
+    n_outputs_ : int
+        Number of targets.
+
+    See Also
+    --------
+    DGEXRegressor : The classical D-GEX network (bias, fixed activations).
+    sktaaf.nn.TAAFNetwork : The torch module this estimator trains.
+
+    References
+    ----------
+    .. [1] V. Kunc and J. Kléma, "On transformative adaptive activation functions
+       in neural networks for gene expression inference", PLoS ONE 16(1),
+       e0243915, 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktaaf import TAAFRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 20)).astype(np.float32)
+    >>> y = np.tanh(X[:, :5] @ rng.normal(size=(5, 8))).astype(np.float32)
+    >>> model = TAAFRegressor(hidden_layer_sizes=(32,), max_epochs=20,
+    ...                       learning_rate=1e-2, random_state=0)
+    >>> model.fit(X, y).predict(X[:3]).shape
+    (3, 8)
+    >>> sum(p.numel() for p in model.module_.parameters())
+    1056
+
+    The reference's step schedule, lr 5e-4 divided by 10, 100, 1000 and 2000
+    after epochs 400, 475, 550 and 575, as a skorch ``LRScheduler`` (skorch
+    steps it once per epoch, from epoch 0):
+
+    >>> from skorch.callbacks import LRScheduler
+    >>> from torch.optim.lr_scheduler import LambdaLR
+    >>> def reference_schedule(epoch):
+    ...     for start, factor in [(575, 1 / 2000), (550, 1 / 1000),
+    ...                           (475, 1 / 100), (400, 1 / 10)]:
+    ...         if epoch > start:
+    ...             return factor
+    ...     return 1.0
+    >>> schedule = LRScheduler(policy=LambdaLR, lr_lambda=reference_schedule)
+    >>> reference = TAAFRegressor(max_epochs=600, early_stopping=False,
+    ...                           callbacks=[schedule])
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(300, 300),
+        activation="sigmoid",
+        output_activation="same",
+        dropout=0.25,
+        loss="mae",
+        optimizer="nadam",
+        learning_rate=5e-4,
+        optimizer_kwargs=None,
+        batch_size=64,
+        max_epochs=200,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=20,
+        callbacks=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.output_activation = output_activation
+        self.dropout = dropout
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.optimizer_kwargs = optimizer_kwargs
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _make_network(self, n_features, n_outputs, hidden_layer_sizes):
+        return TAAFNetwork(
+            n_features,
+            n_outputs,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=self.activation,
+            output_activation=self._output_activation(),
+            dropout=self.dropout,
+        )

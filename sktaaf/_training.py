@@ -1,0 +1,180 @@
+"""The training machinery under the estimators: data feeding and callbacks.
+
+Data are fed to skorch as whole-batch tensor slices rather than through a
+per-sample ``Dataset.__getitem__`` and a collate function: the float32 arrays are
+wrapped once, without copying, and each batch is one gather.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EarlyStopping
+
+from .exceptions import NonFiniteLossWarning
+
+
+def as_tensor(array: np.ndarray) -> torch.Tensor:
+    """Wrap a numpy array as a tensor sharing its memory.
+
+    Read-only arrays (memory maps, broadcast views) are shared too: sktaaf never
+    writes to its input, so torch's warning about them does not apply.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not")
+        return torch.from_numpy(array)
+
+
+def pad_rows(array: np.ndarray, multiple: int) -> np.ndarray:
+    """Return ``array`` as C-contiguous float32, zero-padded to a multiple of
+    ``multiple`` rows (no copy when it already is all that)."""
+    n_missing = -len(array) % multiple
+    if n_missing:
+        padding = np.zeros((n_missing, array.shape[1]), dtype=np.float32)
+        array = np.concatenate([array.astype(np.float32, copy=False), padding])
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+class TensorData(torch.utils.data.Dataset):
+    """Feature and target tensors, restricted to some rows by ``indices``.
+
+    A subset holds indices into the full tensors, not a copy of the rows.
+    """
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, indices=None) -> None:
+        self.X = X
+        self.y = y
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.X) if self.indices is None else len(self.indices)
+
+    def __getitem__(self, i):
+        rows = i if self.indices is None else self.indices[i]
+        return self.X[rows], self.y[rows]
+
+    def subset(self, indices: np.ndarray) -> TensorData:
+        rows = torch.as_tensor(indices, dtype=torch.long, device=self.X.device)
+        if self.indices is not None:
+            rows = self.indices[rows]
+        return TensorData(self.X, self.y, rows)
+
+
+class BatchIterator:
+    """Iterate over a :class:`TensorData` in mini-batches of tensor slices.
+
+    skorch calls it as it would a ``DataLoader``; each ``iter`` is one epoch.
+    With ``shuffle``, every epoch draws a new permutation from a generator
+    seeded once by ``seed``, so a seeded fit sees the same batches every time.
+    """
+
+    def __init__(
+        self,
+        dataset: TensorData,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = torch.Generator()
+        if seed is None:
+            self.generator.seed()
+        else:
+            self.generator.manual_seed(seed)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self):
+        data, size = self.dataset, self.batch_size
+        X, y, rows = data.X, data.y, data.indices
+        n_samples = len(data)
+        if not self.shuffle:
+            for start in range(0, n_samples, size):
+                if rows is None:  # contiguous views: no copy at all
+                    yield X[start : start + size], y[start : start + size]
+                else:
+                    batch = rows[start : start + size]
+                    yield X[batch], y[batch]
+            return
+        order = torch.randperm(n_samples, generator=self.generator)
+        order = order.to(X.device)
+        if rows is not None:
+            order = rows[order]
+        for start in range(0, n_samples, size):
+            batch = order[start : start + size]
+            yield X[batch], y[batch]
+
+
+class ShuffledSplit:
+    """skorch ``train_split``: a seeded random hold-out of ``n_valid`` rows."""
+
+    def __init__(self, valid_indices: np.ndarray, train_indices: np.ndarray) -> None:
+        self.valid_indices = valid_indices
+        self.train_indices = train_indices
+
+    def __call__(self, dataset: TensorData, y=None, **fit_params):
+        return dataset.subset(self.train_indices), dataset.subset(self.valid_indices)
+
+
+class BestEpochStopping(EarlyStopping):
+    """skorch's early stopping, restoring the best weights and then dropping
+    its copy of them (it would otherwise double the size of a pickled model)."""
+
+    def on_train_end(self, net, **kwargs):
+        super().on_train_end(net, **kwargs)
+        self.best_model_weights_ = None
+
+
+class FiniteLossGuard(Callback):
+    """Stop training when the epoch's loss is NaN or infinite.
+
+    The weights of the last epoch with a finite loss are restored and a
+    :class:`~sktaaf.exceptions.NonFiniteLossWarning` is emitted, so the
+    estimator remains usable.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self._snapshot(net, epoch=len(net.history))
+        self.diverged_ = False
+
+    def _snapshot(self, net, epoch):
+        self.last_finite_weights_ = {
+            name: tensor.detach().clone()
+            for name, tensor in net.module_.state_dict().items()
+        }
+        self.last_finite_epoch_ = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = net.history[-1]
+        losses = [epoch[key] for key in ("train_loss", "valid_loss") if key in epoch]
+        if all(math.isfinite(loss) for loss in losses):
+            self._snapshot(net, epoch["epoch"])
+            return
+        self.diverged_ = True
+        net.module_.load_state_dict(self.last_finite_weights_)
+        warnings.warn(
+            f"The training loss became non-finite ({losses[0]}) at epoch "
+            f"{epoch['epoch']}; training stopped and the weights of epoch "
+            f"{self.last_finite_epoch_} (the last with a finite loss) were kept. "
+            "Lower learning_rate, or scale the inputs and targets.",
+            NonFiniteLossWarning,
+            stacklevel=2,
+        )
+        raise KeyboardInterrupt  # skorch's own way to end fit_loop early
+
+    def on_train_end(self, net, **kwargs):
+        self.last_finite_weights_ = None
+
+
+class TrainingNet(NeuralNet):
+    """The skorch net under the estimators (a plain ``NeuralNet`` so far).
+
+    Kept as a subclass so that training-loop specialisations have one home.
+    """

@@ -1,0 +1,18 @@
+"""Warnings and errors raised by sktaaf."""
+
+from sklearn.exceptions import ConvergenceWarning
+
+__all__ = ["NonFiniteLossWarning", "SktaafWarning"]
+
+
+class SktaafWarning(UserWarning):
+    """Base class of the warnings that sktaaf emits."""
+
+
+class NonFiniteLossWarning(SktaafWarning, ConvergenceWarning):
+    """Training stopped because the loss became NaN or infinite.
+
+    The estimator keeps the weights of the last epoch whose loss was finite (or
+    the best validation epoch, with early stopping), so it stays usable. A
+    smaller ``learning_rate`` usually avoids the divergence.
+    """

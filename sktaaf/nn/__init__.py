@@ -1,0 +1,18 @@
+"""PyTorch modules of sktaaf: the TAAF activation, dense blocks and networks.
+
+Nothing here depends on scikit-learn or skorch: these are plain ``torch.nn``
+modules, usable in any PyTorch code.
+"""
+
+from ._activations import ACTIVATIONS, TAAF, get_activation
+from ._networks import DenseBlock, DGEXNetwork, TAAFDenseBlock, TAAFNetwork
+
+__all__ = [
+    "ACTIVATIONS",
+    "TAAF",
+    "DGEXNetwork",
+    "DenseBlock",
+    "TAAFDenseBlock",
+    "TAAFNetwork",
+    "get_activation",
+]

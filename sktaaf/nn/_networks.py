@@ -1,0 +1,237 @@
+"""Dense blocks and the TAAF-D-GEX / D-GEX network builders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from ._activations import TAAF, ActivationLike, get_activation
+
+__all__ = ["DGEXNetwork", "DenseBlock", "TAAFDenseBlock", "TAAFNetwork"]
+
+
+def _glorot_(linear: nn.Linear) -> None:
+    # The reference implementations are Keras models, whose Dense layers start
+    # from Glorot-uniform weights and zero biases (torch's default differs).
+    nn.init.xavier_uniform_(linear.weight)
+    if linear.bias is not None:
+        nn.init.zeros_(linear.bias)
+
+
+class TAAFDenseBlock(nn.Sequential):
+    """A linear layer without bias followed by a :class:`TAAF`.
+
+    The TAAF's ``gamma`` shifts each neuron's input exactly as a bias would, so
+    the linear layer has none (as in the reference implementation).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of the input and of the output.
+    activation : str, torch.nn.Module, type or callable, default="sigmoid"
+        The TAAF's inner activation; see :func:`get_activation`.
+
+    Examples
+    --------
+    >>> from sktaaf.nn import TAAFDenseBlock
+    >>> block = TAAFDenseBlock(942, 300)
+    >>> sum(p.numel() for p in block.parameters())  # 942 * 300 + 4 * 300
+    283800
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        activation: ActivationLike = "sigmoid",
+    ) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features, bias=False)
+        self.taaf = TAAF(out_features, activation)
+        _glorot_(self.linear)
+
+
+class DenseBlock(nn.Sequential):
+    """A linear layer with bias followed by a fixed activation.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of the input and of the output.
+    activation : str, torch.nn.Module, type, callable or None, default="tanh"
+        The activation; ``None`` (or ``"identity"``) makes the block linear.
+
+    Examples
+    --------
+    >>> from sktaaf.nn import DenseBlock
+    >>> DenseBlock(4, 2)
+    DenseBlock(
+      (linear): Linear(in_features=4, out_features=2, bias=True)
+      (activation): Tanh()
+    )
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        activation: ActivationLike | None = "tanh",
+    ) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features, bias=True)
+        if activation is None:
+            activation = "identity"
+        self.activation = get_activation(activation)
+        _glorot_(self.linear)
+
+
+def _check_architecture(
+    n_inputs: int, n_outputs: int, hidden_layer_sizes: Sequence[int], dropout: float
+) -> tuple[int, ...]:
+    sizes = tuple(int(size) for size in hidden_layer_sizes)
+    if not sizes or any(size < 1 for size in (n_inputs, n_outputs, *sizes)):
+        raise ValueError(
+            "n_inputs, n_outputs and every hidden layer size must be positive "
+            f"integers, with at least one hidden layer; got n_inputs={n_inputs}, "
+            f"n_outputs={n_outputs}, hidden_layer_sizes={tuple(hidden_layer_sizes)}."
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1); got {dropout}.")
+    return sizes
+
+
+class _FeedForward(nn.Sequential):
+    """Hidden blocks, each followed by dropout, then an output block.
+
+    The children are named ``hidden0``, ``dropout0``, ``hidden1``, ... and
+    ``output``, so that ``network.output`` or ``network.hidden0.taaf`` reach a
+    layer directly.
+    """
+
+    def __init__(
+        self, n_inputs, n_outputs, hidden_layer_sizes, dropout, make_hidden, make_output
+    ):
+        super().__init__()
+        sizes = _check_architecture(n_inputs, n_outputs, hidden_layer_sizes, dropout)
+        in_features = n_inputs
+        for index, size in enumerate(sizes):
+            self.add_module(f"hidden{index}", make_hidden(in_features, size))
+            if dropout > 0:
+                self.add_module(f"dropout{index}", nn.Dropout(dropout))
+            in_features = size
+        self.add_module("output", make_output(in_features, n_outputs))
+
+
+class TAAFNetwork(_FeedForward):
+    """The TAAF-D-GEX network: TAAF dense blocks, dropout, and a TAAF output.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of input features (landmark genes).
+    n_outputs : int
+        Number of outputs (target genes).
+    hidden_layer_sizes : sequence of int, default=(300, 300)
+        Number of neurons of each hidden layer.
+    activation : str, torch.nn.Module, type or callable, default="sigmoid"
+        The inner activation of the hidden TAAFs.
+    output_activation : str, torch.nn.Module, type, callable or None, \
+            default="sigmoid"
+        The inner activation of the output TAAF, or ``None`` for a plain linear
+        output layer with bias (no TAAF).
+    dropout : float, default=0.25
+        Dropout probability after each hidden layer.
+
+    References
+    ----------
+    .. [1] V. Kunc and J. Kléma, "On transformative adaptive activation functions
+       in neural networks for gene expression inference", PLoS ONE 16(1),
+       e0243915, 2021.
+
+    Examples
+    --------
+    The reference example of TAAF-D-GEX, 942 landmarks to 952 targets:
+
+    >>> from sktaaf.nn import TAAFNetwork
+    >>> network = TAAFNetwork(942, 952, hidden_layer_sizes=(300, 300))
+    >>> sum(p.numel() for p in network.parameters())
+    664408
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        hidden_layer_sizes: Sequence[int] = (300, 300),
+        activation: ActivationLike = "sigmoid",
+        output_activation: ActivationLike | None = "sigmoid",
+        dropout: float = 0.25,
+    ) -> None:
+        def make_output(in_features, out_features):
+            if output_activation is None:
+                return DenseBlock(in_features, out_features, activation=None)
+            return TAAFDenseBlock(in_features, out_features, output_activation)
+
+        super().__init__(
+            n_inputs,
+            n_outputs,
+            hidden_layer_sizes,
+            dropout,
+            make_hidden=lambda i, o: TAAFDenseBlock(i, o, activation),
+            make_output=make_output,
+        )
+
+
+class DGEXNetwork(_FeedForward):
+    """The D-GEX network: dense blocks with bias, dropout, and a linear output.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of input features (landmark genes).
+    n_outputs : int
+        Number of outputs (target genes).
+    hidden_layer_sizes : sequence of int, default=(3000,)
+        Number of neurons of each hidden layer.
+    activation : str, torch.nn.Module, type or callable, default="tanh"
+        The activation of the hidden layers.
+    output_activation : str, torch.nn.Module, type, callable or None, default=None
+        The activation of the output layer; ``None`` keeps it linear.
+    dropout : float, default=0.1
+        Dropout probability after each hidden layer.
+
+    References
+    ----------
+    .. [1] Y. Chen, Y. Li, R. Narayan, A. Subramanian and X. Xie, "Gene
+       expression inference with deep learning", Bioinformatics 32(12),
+       1832-1839, 2016.
+
+    Examples
+    --------
+    The classical counterpart of the TAAF-D-GEX reference example:
+
+    >>> from sktaaf.nn import DGEXNetwork
+    >>> network = DGEXNetwork(942, 952, hidden_layer_sizes=(300, 300),
+    ...                       activation="sigmoid", dropout=0.25)
+    >>> sum(p.numel() for p in network.parameters())
+    659752
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        hidden_layer_sizes: Sequence[int] = (3000,),
+        activation: ActivationLike = "tanh",
+        output_activation: ActivationLike | None = None,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__(
+            n_inputs,
+            n_outputs,
+            hidden_layer_sizes,
+            dropout,
+            make_hidden=lambda i, o: DenseBlock(i, o, activation),
+            make_output=lambda i, o: DenseBlock(i, o, output_activation),
+        )
