@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+import torch
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip_cuda = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip_cuda)
+
+
+def make_data(n_samples=160, n_features=12, n_targets=3, random_state=0):
+    """Small non-linear multi-output regression data, float32."""
+    rng = np.random.RandomState(random_state)
+    X = rng.normal(size=(n_samples, n_features)).astype(np.float32)
+    weights = rng.normal(size=(n_features, n_targets)) / np.sqrt(n_features)
+    y = np.tanh(2 * X @ weights) + 0.05 * rng.normal(size=(n_samples, n_targets))
+    return X, y.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_data()
+
+
+#: Small but honest settings: these networks really learn the data above.
+FAST = dict(
+    hidden_layer_sizes=(16,),
+    max_epochs=30,
+    learning_rate=1e-2,
+    batch_size=32,
+    random_state=0,
+)

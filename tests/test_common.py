@@ -1,0 +1,23 @@
+"""scikit-learn's common estimator checks, with small but honest settings."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sktaaf import DGEXRegressor, TAAFRegressor
+
+# Small networks and few epochs keep the checks fast; they still have to learn
+# (check_regressors_train demands R^2 > 0.5), and no estimator is tagged
+# poor_score. Early stopping stays on, as by default.
+CHECK_PARAMS = dict(
+    hidden_layer_sizes=(32,), max_epochs=60, learning_rate=1e-2, batch_size=32
+)
+
+# Checks expected to fail, with the reason. The goal is none.
+EXPECTED_FAILED_CHECKS: dict = {}
+
+
+@parametrize_with_checks(
+    [TAAFRegressor(**CHECK_PARAMS), DGEXRegressor(**CHECK_PARAMS)],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
