@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     StrOptions,
 )
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import ProgressBar
 
 from ._training import (
@@ -142,7 +142,9 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         return self.optimizer
 
     def _criterion(self):
-        return LOSSES[self.loss]() if isinstance(self.loss, str) else self.loss
+        if isinstance(self.loss, str):
+            return LOSSES[self.loss]()
+        return copy.deepcopy(self.loss)  # fit must leave its parameters untouched
 
     def _output_activation(self):
         if isinstance(self.output_activation, str) and self.output_activation == "same":
@@ -211,7 +213,9 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             dtype=np.float32,
             order="C",
         )
-        y = np.asarray(y, dtype=np.float32, order="C")
+        # Validated again as float32: a finite float64 beyond float32's range
+        # must be an error, not an infinity.
+        y = check_array(y, dtype=np.float32, order="C", ensure_2d=False, input_name="y")
         self._target_is_1d = y.ndim == 1
         y = y.reshape(len(y), -1)
         self.n_outputs_ = y.shape[1]

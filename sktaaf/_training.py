@@ -133,44 +133,73 @@ class BestEpochStopping(EarlyStopping):
 
 
 class FiniteLossGuard(Callback):
-    """Stop training when the epoch's loss is NaN or infinite.
+    """Stop training when the loss or the weights become NaN or infinite.
 
-    The weights of the last epoch with a finite loss are restored and a
+    The weights of the last epoch known to be finite are restored and a
     :class:`~sktaaf.exceptions.NonFiniteLossWarning` is emitted, so the
     estimator remains usable.
+
+    An epoch's training loss is measured *before* each of its steps, so the
+    weights an epoch ends with can be finite yet so large that they predict
+    infinities. On divergence, the guard checks that the last snapshot
+    predicts finite values on a batch of training rows, and otherwise falls
+    back to the snapshot before it (it keeps two).
     """
 
     def on_train_begin(self, net, **kwargs):
+        self.snapshots_ = []
         self._snapshot(net, epoch=len(net.history))
         self.diverged_ = False
 
     def _snapshot(self, net, epoch):
-        self.last_finite_weights_ = {
+        weights = {
             name: tensor.detach().clone()
             for name, tensor in net.module_.state_dict().items()
         }
-        self.last_finite_epoch_ = epoch
+        self.snapshots_ = [*self.snapshots_[-1:], (epoch, weights)]
 
-    def on_epoch_end(self, net, **kwargs):
+    @property
+    def last_finite_epoch_(self):
+        return self.snapshots_[-1][0]
+
+    def on_epoch_end(self, net, dataset_train=None, **kwargs):
         epoch = net.history[-1]
         losses = [epoch[key] for key in ("train_loss", "valid_loss") if key in epoch]
-        if all(math.isfinite(loss) for loss in losses):
+        losses_finite = all(math.isfinite(loss) for loss in losses)
+        weights_finite = all(
+            bool(torch.isfinite(parameter).all())
+            for parameter in net.module_.parameters()
+        )
+        if losses_finite and weights_finite:
             self._snapshot(net, epoch["epoch"])
             return
         self.diverged_ = True
-        net.module_.load_state_dict(self.last_finite_weights_)
+        net.module_.load_state_dict(self.snapshots_[-1][1])
+        if len(self.snapshots_) > 1 and not _predicts_finitely(net, dataset_train):
+            self.snapshots_.pop()
+            net.module_.load_state_dict(self.snapshots_[-1][1])
         warnings.warn(
-            f"The training loss became non-finite ({losses[0]}) at epoch "
-            f"{epoch['epoch']}; training stopped and the weights of epoch "
-            f"{self.last_finite_epoch_} (the last with a finite loss) were kept. "
-            "Lower learning_rate, or scale the inputs and targets.",
+            f"Training diverged: the {'weights' if losses_finite else 'loss'} "
+            f"became non-finite at epoch {epoch['epoch']} (loss {losses[0]}). "
+            f"Training stopped, keeping the weights of epoch "
+            f"{self.last_finite_epoch_}, the last finite one (epoch 0 is the "
+            "initialisation). A lower learning_rate, or scaled inputs and "
+            "targets, usually avoid this.",
             NonFiniteLossWarning,
             stacklevel=2,
         )
         raise KeyboardInterrupt  # skorch's own way to end fit_loop early
 
     def on_train_end(self, net, **kwargs):
-        self.last_finite_weights_ = None
+        # Keep the epoch number, drop the weights (a model-sized copy).
+        self.snapshots_ = [(epoch, None) for epoch, _ in self.snapshots_[-1:]]
+
+
+def _predicts_finitely(net, dataset) -> bool:
+    rows = dataset[: net.batch_size][0]
+    net.module_.eval()
+    with torch.no_grad():
+        return bool(torch.isfinite(net.infer(rows)).all())
 
 
 class TrainingNet(NeuralNet):
