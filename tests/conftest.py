@@ -12,6 +12,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_cuda)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Tiny test networks gain nothing from intra-op threads, and OpenMP
+    threads competing for busy cores slow every fit down many times."""
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
 def make_data(n_samples=160, n_features=12, n_targets=3, random_state=0):
     """Small non-linear multi-output regression data, float32."""
     rng = np.random.RandomState(random_state)

@@ -35,8 +35,13 @@ def test_fitted_attributes(Estimator, data):
 def test_default_architectures():
     X, y = make_data(n_samples=40)
     taaf = TAAFRegressor(max_epochs=1, random_state=0).fit(X, y)
-    assert [size for size in (taaf.module_.hidden0.linear.out_features,
-                              taaf.module_.hidden1.linear.out_features)] == [300, 300]
+    assert [
+        size
+        for size in (
+            taaf.module_.hidden0.linear.out_features,
+            taaf.module_.hidden1.linear.out_features,
+        )
+    ] == [300, 300]
     assert isinstance(taaf.module_.output, TAAFDenseBlock)
     assert isinstance(taaf.module_.output.taaf.activation, torch.nn.Sigmoid)
     assert taaf.net_.optimizer_.__class__ is torch.optim.NAdam
@@ -132,8 +137,9 @@ def test_validation_split_is_shuffled_and_seeded(data):
     assert len(split.valid_indices) + len(split.train_indices) == len(X)
     assert not np.array_equal(split.valid_indices, np.arange(40))
     again = TAAFRegressor(**{**FAST, "validation_fraction": 0.25}).fit(X, y)
-    np.testing.assert_array_equal(again.net_.train_split.valid_indices,
-                                  split.valid_indices)
+    np.testing.assert_array_equal(
+        again.net_.train_split.valid_indices, split.valid_indices
+    )
 
 
 def test_early_stopping_restores_best_epoch(data):
@@ -184,7 +190,9 @@ def test_large_predict_is_batched(data):
     X, y = data
     est = DGEXRegressor(**FAST).fit(X, y)
     X_large = np.tile(X, (40, 1))  # 6,400 rows: two predict batches
-    np.testing.assert_array_equal(est.predict(X_large), np.tile(est.predict(X), (40, 1)))
+    np.testing.assert_array_equal(
+        est.predict(X_large), np.tile(est.predict(X), (40, 1))
+    )
 
 
 def test_losses_and_optimizer_options(data):
@@ -203,8 +211,9 @@ def test_losses_and_optimizer_options(data):
 )
 def test_output_activation(output_activation, has_taaf, data):
     X, y = data
-    est = TAAFRegressor(**{**FAST, "max_epochs": 1},
-                        output_activation=output_activation).fit(X, y)
+    est = TAAFRegressor(
+        **{**FAST, "max_epochs": 1}, output_activation=output_activation
+    ).fit(X, y)
     assert isinstance(est.module_.output, TAAFDenseBlock) == has_taaf
 
 
