@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
+from skorch.utils import TeeGenerator
 
 from .exceptions import NonFiniteLossWarning
 
@@ -203,7 +204,66 @@ def _predicts_finitely(net, dataset) -> bool:
 
 
 class TrainingNet(NeuralNet):
-    """The skorch net under the estimators (a plain ``NeuralNet`` so far).
+    """The skorch net under the estimators, with a leaner per-batch path.
 
-    Kept as a subclass so that training-loop specialisations have one home.
+    skorch's generic loop pays, on every batch, for work that tensor batches
+    already on the device do not need: re-setting the train/eval flag of every
+    submodule, converting tensors to tensors, measuring batch lengths through
+    ``skorch.dataset.get_len`` and wrapping the step in an optimizer closure.
+    These overrides skip that work and nothing else: callbacks see the same
+    events, the history holds the same records, results are bit-identical.
     """
+
+    def _set_training(self, training=True):
+        # nn.Module.train assigns a flag on every submodule through the slow
+        # nn.Module.__setattr__; reading the flags first is several times
+        # cheaper, and they are already right on almost every batch.
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if isinstance(module, torch.nn.Module) and any(
+                sub.training != training for sub in module.modules()
+            ):
+                module.train(training)
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, torch.Tensor):  # BatchIterator batches: on the device
+            return self.module_(x, **fit_params)
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if isinstance(y_true, torch.Tensor):
+            return self.criterion_(y_pred, y_true)
+        return super().get_loss(y_pred, y_true, X=X, training=training)
+
+    def train_step(self, batch, **fit_params):
+        # Only optimizers that re-evaluate the loss (LBFGS) need the closure.
+        if any(
+            isinstance(getattr(self, name + "_"), torch.optim.LBFGS)
+            for name in self._optimizers
+        ):
+            return super().train_step(batch, **fit_params)
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        self._step_optimizer(None)
+        return step
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        # skorch's loop, with len() in place of skorch.dataset.get_len.
+        if iterator is None:
+            return
+        history, notify = self.history, self.notify
+        batch_count = 0
+        for batch in iterator:
+            notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            history.record_batch(prefix + "_loss", step["loss"].item())
+            history.record_batch(prefix + "_batch_size", len(batch[0]))
+            notify("on_batch_end", batch=batch, training=training, **step)
+            batch_count += 1
+        history.record(prefix + "_batch_count", batch_count)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import FAST, make_data
+from skorch import NeuralNet
 from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import LambdaLR
 
@@ -258,3 +259,24 @@ def test_cuda_fit_predict(Estimator, data):
     assert next(est.module_.parameters()).is_cuda
     cpu = Estimator(**FAST, device="cpu").fit(X, y)
     np.testing.assert_allclose(est.predict(X), cpu.predict(X), atol=0.1)
+
+
+def test_training_net_overrides_change_no_result(monkeypatch, data):
+    # TrainingNet only trims skorch's per-batch bookkeeping: training through
+    # skorch's own NeuralNet must give the very same model.
+    X, y = data
+    fast = TAAFRegressor(**FAST).fit(X, y)
+    monkeypatch.setattr(sktaaf._base, "TrainingNet", NeuralNet)
+    plain = TAAFRegressor(**FAST).fit(X, y)
+    assert type(plain.net_) is NeuralNet
+    np.testing.assert_array_equal(fast.predict(X), plain.predict(X))
+    assert fast.history_[:, "train_loss"] == plain.history_[:, "train_loss"]
+    assert fast.history_[:, "valid_loss"] == plain.history_[:, "valid_loss"]
+
+
+def test_closure_optimizer(data):
+    X, y = data
+    est = DGEXRegressor(
+        **{**FAST, "max_epochs": 3, "learning_rate": 0.1}, optimizer=torch.optim.LBFGS
+    ).fit(X, y)
+    assert np.isfinite(est.history_[:, "train_loss"]).all()
