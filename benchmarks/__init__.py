@@ -1,0 +1,1 @@
+"""Benchmarks of sktaaf (not part of the installed package)."""
