@@ -2,6 +2,10 @@ import numpy as np
 import pytest
 import torch
 
+from sktaaf import DGEXRegressor, TAAFRegressor
+
+ESTIMATORS = [TAAFRegressor, DGEXRegressor]
+
 
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import FAST, make_data
+from conftest import ESTIMATORS, FAST, make_data
 from skorch import NeuralNet
 from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import LambdaLR
@@ -12,8 +12,6 @@ import sktaaf._base
 from sktaaf import DGEXRegressor, TAAFRegressor
 from sktaaf._training import BatchIterator, TensorData
 from sktaaf.nn import DGEXNetwork, TAAFDenseBlock, TAAFNetwork
-
-ESTIMATORS = [TAAFRegressor, DGEXRegressor]
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)

@@ -6,35 +6,21 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from conftest import ESTIMATORS, FAST, make_data
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import sktaaf._base
-from sktaaf import DGEXRegressor, TAAFRegressor
+from sktaaf import TAAFRegressor
 from sktaaf.exceptions import NonFiniteLossWarning, SktaafWarning
 from sktaaf.nn._activations import _FunctionActivation
 
-ESTIMATORS = [TAAFRegressor, DGEXRegressor]
-
-FAST = dict(
-    hidden_layer_sizes=(16,),
-    max_epochs=5,
-    learning_rate=1e-2,
-    batch_size=32,
-    random_state=0,
-)
-
-
-def _make_data(n_samples=64, n_features=6, n_targets=3, random_state=0):
-    rng = np.random.RandomState(random_state)
-    X = rng.normal(size=(n_samples, n_features))
-    weights = rng.normal(size=(n_features, n_targets)) / np.sqrt(n_features)
-    y = np.tanh(X @ weights)
-    return X, y
+FAST = {**FAST, "max_epochs": 5}
 
 
 @pytest.fixture(scope="module")
 def data():
-    return _make_data()
+    X, y = make_data(n_samples=64, n_features=6)
+    return X.astype(np.float64), y.astype(np.float64)
 
 
 @pytest.fixture

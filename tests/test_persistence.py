@@ -6,28 +6,15 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import ESTIMATORS, FAST, make_data
 from skorch.exceptions import DeviceWarning
 
-from sktaaf import DGEXRegressor, TAAFRegressor
-
-ESTIMATORS = [TAAFRegressor, DGEXRegressor]
-
-FAST = dict(
-    hidden_layer_sizes=(16,),
-    max_epochs=8,
-    learning_rate=1e-2,
-    batch_size=32,
-    random_state=0,
-)
+FAST = {**FAST, "max_epochs": 8}
 
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(100, 6)).astype(np.float32)
-    weights = rng.normal(size=(6, 3)) / np.sqrt(6)
-    y = np.tanh(2 * X @ weights).astype(np.float32)
-    return X, y
+    return make_data(n_samples=100, n_features=6)
 
 
 @pytest.fixture(scope="module", params=ESTIMATORS, ids=lambda cls: cls.__name__)
