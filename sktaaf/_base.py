@@ -164,7 +164,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         return ShuffledSplit(np.sort(order[:n_valid]), np.sort(order[n_valid:]))
 
     # --------------------------------------------------------------- training
-    def _make_callbacks(self, n_batches: int) -> list:
+    def _make_callbacks(self) -> list:
         callbacks = [("finite_loss_guard", FiniteLossGuard())]
         if self.early_stopping:
             callbacks.append(
@@ -179,7 +179,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 )
             )
         if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar(batches_per_epoch=n_batches)))
+            callbacks.append(("progress_bar", ProgressBar()))
         # Copies: skorch initialises callbacks in place, and fit must leave the
         # estimator's parameters untouched.
         callbacks.extend(copy.deepcopy(list(self.callbacks or [])))
@@ -223,7 +223,6 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         n_samples = len(X)
         split = self._validation_split(n_samples, rng) if self.early_stopping else None
-        n_train = n_samples if split is None else len(split.train_indices)
         torch_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
 
         data = TensorData(as_tensor(X).to(device), as_tensor(y).to(device))
@@ -247,7 +246,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 iterator_train__seed=shuffle_seed,
                 iterator_valid=BatchIterator,
                 train_split=split,
-                callbacks=self._make_callbacks(-(-n_train // self.batch_size)),
+                callbacks=self._make_callbacks(),
                 device=device,
                 verbose=int(self.verbose),
                 **{

@@ -114,7 +114,7 @@ class BatchIterator:
 
 
 class ShuffledSplit:
-    """skorch ``train_split``: a seeded random hold-out of ``n_valid`` rows."""
+    """skorch ``train_split`` holding out given rows (drawn by the estimator)."""
 
     def __init__(self, valid_indices: np.ndarray, train_indices: np.ndarray) -> None:
         self.valid_indices = valid_indices
