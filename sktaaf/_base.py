@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -28,6 +29,7 @@ from ._training import (
     as_tensor,
     pad_rows,
 )
+from .exceptions import TrainingInterruptedWarning
 from .nn import ACTIVATIONS
 
 LOSSES = {"mae": torch.nn.L1Loss, "mse": torch.nn.MSELoss}
@@ -83,6 +85,34 @@ def resolve_device(device: str | torch.device) -> str:
     return name
 
 
+def _get_rng_state(device: str) -> list:
+    """The state of torch's random stream on ``device`` (dropout masks)."""
+    if device.startswith("cuda"):
+        return [torch.get_rng_state(), torch.cuda.get_rng_state(device)]
+    return [torch.get_rng_state()]
+
+
+def _set_rng_state(state: list, device: str) -> None:
+    torch.set_rng_state(state[0])
+    if device.startswith("cuda") and len(state) > 1:
+        torch.cuda.set_rng_state(state[1], device)
+
+
+def _out_of_memory_message(estimator, device: str, stage: str) -> str:
+    n_parameters = (
+        sum(p.numel() for p in estimator.module_.parameters())
+        if hasattr(estimator, "module_")
+        else None
+    )
+    size = f" with {n_parameters:,} parameters" if n_parameters else ""
+    return (
+        f"{device} ran out of memory during {stage} of {type(estimator).__name__}"
+        f"{size} (batch_size={estimator.batch_size}). Use a smaller batch_size, "
+        "narrower hidden layers, or split the target genes into blocks and fit "
+        "one estimator per block; see the original error above."
+    )
+
+
 class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
     """Base class of the network regressors; not for direct use.
 
@@ -105,6 +135,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
+        "warm_start": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "callbacks": [list, tuple, None],
@@ -204,10 +235,12 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         hidden_layer_sizes = self._hidden_layer_sizes()
         optimizer = self._optimizer_class()
         device = resolve_device(self.device)
+        warm = self.warm_start and hasattr(self, "net_")
         X, y = validate_data(
             self,
             X,
             y,
+            reset=not warm,
             multi_output=True,
             y_numeric=True,
             dtype=np.float32,
@@ -216,8 +249,15 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         # Validated again as float32: a finite float64 beyond float32's range
         # must be an error, not an infinity.
         y = check_array(y, dtype=np.float32, order="C", ensure_2d=False, input_name="y")
-        self._target_is_1d = y.ndim == 1
+        target_is_1d = y.ndim == 1
         y = y.reshape(len(y), -1)
+        if warm and y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {y.shape[1]} targets, but {type(self).__name__} was fitted "
+                f"with {self.n_outputs_}; warm_start=True continues training the "
+                "same network."
+            )
+        self._target_is_1d = target_is_1d
         self.n_outputs_ = y.shape[1]
 
         rng = check_random_state(self.random_state)
@@ -234,6 +274,11 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             module = self._make_network(
                 self.n_features_in_, self.n_outputs_, hidden_layer_sizes
             )
+            generator = torch.Generator().manual_seed(shuffle_seed)
+            if warm:  # continue the weights and both random streams
+                self._load_fitted_weights(module)
+                generator = self.net_.iterator_train__generator
+                _set_rng_state(self._rng_state, device)
             net = TrainingNet(
                 module=module,
                 criterion=self._criterion(),
@@ -243,7 +288,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 batch_size=self.batch_size,
                 iterator_train=BatchIterator,
                 iterator_train__shuffle=True,
-                iterator_train__seed=shuffle_seed,
+                iterator_train__generator=generator,
                 iterator_valid=BatchIterator,
                 train_split=split,
                 callbacks=self._make_callbacks(),
@@ -255,7 +300,17 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 },
             )
             net.initialize()
-            net.partial_fit(data)
+            if warm:
+                net.history_ = self.history_
+                if type(net.optimizer_) is type(self.net_.optimizer_):
+                    net.optimizer_.load_state_dict(self.net_.optimizer_.state_dict())
+            try:
+                net.partial_fit(data)
+            except torch.cuda.OutOfMemoryError as exc:
+                raise torch.cuda.OutOfMemoryError(
+                    _out_of_memory_message(self, device, "training")
+                ) from exc
+            self._rng_state = _get_rng_state(device)
         net.module_.eval()
 
         self.net_ = net
@@ -264,7 +319,26 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         self.device_ = device
         self.n_iter_ = len(net.history_)
         self.best_epoch_ = self._best_epoch(net)
+        if getattr(net, "interrupted_", False):
+            warnings.warn(
+                f"fit was interrupted at epoch {self.n_iter_}; the estimator keeps "
+                f"the weights of epoch {self.best_epoch_} and can predict. Fit with "
+                "warm_start=True to continue training.",
+                TrainingInterruptedWarning,
+                stacklevel=3,  # the caller of fit, past sklearn's fit wrapper
+            )
         return self
+
+    def _load_fitted_weights(self, module) -> None:
+        try:
+            module.load_state_dict(self.module_.state_dict())
+        except RuntimeError as exc:
+            raise ValueError(
+                "warm_start=True continues training the fitted network, but the "
+                "parameters now describe a network of another shape (was "
+                "hidden_layer_sizes or output_activation changed?). Set "
+                "warm_start=False to train a new network."
+            ) from exc
 
     @staticmethod
     def _best_epoch(net) -> int:
@@ -303,6 +377,10 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                     inputs = as_tensor(pad_rows(chunk, _PREDICT_ROW_MULTIPLE))
                     output = module(inputs.to(self.device_))[: len(chunk)]
                     y_pred[start : start + len(chunk)] = output.cpu().numpy()
+        except torch.cuda.OutOfMemoryError as exc:
+            raise torch.cuda.OutOfMemoryError(
+                _out_of_memory_message(self, self.device_, "prediction")
+            ) from exc
         finally:
             module.train(was_training)
         y_pred = y_pred.astype(X.dtype, copy=False)

@@ -57,6 +57,12 @@ class DGEXRegressor(BaseNetworkRegressor):
         Share of the samples held out for early stopping, in (0, 1).
     n_iter_no_change : int, default=20
         Epochs without improvement of the validation loss before stopping.
+    warm_start : bool, default=False
+        When True and the estimator is fitted, ``fit`` continues training the
+        fitted network for ``max_epochs`` more epochs: weights, optimizer
+        state, history and random streams carry on, so on the CPU two
+        successive fits of 5 epochs (without early stopping) give exactly one
+        fit of 10. Data must have the same features and targets.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (instances, or ``(name, callback)`` pairs), e.g.
         a learning-rate schedule; see the example below. They are copied at
@@ -85,7 +91,7 @@ class DGEXRegressor(BaseNetworkRegressor):
         The (1-based) epoch whose weights the model holds: the best validation
         epoch with early stopping, else the last epoch trained.
     n_iter_ : int
-        Number of epochs trained.
+        Number of epochs trained, over all fits with ``warm_start``.
     device_ : str
         The device the model was trained on and predicts on.
     n_features_in_ : int
@@ -141,6 +147,7 @@ class DGEXRegressor(BaseNetworkRegressor):
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=20,
+        warm_start=False,
         callbacks=None,
         device="auto",
         random_state=None,
@@ -159,6 +166,7 @@ class DGEXRegressor(BaseNetworkRegressor):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.device = device
         self.random_state = random_state

@@ -19,6 +19,11 @@ from skorch.utils import TeeGenerator
 from .exceptions import NonFiniteLossWarning
 
 
+class StopTraining(KeyboardInterrupt):
+    """Raised by callbacks to end training early (skorch stops on any
+    ``KeyboardInterrupt``); tells a deliberate stop from a user's Ctrl-C."""
+
+
 def as_tensor(array: np.ndarray) -> torch.Tensor:
     """Wrap a numpy array as a tensor sharing its memory.
 
@@ -69,8 +74,9 @@ class BatchIterator:
     """Iterate over a :class:`TensorData` in mini-batches of tensor slices.
 
     skorch calls it as it would a ``DataLoader``; each ``iter`` is one epoch.
-    With ``shuffle``, every epoch draws a new permutation from a generator
-    seeded once by ``seed``, so a seeded fit sees the same batches every time.
+    With ``shuffle``, every epoch draws a new permutation from ``generator`` (a
+    CPU ``torch.Generator``, seeded by the estimator), so a seeded fit sees the
+    same batches every time, and a continued fit continues the same stream.
     """
 
     def __init__(
@@ -78,16 +84,12 @@ class BatchIterator:
         dataset: TensorData,
         batch_size: int,
         shuffle: bool = False,
-        seed: int | None = None,
+        generator: torch.Generator | None = None,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.generator = torch.Generator()
-        if seed is None:
-            self.generator.seed()
-        else:
-            self.generator.manual_seed(seed)
+        self.generator = generator
 
     def __len__(self) -> int:
         return math.ceil(len(self.dataset) / self.batch_size)
@@ -189,7 +191,7 @@ class FiniteLossGuard(Callback):
             NonFiniteLossWarning,
             stacklevel=2,
         )
-        raise KeyboardInterrupt  # skorch's own way to end fit_loop early
+        raise StopTraining
 
     def on_train_end(self, net, **kwargs):
         # Keep the epoch number, drop the weights (a model-sized copy).
@@ -213,6 +215,24 @@ class TrainingNet(NeuralNet):
     These overrides skip that work and nothing else: callbacks see the same
     events, the history holds the same records, results are bit-identical.
     """
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        self.interrupted_ = False
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except StopTraining:
+            raise
+        except KeyboardInterrupt:
+            self.interrupted_ = True  # a user's Ctrl-C: skorch returns early
+            raise
+
+    def notify(self, method_name, **cb_kwargs):
+        try:
+            super().notify(method_name, **cb_kwargs)
+        except KeyboardInterrupt as stop:  # a callback stopping training
+            if isinstance(stop, StopTraining):
+                raise
+            raise StopTraining from stop
 
     def _set_training(self, training=True):
         # nn.Module.train assigns a flag on every submodule through the slow

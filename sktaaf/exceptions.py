@@ -2,7 +2,7 @@
 
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["NonFiniteLossWarning", "SktaafWarning"]
+__all__ = ["NonFiniteLossWarning", "SktaafWarning", "TrainingInterruptedWarning"]
 
 
 class SktaafWarning(UserWarning):
@@ -15,4 +15,13 @@ class NonFiniteLossWarning(SktaafWarning, ConvergenceWarning):
     The estimator keeps the weights of the last epoch whose loss was finite (or
     the best validation epoch, with early stopping), so it stays usable. A
     smaller ``learning_rate`` usually avoids the divergence.
+    """
+
+
+class TrainingInterruptedWarning(SktaafWarning):
+    """``fit`` was interrupted (Ctrl-C, ``KeyboardInterrupt``) and returned early.
+
+    The estimator is fitted with the weights trained so far (the best epoch's,
+    with early stopping); fitting again with ``warm_start=True`` continues from
+    there.
     """

@@ -168,7 +168,8 @@ def test_without_early_stopping_all_samples_train(data):
 
 def test_batch_iterator_reshuffles_every_epoch():
     X = torch.arange(10, dtype=torch.float32).reshape(-1, 1)
-    iterator = BatchIterator(TensorData(X, X), batch_size=4, shuffle=True, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    iterator = BatchIterator(TensorData(X, X), 4, shuffle=True, generator=generator)
     epochs = [torch.cat([xb for xb, _ in iterator]).ravel().tolist() for _ in range(2)]
     assert len(iterator) == 3
     assert sorted(epochs[0]) == sorted(epochs[1]) == list(range(10))
