@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import ProgressBar
 
+from ._persistence import load_estimator, save_estimator
 from ._training import (
     BatchIterator,
     BestEpochStopping,
@@ -233,7 +234,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             The fitted estimator.
         """
         hidden_layer_sizes = self._hidden_layer_sizes()
-        optimizer = self._optimizer_class()
+        self._optimizer_class()  # validated before any data work
         device = resolve_device(self.device)
         warm = self.warm_start and hasattr(self, "net_")
         X, y = validate_data(
@@ -279,27 +280,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 self._load_fitted_weights(module)
                 generator = self.net_.iterator_train__generator
                 _set_rng_state(self._rng_state, device)
-            net = TrainingNet(
-                module=module,
-                criterion=self._criterion(),
-                optimizer=optimizer,
-                lr=self.learning_rate,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                iterator_train=BatchIterator,
-                iterator_train__shuffle=True,
-                iterator_train__generator=generator,
-                iterator_valid=BatchIterator,
-                train_split=split,
-                callbacks=self._make_callbacks(),
-                device=device,
-                verbose=int(self.verbose),
-                **{
-                    f"optimizer__{key}": value
-                    for key, value in (self.optimizer_kwargs or {}).items()
-                },
-            )
-            net.initialize()
+            net = self._build_net(module, device, split, generator)
             if warm:
                 net.history_ = self.history_
                 if type(net.optimizer_) is type(self.net_.optimizer_):
@@ -328,6 +309,30 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 stacklevel=3,  # the caller of fit, past sklearn's fit wrapper
             )
         return self
+
+    def _build_net(self, module, device, split=None, generator=None) -> TrainingNet:
+        """The initialised skorch net that trains ``module`` with our settings."""
+        net = TrainingNet(
+            module=module,
+            criterion=self._criterion(),
+            optimizer=self._optimizer_class(),
+            lr=self.learning_rate,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train=BatchIterator,
+            iterator_train__shuffle=True,
+            iterator_train__generator=generator,
+            iterator_valid=BatchIterator,
+            train_split=split,
+            callbacks=self._make_callbacks(),
+            device=device,
+            verbose=int(self.verbose),
+            **{
+                f"optimizer__{key}": value
+                for key, value in (self.optimizer_kwargs or {}).items()
+            },
+        )
+        return net.initialize()
 
     def _load_fitted_weights(self, module) -> None:
         try:
@@ -387,6 +392,75 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         return y_pred.ravel() if self._target_is_1d else y_pred
 
     # ----------------------------------------------------------- persistence
+    def save(self, path) -> None:
+        """Save the fitted estimator to ``path``, in a file safe to load.
+
+        The file holds the weights, the optimizer state and the random streams
+        as tensors, and the parameters, fitted attributes, training history
+        (per epoch) and library versions as JSON: :meth:`load` reads it with
+        ``torch.load(weights_only=True)``, which never executes pickled code,
+        so a file from an untrusted source cannot run anything. (Pickle and
+        joblib work too, but load only files you trust.)
+
+        Parameters given as torch classes or functions are saved by their
+        import path, your own by name (pass them back to :meth:`load` in
+        ``custom_objects``); module *instances* (e.g. ``loss=nn.HuberLoss()``)
+        cannot be saved safely and raise a ``TypeError``. ``callbacks`` are not
+        saved.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (replaced atomically if it exists).
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, os
+        >>> from sktaaf import TAAFRegressor
+        >>> X = np.random.RandomState(0).normal(size=(50, 4)).astype(np.float32)
+        >>> model = TAAFRegressor(hidden_layer_sizes=(8,), max_epochs=2,
+        ...                       random_state=0).fit(X, X[:, :2])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.pt")
+        >>> model.save(path)
+        >>> loaded = TAAFRegressor.load(path)
+        >>> bool((loaded.predict(X) == model.predict(X)).all())
+        True
+        """
+        check_is_fitted(self)
+        save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None, custom_objects=None):
+        """Load an estimator saved with :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A file written by :meth:`save`.
+        device : str or torch.device, default=None
+            Where to put the model; by default where it was fitted, or the CPU
+            (with a warning) when that was a GPU this machine lacks.
+        custom_objects : dict, default=None
+            Your own classes or functions the model's parameters refer to
+            (e.g. a custom activation), by name.
+
+        Returns
+        -------
+        estimator : object
+            The fitted estimator, able to predict and, with
+            ``warm_start=True``, to continue training.
+
+        Raises
+        ------
+        FileNotFoundError
+            If there is no file at ``path``.
+        ValueError
+            If the file is truncated, corrupted or not an sktaaf model.
+        TypeError
+            If the file holds another estimator class.
+        """
+        return load_estimator(cls, path, device=device, custom_objects=custom_objects)
+
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("module_", None)  # the same object as net_.module_

@@ -2,7 +2,12 @@
 
 from sklearn.exceptions import ConvergenceWarning
 
-__all__ = ["NonFiniteLossWarning", "SktaafWarning", "TrainingInterruptedWarning"]
+__all__ = [
+    "ModelVersionWarning",
+    "NonFiniteLossWarning",
+    "SktaafWarning",
+    "TrainingInterruptedWarning",
+]
 
 
 class SktaafWarning(UserWarning):
@@ -25,3 +30,8 @@ class TrainingInterruptedWarning(SktaafWarning):
     with early stopping); fitting again with ``warm_start=True`` continues from
     there.
     """
+
+
+class ModelVersionWarning(SktaafWarning):
+    """A saved model is loaded with other versions of sktaaf or its dependencies
+    than it was saved with; it may load or behave differently."""

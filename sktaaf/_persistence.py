@@ -1,0 +1,283 @@
+"""Saving fitted estimators to a file that loads without running pickled code.
+
+A model file is a ``torch.save`` archive holding only tensors, strings and
+numbers: the weights, the optimizer state and the random streams as tensors,
+and everything else (parameters, fitted attributes, history, library versions)
+as one JSON string. It is read back with ``torch.load(weights_only=True)``,
+which refuses anything else, so loading an untrusted file cannot execute code.
+Parameters that are Python objects are saved by reference: classes and
+functions of torch by their import path, the user's own by name (they are
+passed back to ``load`` in ``custom_objects``); callbacks are not saved.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import skorch
+import torch
+from skorch.history import History
+
+from .exceptions import ModelVersionWarning
+
+FORMAT = "sktaaf-model"
+FORMAT_VERSION = 1
+# Saved classes and functions of these packages are imported back by path.
+_TRUSTED_PACKAGES = ("torch",)
+
+
+def _versions() -> dict:
+    from . import __version__
+
+    return {
+        "sktaaf": __version__,
+        "torch": torch.__version__,
+        "scikit-learn": sklearn.__version__,
+        "skorch": skorch.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def _encode_param(name, value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_encode_param(name, item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _encode_param(name, item) for key, item in value.items()}
+    if isinstance(value, np.integer | np.floating):
+        return value.item()
+    if isinstance(value, torch.device):
+        return str(value)
+    if isinstance(value, np.random.RandomState):
+        warnings.warn(
+            "random_state is a RandomState instance, which is saved as None.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return None
+    if callable(value) and not isinstance(value, torch.nn.Module):
+        reference = _reference_to(value)
+        if reference is not None:
+            return {"__reference__": reference}
+    raise TypeError(
+        f"Cannot save the parameter {name}={value!r} safely: only names, numbers, "
+        "and classes or functions defined at module level can be saved. Pass a "
+        "name or a class instead of an instance, or persist this estimator with "
+        "pickle/joblib (which load only from trusted sources)."
+    )
+
+
+def _reference_to(function) -> str | None:
+    """``"module:name"`` under which ``function`` can be imported back, if any."""
+    module_name = getattr(function, "__module__", None)
+    for name in (getattr(function, "__qualname__", None), function.__name__):
+        if not module_name or not name or "<" in name:
+            continue
+        try:
+            if _import(module_name, name) is function:
+                return f"{module_name}:{name}"
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
+def _import(module_name: str, qualname: str):
+    target = importlib.import_module(module_name)
+    for attribute in qualname.split("."):
+        target = getattr(target, attribute)
+    return target
+
+
+def _decode_param(value, custom_objects):
+    if isinstance(value, list):
+        return [_decode_param(item, custom_objects) for item in value]
+    if isinstance(value, dict) and set(value) == {"__reference__"}:
+        return _resolve_reference(value["__reference__"], custom_objects)
+    if isinstance(value, dict):
+        return {key: _decode_param(item, custom_objects) for key, item in value.items()}
+    return value
+
+
+def _resolve_reference(reference: str, custom_objects: dict):
+    module_name, _, qualname = reference.partition(":")
+    for key in (reference, qualname):
+        if key in custom_objects:
+            return custom_objects[key]
+    if module_name.split(".")[0] not in _TRUSTED_PACKAGES:
+        raise ValueError(
+            f"The model refers to {reference!r}, which load does not import from a "
+            "file. Pass it yourself: load(path, custom_objects="
+            f"{{{qualname!r}: ...}})."
+        )
+    return _import(module_name, qualname)
+
+
+def save_estimator(estimator, path) -> None:
+    """Write a fitted network estimator to ``path`` (see the module docstring)."""
+    params = estimator.get_params(deep=False)
+    if params.get("callbacks"):
+        warnings.warn(
+            "callbacks are not saved; the loaded estimator has callbacks=None "
+            "(they only matter for training).",
+            UserWarning,
+            stacklevel=3,
+        )
+    params["callbacks"] = None
+    net = estimator.net_
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "class": type(estimator).__name__,
+        "versions": _versions(),
+        "params": {name: _encode_param(name, value) for name, value in params.items()},
+        "fitted": {
+            "n_features_in_": estimator.n_features_in_,
+            "feature_names_in_": (
+                estimator.feature_names_in_.tolist()
+                if hasattr(estimator, "feature_names_in_")
+                else None
+            ),
+            "n_outputs_": estimator.n_outputs_,
+            "target_is_1d": estimator._target_is_1d,
+            "best_epoch_": estimator.best_epoch_,
+            "n_iter_": estimator.n_iter_,
+            "device_": estimator.device_,
+        },
+        # Epoch records only: per-batch records would dwarf the weights.
+        "history": [
+            {key: value for key, value in record.items() if key != "batches"}
+            for record in estimator.history_
+        ],
+    }
+    payload = {
+        "metadata": json.dumps(metadata),
+        "module": {
+            name: tensor.detach().cpu()
+            for name, tensor in estimator.module_.state_dict().items()
+        },
+        "optimizer": _to_cpu(net.optimizer_.state_dict()),
+        "rng_state": [state.cpu() for state in estimator._rng_state],
+        "generator_state": net.iterator_train__generator.get_state(),
+    }
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(payload, partial)
+    os.replace(partial, path)  # a crash mid-write never leaves a broken file
+
+
+def _to_cpu(state):
+    if isinstance(state, torch.Tensor):
+        return state.detach().cpu()
+    if isinstance(state, dict):
+        return {key: _to_cpu(value) for key, value in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_to_cpu(value) for value in state)
+    return state
+
+
+def _read_payload(path) -> tuple[dict, dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No sktaaf model file at {str(path)!r}.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        metadata = json.loads(payload["metadata"])
+        if metadata.get("format") != FORMAT:
+            raise ValueError("it is not an sktaaf model")
+    except Exception as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a readable sktaaf model file (truncated, "
+            f"corrupted, or another kind of file): {exc}"
+        ) from exc
+    if metadata["format_version"] > FORMAT_VERSION:
+        raise ValueError(
+            f"{str(path)!r} was saved in format version "
+            f"{metadata['format_version']}, newer than this sktaaf reads "
+            f"({FORMAT_VERSION}); upgrade sktaaf."
+        )
+    return payload, metadata
+
+
+def load_estimator(cls, path, *, device=None, custom_objects=None):
+    """Read an estimator of class ``cls`` written by :func:`save_estimator`."""
+    from ._base import resolve_device
+
+    payload, metadata = _read_payload(path)
+    if metadata["class"] != cls.__name__:
+        raise TypeError(
+            f"{str(path)!r} holds a {metadata['class']}, not a {cls.__name__}; "
+            f"load it with {metadata['class']}.load."
+        )
+    differing = {
+        name: (saved, _versions().get(name))
+        for name, saved in metadata["versions"].items()
+        if _versions().get(name) != saved
+    }
+    if differing:
+        details = ", ".join(
+            f"{name} {saved} (now {now})" for name, (saved, now) in differing.items()
+        )
+        warnings.warn(
+            f"{str(path)!r} was saved with {details}.",
+            ModelVersionWarning,
+            stacklevel=3,
+        )
+    params = {
+        name: _decode_param(value, custom_objects or {})
+        for name, value in metadata["params"].items()
+    }
+    if isinstance(params["hidden_layer_sizes"], list):
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    estimator = cls(**params)
+    fitted = metadata["fitted"]
+    saved_device = fitted["device_"]
+    if device is None:
+        device = saved_device
+        if saved_device.startswith("cuda") and not torch.cuda.is_available():
+            warnings.warn(
+                f"The model was fitted on {saved_device}, which this machine lacks; "
+                "it is loaded on the CPU.",
+                UserWarning,
+                stacklevel=3,
+            )
+            device = "cpu"
+    device = resolve_device(device)
+
+    estimator.n_features_in_ = fitted["n_features_in_"]
+    if fitted["feature_names_in_"] is not None:
+        estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], object)
+    estimator.n_outputs_ = fitted["n_outputs_"]
+    estimator._target_is_1d = fitted["target_is_1d"]
+    module = estimator._make_network(
+        estimator.n_features_in_,
+        estimator.n_outputs_,
+        estimator._hidden_layer_sizes(),
+    )
+    try:
+        module.load_state_dict(payload["module"])
+    except RuntimeError as exc:
+        raise ValueError(
+            f"The weights in {str(path)!r} do not fit the network its parameters "
+            f"describe: {exc}"
+        ) from exc
+    generator = torch.Generator()
+    generator.set_state(payload["generator_state"])
+    net = estimator._build_net(module, device, generator=generator)
+    net.optimizer_.load_state_dict(payload["optimizer"])
+    net.history_ = History(metadata["history"])
+    net.module_.eval()
+    estimator.net_ = net
+    estimator.module_ = net.module_
+    estimator.history_ = net.history_
+    estimator.device_ = device
+    estimator.n_iter_ = fitted["n_iter_"]
+    estimator.best_epoch_ = fitted["best_epoch_"]
+    estimator._rng_state = list(payload["rng_state"])
+    return estimator

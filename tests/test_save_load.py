@@ -1,0 +1,167 @@
+"""Safe persistence: save() writes tensors and JSON; load() never unpickles code."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import ESTIMATORS, FAST
+from sklearn.exceptions import NotFittedError
+from skorch.callbacks import LRScheduler
+from torch.optim.lr_scheduler import StepLR
+
+import sktaaf._persistence
+from sktaaf import DGEXRegressor, TAAFRegressor
+from sktaaf.exceptions import ModelVersionWarning
+
+NO_STOP = {**FAST, "early_stopping": False}
+
+
+def softsign_squared(x):
+    return torch.nn.functional.softsign(x) ** 2
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_round_trip(Estimator, data, tmp_path):
+    X, y = data
+    est = Estimator(**FAST).fit(X, y)
+    est.save(tmp_path / "model.pt")
+    loaded = Estimator.load(tmp_path / "model.pt")
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    assert loaded.get_params() == est.get_params()
+    for name in ("n_features_in_", "n_outputs_", "best_epoch_", "n_iter_", "device_"):
+        assert getattr(loaded, name) == getattr(est, name), name
+    assert loaded.history_[:, "valid_loss"] == est.history_[:, "valid_loss"]
+    assert not loaded.module_.training
+
+
+def test_dataframe_and_one_dimensional_target(data, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    X_df = pd.DataFrame(X, columns=[f"g{i}" for i in range(X.shape[1])])
+    est = TAAFRegressor(**FAST).fit(X_df, y[:, 0])
+    est.save(tmp_path / "model.pt")
+    loaded = TAAFRegressor.load(tmp_path / "model.pt")
+    assert list(loaded.feature_names_in_) == list(X_df.columns)
+    assert loaded.predict(X_df).shape == (len(X),)
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.predict(X_df[X_df.columns[::-1]])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_loaded_model_resumes_training_exactly(Estimator, data, tmp_path):
+    X, y = data
+    whole = Estimator(**{**NO_STOP, "max_epochs": 10}).fit(X, y)
+    first = Estimator(**{**NO_STOP, "max_epochs": 5}).fit(X, y)
+    first.save(tmp_path / "model.pt")
+    resumed = Estimator.load(tmp_path / "model.pt").set_params(warm_start=True)
+    resumed.fit(X, y)
+    assert resumed.n_iter_ == 10
+    np.testing.assert_array_equal(resumed.predict(X), whole.predict(X))
+
+
+def test_file_is_tensors_and_json_only(data, tmp_path):
+    X, y = data
+    TAAFRegressor(**FAST).fit(X, y).save(tmp_path / "model.pt")
+    payload = torch.load(tmp_path / "model.pt", weights_only=True)
+    metadata = json.loads(payload["metadata"])
+    assert metadata["format"] == "sktaaf-model"
+    assert metadata["params"]["hidden_layer_sizes"] == [16]
+    assert {"sktaaf", "torch", "scikit-learn"} <= set(metadata["versions"])
+
+
+class Exploit:
+    def __reduce__(self):
+        return (exec, ("import builtins; builtins.sktaaf_exploited = True",))
+
+
+def test_a_file_carrying_code_is_refused_unexecuted(tmp_path):
+    import builtins
+
+    torch.save({"metadata": Exploit()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="not a readable sktaaf model file"):
+        TAAFRegressor.load(tmp_path / "evil.pt")
+    assert not hasattr(builtins, "sktaaf_exploited")
+
+
+def test_corrupted_truncated_and_missing_files(data, tmp_path):
+    X, y = data
+    path = tmp_path / "model.pt"
+    TAAFRegressor(**FAST).fit(X, y).save(path)
+    content = path.read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(content[: len(content) // 2])
+    (tmp_path / "noise.pt").write_bytes(np.random.RandomState(0).bytes(1000))
+    (tmp_path / "other.pt").write_bytes(b"")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
+    for name in ("truncated.pt", "noise.pt", "other.pt", "foreign.pt"):
+        with pytest.raises(ValueError, match="not a readable sktaaf model file"):
+            TAAFRegressor.load(tmp_path / name)
+    with pytest.raises(FileNotFoundError, match="No sktaaf model file"):
+        TAAFRegressor.load(tmp_path / "absent.pt")
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_wrong_class_and_unfitted(data, tmp_path):
+    X, y = data
+    TAAFRegressor(**FAST).fit(X, y).save(tmp_path / "model.pt")
+    with pytest.raises(TypeError, match="holds a TAAFRegressor, not a DGEXRegressor"):
+        DGEXRegressor.load(tmp_path / "model.pt")
+    with pytest.raises(NotFittedError):
+        TAAFRegressor().save(tmp_path / "unfitted.pt")
+
+
+def test_other_versions_warn(data, tmp_path, monkeypatch):
+    X, y = data
+    TAAFRegressor(**FAST).fit(X, y).save(tmp_path / "model.pt")
+    versions = sktaaf._persistence._versions()
+    monkeypatch.setattr(
+        sktaaf._persistence, "_versions", lambda: {**versions, "torch": "9.9.9"}
+    )
+    with pytest.warns(ModelVersionWarning, match="torch .* \\(now 9.9.9\\)"):
+        TAAFRegressor.load(tmp_path / "model.pt")
+
+
+def test_gpu_model_loads_on_cpu(data, tmp_path, monkeypatch):
+    # Simulated: the file records a CUDA device; this machine has none.
+    X, y = data
+    est = TAAFRegressor(**FAST).fit(X, y)
+    expected = est.predict(X)
+    est.device_ = "cuda:0"
+    est.save(tmp_path / "model.pt")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(UserWarning, match="fitted on cuda:0.*loaded on the CPU"):
+        loaded = TAAFRegressor.load(tmp_path / "model.pt")
+    assert loaded.device_ == "cpu"
+    np.testing.assert_array_equal(loaded.predict(X), expected)
+
+
+def test_callable_parameters(data, tmp_path):
+    X, y = data
+    torch_function = TAAFRegressor(
+        **FAST, activation=torch.sin, optimizer=torch.optim.Adam
+    )
+    torch_function.fit(X, y).save(tmp_path / "torch.pt")
+    loaded = TAAFRegressor.load(tmp_path / "torch.pt")
+    assert loaded.activation is torch.sin and loaded.optimizer is torch.optim.Adam
+
+    own = TAAFRegressor(**FAST, activation=softsign_squared).fit(X, y)
+    own.save(tmp_path / "own.pt")
+    with pytest.raises(ValueError, match="custom_objects"):
+        TAAFRegressor.load(tmp_path / "own.pt")
+    loaded = TAAFRegressor.load(
+        tmp_path / "own.pt", custom_objects={"softsign_squared": softsign_squared}
+    )
+    np.testing.assert_array_equal(loaded.predict(X), own.predict(X))
+
+
+def test_unsaveable_parameters(data, tmp_path):
+    X, y = data
+    est = TAAFRegressor(**FAST, loss=torch.nn.HuberLoss()).fit(X, y)
+    with pytest.raises(TypeError, match="Cannot save the parameter loss="):
+        est.save(tmp_path / "model.pt")
+    scheduled = TAAFRegressor(
+        **FAST, callbacks=[LRScheduler(policy=StepLR, step_size=2)]
+    ).fit(X, y)
+    with pytest.warns(UserWarning, match="callbacks are not saved"):
+        scheduled.save(tmp_path / "scheduled.pt")
+    assert TAAFRegressor.load(tmp_path / "scheduled.pt").callbacks is None
