@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 import warnings
 from numbers import Integral, Real
+from pathlib import Path
 
+import joblib
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
@@ -18,11 +21,19 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import ProgressBar
+from skorch.history import History
 
-from ._persistence import load_estimator, save_estimator
+from ._persistence import (
+    load_estimator,
+    model_metadata,
+    read_model,
+    save_estimator,
+    write_model,
+)
 from ._training import (
     BatchIterator,
     BestEpochStopping,
+    EpochCheckpoint,
     FiniteLossGuard,
     ShuffledSplit,
     TensorData,
@@ -99,6 +110,37 @@ def _set_rng_state(state: list, device: str) -> None:
         torch.cuda.set_rng_state(state[1], device)
 
 
+def _read_checkpoint(path: Path, fingerprint: str) -> dict | None:
+    """The training state in the checkpoint at ``path``, if it belongs to this
+    fit (same parameters and data); else None, with a warning if one exists."""
+    if not path.is_file():
+        return None
+    try:
+        payload, metadata = read_model(path)
+    except ValueError as exc:
+        warnings.warn(
+            f"Ignoring an unreadable checkpoint: {exc}", UserWarning, stacklevel=4
+        )
+        return None
+    checkpoint = metadata.get("checkpoint", {})
+    if checkpoint.get("fingerprint") != fingerprint:
+        warnings.warn(
+            f"The checkpoint {str(path)!r} belongs to other parameters or data; "
+            "training starts afresh and will overwrite it.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return None
+    return {
+        **payload,
+        "history": metadata["history"],
+        "epochs_at_start": checkpoint["epochs_at_start"],
+        "complete": checkpoint["complete"],
+        "best_epoch": metadata["fitted"]["best_epoch_"],
+        "early_stopping": checkpoint.get("early_stopping"),
+    }
+
+
 def _out_of_memory_message(estimator, device: str, stage: str) -> str:
     n_parameters = (
         sum(p.numel() for p in estimator.module_.parameters())
@@ -137,6 +179,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "warm_start": ["boolean"],
+        "checkpoint_dir": [str, os.PathLike, None],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "callbacks": [list, tuple, None],
@@ -266,6 +309,14 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         split = self._validation_split(n_samples, rng) if self.early_stopping else None
         torch_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
 
+        resume = None
+        if self.checkpoint_dir is not None:
+            checkpoint_path = Path(self.checkpoint_dir) / "checkpoint.pt"
+            fingerprint = self._fingerprint(X, y)
+            resume = _read_checkpoint(checkpoint_path, fingerprint)
+        if resume is None and warm:
+            resume = self._resume_state()
+
         data = TensorData(as_tensor(X).to(device), as_tensor(y).to(device))
         # Seed torch (weights, dropout) without leaving its global state changed.
         cuda = device.startswith("cuda")
@@ -276,17 +327,25 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 self.n_features_in_, self.n_outputs_, hidden_layer_sizes
             )
             generator = torch.Generator().manual_seed(shuffle_seed)
-            if warm:  # continue the weights and both random streams
-                self._load_fitted_weights(module)
-                generator = self.net_.iterator_train__generator
-                _set_rng_state(self._rng_state, device)
+            if resume is not None:  # continue the weights and both random streams
+                self._restore_weights(module, resume["module"])
+                generator.set_state(resume["generator_state"])
+                _set_rng_state(resume["rng_state"], device)
             net = self._build_net(module, device, split, generator)
-            if warm:
-                net.history_ = self.history_
-                if type(net.optimizer_) is type(self.net_.optimizer_):
-                    net.optimizer_.load_state_dict(self.net_.optimizer_.state_dict())
+            if self.checkpoint_dir is not None:
+                self._add_checkpoint(net, checkpoint_path, fingerprint, device, resume)
+            epochs = self.max_epochs
+            if resume is not None:
+                net.history_ = History(resume["history"])
+                optimizer_state = resume["optimizer"]
+                if optimizer_state is not None:
+                    net.optimizer_.load_state_dict(optimizer_state)
+                self._restore_early_stopping(net, resume, device)
+                epochs -= len(net.history_) - resume["epochs_at_start"]
+            complete = resume is not None and resume.get("complete", False)
             try:
-                net.partial_fit(data)
+                if epochs > 0 and not complete:
+                    net.partial_fit(data, epochs=epochs)
             except torch.cuda.OutOfMemoryError as exc:
                 raise torch.cuda.OutOfMemoryError(
                     _out_of_memory_message(self, device, "training")
@@ -299,7 +358,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         self.history_ = net.history_
         self.device_ = device
         self.n_iter_ = len(net.history_)
-        self.best_epoch_ = self._best_epoch(net)
+        self.best_epoch_ = resume["best_epoch"] if complete else self._best_epoch(net)
         if getattr(net, "interrupted_", False):
             warnings.warn(
                 f"fit was interrupted at epoch {self.n_iter_}; the estimator keeps "
@@ -334,9 +393,56 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         )
         return net.initialize()
 
-    def _load_fitted_weights(self, module) -> None:
+    def _resume_state(self) -> dict:
+        """The state ``warm_start`` continues from: this estimator's."""
+        optimizer = self.net_.optimizer_
+        same_optimizer = type(optimizer) is self._optimizer_class()
+        return {
+            "module": self.module_.state_dict(),
+            "optimizer": optimizer.state_dict() if same_optimizer else None,
+            "history": list(self.history_),
+            "rng_state": self._rng_state,
+            "generator_state": self.net_.iterator_train__generator.get_state(),
+            "epochs_at_start": len(self.history_),
+        }
+
+    def _fingerprint(self, X, y) -> str:
+        """Identify the parameters and data a checkpoint belongs to."""
+        params = self.get_params(deep=False)
+        for name in ("verbose", "checkpoint_dir", "warm_start", "callbacks"):
+            params.pop(name)
+        step = max(1, len(X) // 1024)  # a sample of rows keeps this cheap
+        return joblib.hash((params, X.shape, y.shape, X[::step], y[::step]))
+
+    def _add_checkpoint(self, net, path, fingerprint, device, resume) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        metadata = model_metadata(self, device)
+        metadata["checkpoint"] = {
+            "fingerprint": fingerprint,
+            "epochs_at_start": resume["epochs_at_start"] if resume else 0,
+        }
+        net.callbacks_.append(
+            (
+                "checkpoint",
+                EpochCheckpoint(
+                    path, metadata, write_model, lambda: _get_rng_state(device)
+                ).initialize(),
+            )
+        )
+
+    @staticmethod
+    def _restore_early_stopping(net, resume, device) -> None:
+        stopping = dict(net.callbacks_).get("early_stopping")
+        if stopping is None or resume.get("early_stopping") is None:
+            return
+        weights = resume.get("best_module")
+        if weights is not None:
+            weights = {name: tensor.to(device) for name, tensor in weights.items()}
+        stopping.resume_state = {**resume["early_stopping"], "weights": weights}
+
+    def _restore_weights(self, module, state_dict) -> None:
         try:
-            module.load_state_dict(self.module_.state_dict())
+            module.load_state_dict(state_dict)
         except RuntimeError as exc:
             raise ValueError(
                 "warm_start=True continues training the fitted network, but the "

@@ -119,19 +119,14 @@ def _resolve_reference(reference: str, custom_objects: dict):
     return _import(module_name, qualname)
 
 
-def save_estimator(estimator, path) -> None:
-    """Write a fitted network estimator to ``path`` (see the module docstring)."""
+def model_metadata(estimator, device: str) -> dict:
+    """What a model file says besides its tensors, known once fit has
+    validated the data: class, versions, parameters and the data's shape."""
     params = estimator.get_params(deep=False)
-    if params.get("callbacks"):
-        warnings.warn(
-            "callbacks are not saved; the loaded estimator has callbacks=None "
-            "(they only matter for training).",
-            UserWarning,
-            stacklevel=3,
-        )
-    params["callbacks"] = None
-    net = estimator.net_
-    metadata = {
+    params["callbacks"] = None  # training-time objects: not saved
+    params["checkpoint_dir"] = None
+    names = getattr(estimator, "feature_names_in_", None)
+    return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "class": type(estimator).__name__,
@@ -139,37 +134,63 @@ def save_estimator(estimator, path) -> None:
         "params": {name: _encode_param(name, value) for name, value in params.items()},
         "fitted": {
             "n_features_in_": estimator.n_features_in_,
-            "feature_names_in_": (
-                estimator.feature_names_in_.tolist()
-                if hasattr(estimator, "feature_names_in_")
-                else None
-            ),
+            "feature_names_in_": None if names is None else names.tolist(),
             "n_outputs_": estimator.n_outputs_,
             "target_is_1d": estimator._target_is_1d,
-            "best_epoch_": estimator.best_epoch_,
-            "n_iter_": estimator.n_iter_,
-            "device_": estimator.device_,
+            "device_": device,
+        },
+    }
+
+
+def write_model(path, metadata: dict, net, rng_state, best_epoch: int, **extra) -> None:
+    """Write a model file: ``metadata`` plus the state of the skorch ``net``.
+
+    ``extra`` entries (tensors, or JSON-able values under ``"metadata"``-free
+    keys) are stored alongside, for checkpoints.
+    """
+    metadata = {
+        **metadata,
+        "fitted": {
+            **metadata["fitted"],
+            "best_epoch_": best_epoch,
+            "n_iter_": len(net.history_),
         },
         # Epoch records only: per-batch records would dwarf the weights.
         "history": [
             {key: value for key, value in record.items() if key != "batches"}
-            for record in estimator.history_
+            for record in net.history_
         ],
     }
     payload = {
         "metadata": json.dumps(metadata),
-        "module": {
-            name: tensor.detach().cpu()
-            for name, tensor in estimator.module_.state_dict().items()
-        },
+        "module": _to_cpu(net.module_.state_dict()),
         "optimizer": _to_cpu(net.optimizer_.state_dict()),
-        "rng_state": [state.cpu() for state in estimator._rng_state],
+        "rng_state": [state.cpu() for state in rng_state],
         "generator_state": net.iterator_train__generator.get_state(),
+        **extra,
     }
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
     torch.save(payload, partial)
     os.replace(partial, path)  # a crash mid-write never leaves a broken file
+
+
+def save_estimator(estimator, path) -> None:
+    """Write a fitted network estimator to ``path`` (see the module docstring)."""
+    if estimator.callbacks:
+        warnings.warn(
+            "callbacks are not saved; the loaded estimator has callbacks=None "
+            "(they only matter for training).",
+            UserWarning,
+            stacklevel=3,
+        )
+    write_model(
+        path,
+        model_metadata(estimator, estimator.device_),
+        estimator.net_,
+        estimator._rng_state,
+        estimator.best_epoch_,
+    )
 
 
 def _to_cpu(state):
@@ -182,7 +203,7 @@ def _to_cpu(state):
     return state
 
 
-def _read_payload(path) -> tuple[dict, dict]:
+def read_model(path) -> tuple[dict, dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No sktaaf model file at {str(path)!r}.")
@@ -205,16 +226,8 @@ def _read_payload(path) -> tuple[dict, dict]:
     return payload, metadata
 
 
-def load_estimator(cls, path, *, device=None, custom_objects=None):
-    """Read an estimator of class ``cls`` written by :func:`save_estimator`."""
-    from ._base import resolve_device
-
-    payload, metadata = _read_payload(path)
-    if metadata["class"] != cls.__name__:
-        raise TypeError(
-            f"{str(path)!r} holds a {metadata['class']}, not a {cls.__name__}; "
-            f"load it with {metadata['class']}.load."
-        )
+def check_versions(metadata, path) -> None:
+    """Warn when ``metadata`` was written with other library versions."""
     differing = {
         name: (saved, _versions().get(name))
         for name, saved in metadata["versions"].items()
@@ -229,6 +242,19 @@ def load_estimator(cls, path, *, device=None, custom_objects=None):
             ModelVersionWarning,
             stacklevel=3,
         )
+
+
+def load_estimator(cls, path, *, device=None, custom_objects=None):
+    """Read an estimator of class ``cls`` written by :func:`save_estimator`."""
+    from ._base import resolve_device
+
+    payload, metadata = read_model(path)
+    if metadata["class"] != cls.__name__:
+        raise TypeError(
+            f"{str(path)!r} holds a {metadata['class']}, not a {cls.__name__}; "
+            f"load it with {metadata['class']}.load."
+        )
+    check_versions(metadata, path)
     params = {
         name: _decode_param(value, custom_objects or {})
         for name, value in metadata["params"].items()

@@ -62,6 +62,14 @@ class TAAFRegressor(BaseNetworkRegressor):
         state, history and random streams carry on, so on the CPU two
         successive fits of 5 epochs (without early stopping) give exactly one
         fit of 10. Data must have the same features and targets.
+    checkpoint_dir : str or path-like, default=None
+        A directory where ``fit`` saves its state after every epoch (as
+        ``checkpoint.pt``, in the safe format of :meth:`save`). A fit that
+        finds there a checkpoint of the same parameters and data resumes from
+        its last finished epoch (optimizer, early stopping and random streams
+        included: on the CPU the result equals an uninterrupted fit), or
+        returns its final model if it had finished. Lets a killed process pick
+        up where it stopped.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (instances, or ``(name, callback)`` pairs), e.g.
         a learning-rate schedule; see the example below. They are copied at
@@ -159,6 +167,7 @@ class TAAFRegressor(BaseNetworkRegressor):
         validation_fraction=0.1,
         n_iter_no_change=20,
         warm_start=False,
+        checkpoint_dir=None,
         callbacks=None,
         device="auto",
         random_state=None,
@@ -178,6 +187,7 @@ class TAAFRegressor(BaseNetworkRegressor):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
         self.callbacks = callbacks
         self.device = device
         self.random_state = random_state

@@ -128,7 +128,30 @@ class ShuffledSplit:
 
 class BestEpochStopping(EarlyStopping):
     """skorch's early stopping, restoring the best weights and then dropping
-    its copy of them (it would otherwise double the size of a pickled model)."""
+    its copy of them (it would otherwise double the size of a pickled model).
+
+    ``resume_state`` (set by the estimator when resuming from a checkpoint)
+    carries the patience count, the best score and weights over.
+    """
+
+    resume_state = None
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        if self.resume_state is not None:
+            state, self.resume_state = self.resume_state, None
+            self.misses_ = state["misses"]
+            self.dynamic_threshold_ = state["threshold"]
+            self.best_epoch_ = state["best_epoch"]
+            self.best_model_weights_ = state["weights"]
+
+    def state(self) -> dict:
+        """The state a checkpoint keeps (weights separately, as tensors)."""
+        return {
+            "misses": self.misses_,
+            "threshold": float(self.dynamic_threshold_),
+            "best_epoch": self.best_epoch_,
+        }
 
     def on_train_end(self, net, **kwargs):
         super().on_train_end(net, **kwargs)
@@ -203,6 +226,52 @@ def _predicts_finitely(net, dataset) -> bool:
     net.module_.eval()
     with torch.no_grad():
         return bool(torch.isfinite(net.infer(rows)).all())
+
+
+class EpochCheckpoint(Callback):
+    """Write the training state to ``path`` after every epoch.
+
+    The file is a model file (see :mod:`sktaaf._persistence`) whose metadata
+    also say which data and parameters it belongs to and how far training got,
+    so that a fit killed at any point resumes from the last finished epoch.
+    After a fit that ends normally it holds the final model, marked complete;
+    after a Ctrl-C it keeps the last finished epoch.
+    """
+
+    def __init__(self, path, metadata: dict, write_model, get_rng_state):
+        self.path = path
+        self.metadata = metadata
+        self.write_model = write_model
+        self.get_rng_state = get_rng_state
+
+    def on_epoch_end(self, net, **kwargs):
+        self._write(net, complete=False)
+
+    def on_train_end(self, net, **kwargs):
+        if not getattr(net, "interrupted_", False):
+            self._write(net, complete=True)
+
+    def _write(self, net, complete: bool) -> None:
+        stopping = dict(net.callbacks_).get("early_stopping")
+        checkpoint = {**self.metadata["checkpoint"], "complete": complete}
+        extra = {}
+        best_epoch = len(net.history)
+        if stopping is not None:
+            checkpoint["early_stopping"] = stopping.state()
+            best_epoch = stopping.best_epoch_
+            if stopping.best_model_weights_ is not None:
+                extra["best_module"] = {
+                    name: tensor.detach().cpu()
+                    for name, tensor in stopping.best_model_weights_.items()
+                }
+        self.write_model(
+            self.path,
+            {**self.metadata, "checkpoint": checkpoint},
+            net,
+            self.get_rng_state(),
+            best_epoch,
+            **extra,
+        )
 
 
 class TrainingNet(NeuralNet):
