@@ -1,0 +1,23 @@
+"""Skip the doctests whose optional packages (the ``io`` extra) are missing."""
+
+import importlib.util
+
+import pytest
+
+_OPTIONAL = {
+    "load_gct": ["pandas"],
+    "load_gctx": ["h5py"],
+    "load_hdf": ["pandas", "tables"],
+    "load_hdf_pair": ["pandas", "tables"],
+    "make_expression": ["pandas"],
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if not item.name.startswith("sktaaf.datasets."):
+            continue
+        needed = _OPTIONAL.get(item.name.rsplit(".", 1)[-1], [])
+        missing = [name for name in needed if importlib.util.find_spec(name) is None]
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=f"needs {', '.join(missing)}"))
