@@ -1,0 +1,19 @@
+"""The README's Python snippets run (with fewer epochs)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+SNIPPETS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+@pytest.mark.parametrize(
+    "code", SNIPPETS, ids=[f"snippet{i}" for i in range(len(SNIPPETS))]
+)
+def test_readme_snippet_runs(code):
+    exec(
+        compile(re.sub(r"max_epochs=\d+", "max_epochs=2", code), "README.md", "exec"),
+        {},
+    )
