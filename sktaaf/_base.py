@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import ProgressBar
 from skorch.history import History
 
+from ._disk import DiskData, check_on_disk, is_on_disk, read_rows
 from ._persistence import (
     load_estimator,
     model_metadata,
@@ -280,29 +281,35 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         self._optimizer_class()  # validated before any data work
         device = resolve_device(self.device)
         warm = self.warm_start and hasattr(self, "net_")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=not warm,
-            multi_output=True,
-            y_numeric=True,
-            dtype=np.float32,
-            order="C",
-        )
-        # Validated again as float32: a finite float64 beyond float32's range
-        # must be an error, not an infinity.
-        y = check_array(y, dtype=np.float32, order="C", ensure_2d=False, input_name="y")
+        on_disk = is_on_disk(X) or is_on_disk(y)
+        if on_disk:  # streamed from the files, chunk by chunk
+            X, y = self._validate_on_disk(X, y, reset=not warm)
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                reset=not warm,
+                multi_output=True,
+                y_numeric=True,
+                dtype=np.float32,
+                order="C",
+            )
+            # Validated again as float32: a finite float64 beyond float32's
+            # range must be an error, not an infinity.
+            y = check_array(
+                y, dtype=np.float32, order="C", ensure_2d=False, input_name="y"
+            )
         target_is_1d = y.ndim == 1
-        y = y.reshape(len(y), -1)
-        if warm and y.shape[1] != self.n_outputs_:
+        n_targets = 1 if target_is_1d else y.shape[1]
+        if warm and n_targets != self.n_outputs_:
             raise ValueError(
-                f"y has {y.shape[1]} targets, but {type(self).__name__} was fitted "
+                f"y has {n_targets} targets, but {type(self).__name__} was fitted "
                 f"with {self.n_outputs_}; warm_start=True continues training the "
                 "same network."
             )
         self._target_is_1d = target_is_1d
-        self.n_outputs_ = y.shape[1]
+        self.n_outputs_ = n_targets
 
         rng = check_random_state(self.random_state)
         n_samples = len(X)
@@ -317,7 +324,11 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         if resume is None and warm:
             resume = self._resume_state()
 
-        data = TensorData(as_tensor(X).to(device), as_tensor(y).to(device))
+        if on_disk:
+            data = DiskData(X, y, device)
+        else:
+            y = y.reshape(len(y), -1)
+            data = TensorData(as_tensor(X).to(device), as_tensor(y).to(device))
         # Seed torch (weights, dropout) without leaving its global state changed.
         cuda = device.startswith("cuda")
         fork_devices = [torch.device(device).index or 0] if cuda else []
@@ -392,6 +403,36 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             },
         )
         return net.initialize()
+
+    def _validate_on_disk(self, X, y, reset: bool):
+        """Check streamed data without loading it; set or check the number of
+        features as ``validate_data`` does for arrays in memory."""
+        if not is_on_disk(X):
+            X = check_array(X, dtype=np.float32, order="C", input_name="X")
+        check_on_disk(X, "X")
+        n_features = X.shape[1]
+        if reset:
+            self.n_features_in_ = n_features
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input."
+            )
+        if y is None:
+            return X, None
+        if not is_on_disk(y):
+            y = check_array(
+                y, dtype=np.float32, order="C", ensure_2d=False, input_name="y"
+            )
+        check_on_disk(y, "y", ensure_2d=False)
+        if len(y) != len(X):
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{len(X)}, {len(y)}]"
+            )
+        return X, y
 
     def _resume_state(self) -> dict:
         """The state ``warm_start`` continues from: this estimator's."""
@@ -475,7 +516,12 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             the estimator was fitted on a 1-D ``y``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        if is_on_disk(X):
+            self._validate_on_disk(X, None, reset=False)
+            dtype = np.float32 if X.dtype == np.float32 else np.float64
+        else:
+            X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+            dtype = X.dtype
         y_pred = np.empty((len(X), self.n_outputs_), dtype=np.float32)
         batch_size = max(self.batch_size, _MIN_PREDICT_BATCH_SIZE)
         module = self.module_
@@ -484,7 +530,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         try:
             with torch.inference_mode():
                 for start in range(0, len(X), batch_size):
-                    chunk = X[start : start + batch_size]
+                    chunk = read_rows(X, start=start, stop=start + batch_size)
                     inputs = as_tensor(pad_rows(chunk, _PREDICT_ROW_MULTIPLE))
                     output = module(inputs.to(self.device_))[: len(chunk)]
                     y_pred[start : start + len(chunk)] = output.cpu().numpy()
@@ -494,7 +540,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             ) from exc
         finally:
             module.train(was_training)
-        y_pred = y_pred.astype(X.dtype, copy=False)
+        y_pred = y_pred.astype(dtype, copy=False)
         return y_pred.ravel() if self._target_is_1d else y_pred
 
     # ----------------------------------------------------------- persistence

@@ -69,9 +69,28 @@ class TensorData(torch.utils.data.Dataset):
             rows = self.indices[rows]
         return TensorData(self.X, self.y, rows)
 
+    def iter_batches(self, batch_size: int, shuffle: bool, generator):
+        X, y, rows = self.X, self.y, self.indices
+        n_samples = len(self)
+        if not shuffle:
+            for start in range(0, n_samples, batch_size):
+                if rows is None:  # contiguous views: no copy at all
+                    yield X[start : start + batch_size], y[start : start + batch_size]
+                else:
+                    batch = rows[start : start + batch_size]
+                    yield X[batch], y[batch]
+            return
+        order = torch.randperm(n_samples, generator=generator).to(X.device)
+        if rows is not None:
+            order = rows[order]
+        for start in range(0, n_samples, batch_size):
+            batch = order[start : start + batch_size]
+            yield X[batch], y[batch]
+
 
 class BatchIterator:
-    """Iterate over a :class:`TensorData` in mini-batches of tensor slices.
+    """Iterate over a :class:`TensorData` (or an on-disk
+    :class:`~sktaaf._disk.DiskData`) in mini-batches of tensor slices.
 
     skorch calls it as it would a ``DataLoader``; each ``iter`` is one epoch.
     With ``shuffle``, every epoch draws a new permutation from ``generator`` (a
@@ -95,24 +114,7 @@ class BatchIterator:
         return math.ceil(len(self.dataset) / self.batch_size)
 
     def __iter__(self):
-        data, size = self.dataset, self.batch_size
-        X, y, rows = data.X, data.y, data.indices
-        n_samples = len(data)
-        if not self.shuffle:
-            for start in range(0, n_samples, size):
-                if rows is None:  # contiguous views: no copy at all
-                    yield X[start : start + size], y[start : start + size]
-                else:
-                    batch = rows[start : start + size]
-                    yield X[batch], y[batch]
-            return
-        order = torch.randperm(n_samples, generator=self.generator)
-        order = order.to(X.device)
-        if rows is not None:
-            order = rows[order]
-        for start in range(0, n_samples, size):
-            batch = order[start : start + size]
-            yield X[batch], y[batch]
+        return self.dataset.iter_batches(self.batch_size, self.shuffle, self.generator)
 
 
 class ShuffledSplit:

@@ -6,8 +6,11 @@ layout of the TAAF-D-GEX reference code) and ``.npy`` files, and return a
 :class:`sklearn.utils.Bunch` with ``X`` (landmarks), ``y`` (targets),
 ``landmark_ids``, ``target_ids`` and ``sample_ids``. The file loaders need the
 ``io`` extra: ``pip install 'sktaaf[io]'`` (pandas, h5py, PyTables).
+:func:`open_gctx` and :class:`ColumnRows` give on-disk views instead, which the
+estimators stream chunk by chunk for data larger than memory.
 """
 
+from ._columns import ColumnRows, open_gctx
 from ._loaders import (
     load_gct,
     load_gctx,
@@ -19,6 +22,8 @@ from ._loaders import (
 from ._synthetic import make_expression
 
 __all__ = [
+    "ColumnRows",
+    "open_gctx",
     "load_gct",
     "load_gctx",
     "load_hdf",

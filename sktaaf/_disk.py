@@ -1,0 +1,192 @@
+"""Training and prediction from data that stays on disk.
+
+Arrays that live in files (``np.memmap`` and ``.npy`` files opened with
+``mmap_mode``, h5py datasets, or any 2-D object that reads rows through
+slicing, such as :class:`sktaaf.datasets.ColumnRows`) are read in *chunks* of
+rows, converted to float32 chunk by chunk, and never loaded whole. Pages of a
+memory map are handed back to the kernel after every chunk, so the memory a
+fit holds does not grow with the number of samples.
+
+Shuffling is by blocks: each epoch visits the blocks of consecutive rows in a
+new random order, and shuffles the rows of each chunk (a few dozen blocks)
+among themselves. Batches therefore mix rows from a few distant parts of the
+file rather than from the whole of it, which is the usual trade-off of
+out-of-core training: contiguous reads keep the disk fast, and with blocks
+much smaller than the data the batches are close to uniformly shuffled. When
+all rows fit in one chunk, batches are exactly those of in-memory training.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+from numbers import Integral
+
+import numpy as np
+import torch
+
+#: Bytes of data read per chunk (X and y rows together).
+CHUNK_BYTES = 256 * 2**20
+#: Consecutive rows shuffled as one block (at least one batch).
+BLOCK_ROWS = 256
+
+
+def is_on_disk(array) -> bool:
+    """Whether ``array`` should be streamed rather than loaded whole."""
+    if isinstance(array, np.memmap):
+        return True
+    module = type(array).__module__ or ""
+    return module.startswith("h5py") or getattr(array, "_sktaaf_rows", False)
+
+
+def release(array) -> None:
+    """Drop the pages a memory map has read from this process's memory.
+
+    The kernel keeps them in its page cache (reading them again is cheap), but
+    they stop counting towards the process's resident memory. A no-op for
+    other arrays and where ``madvise`` is unavailable.
+    """
+    mapping = getattr(array, "_mmap", None)
+    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            mapping.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # closed map, or an unsupported platform
+            pass
+
+
+def _runs(rows: np.ndarray):
+    """Split sorted row indices into ``(start, stop)`` runs of consecutive rows."""
+    if len(rows) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    starts = np.r_[rows[0], rows[breaks]]
+    stops = np.r_[rows[breaks - 1], rows[-1]] + 1
+    return list(zip(starts.tolist(), stops.tolist(), strict=True))
+
+
+def read_rows(array, rows: np.ndarray | None = None, start=0, stop=None) -> np.ndarray:
+    """Read rows of ``array`` (sorted ``rows``, or ``start:stop``) as a C-ordered
+    float32 array, through contiguous slices."""
+    if rows is None:
+        pieces = [array[start:stop]]
+    else:
+        pieces = [array[a:b] for a, b in _runs(np.asarray(rows))]
+    block = np.concatenate(pieces) if len(pieces) != 1 else np.asarray(pieces[0])
+    block = np.ascontiguousarray(block, dtype=np.float32)
+    release(array)
+    return block
+
+
+def check_on_disk(array, name: str, *, ensure_2d: bool = True) -> None:
+    """Validate a streamed array chunk by chunk: shape, dtype and finiteness,
+    with the errors ``check_array`` gives in memory."""
+    shape = getattr(array, "shape", None)
+    if shape is None or not all(isinstance(size, Integral) for size in shape):
+        raise TypeError(f"{name} on disk must have a shape; got {type(array)!r}.")
+    if len(shape) not in ((2,) if ensure_2d else (1, 2)):
+        raise ValueError(
+            f"Expected a 2D array for {name}, got an on-disk array of shape {shape}."
+        )
+    if shape[0] == 0 or (len(shape) == 2 and shape[1] == 0):
+        raise ValueError(
+            f"Found array with shape {shape} for {name}, while a minimum of 1 "
+            "sample and 1 feature is required."
+        )
+    kind = np.dtype(array.dtype).kind
+    if kind not in "biuf":
+        raise ValueError(f"{name} on disk must hold numbers; got dtype {array.dtype}.")
+    row_bytes = np.dtype(array.dtype).itemsize * (shape[1] if len(shape) == 2 else 1)
+    step = max(1, CHUNK_BYTES // max(row_bytes, 1))
+    for start in range(0, shape[0], step):
+        block = np.asarray(array[start : start + step])
+        release(array)
+        if kind == "f":
+            with np.errstate(over="ignore"):
+                finite = np.isfinite(block.astype(np.float32, copy=False)).all()
+            if not finite:
+                raise ValueError(
+                    f"Input {name} contains NaN, infinity or a value too large for "
+                    "dtype('float32') (rows "
+                    f"{start}-{min(start + step, shape[0]) - 1} on disk)."
+                )
+
+
+class DiskData(torch.utils.data.Dataset):
+    """Feature and target arrays on disk, restricted to sorted ``rows``.
+
+    The counterpart of :class:`~sktaaf._training.TensorData` for streamed
+    data: batches are read chunk by chunk and moved to ``device``.
+    """
+
+    def __init__(self, X, y, device: str = "cpu", rows=None) -> None:
+        self.X = X
+        self.y = y
+        self.device = device
+        self.rows = np.arange(len(X)) if rows is None else np.sort(rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        rows = self.rows[i]
+        rows = np.atleast_1d(rows)
+        return self._read(rows)
+
+    def subset(self, indices: np.ndarray) -> DiskData:
+        return DiskData(self.X, self.y, self.device, self.rows[np.asarray(indices)])
+
+    def _chunk_rows(self, batch_size: int) -> int:
+        row_bytes = 4 * (self.X.shape[1] + (self.y.shape[1] if self.y.ndim > 1 else 1))
+        blocks = max(1, CHUNK_BYTES // (row_bytes * BLOCK_ROWS))
+        return max(batch_size, blocks * BLOCK_ROWS)
+
+    def _read(self, rows: np.ndarray):
+        X = torch.from_numpy(read_rows(self.X, rows))
+        y = torch.from_numpy(read_rows(self.y, rows).reshape(len(rows), -1))
+        if self.device != "cpu":
+            non_blocking = self.device.startswith("cuda")
+            if non_blocking:
+                X, y = X.pin_memory(), y.pin_memory()
+            X = X.to(self.device, non_blocking=non_blocking)
+            y = y.to(self.device, non_blocking=non_blocking)
+        return X, y
+
+    def iter_batches(self, batch_size: int, shuffle: bool, generator):
+        chunk_rows = self._chunk_rows(batch_size)
+        n_rows = len(self.rows)
+        if not shuffle:
+            for start in range(0, n_rows, chunk_rows):
+                X, y = self._read(self.rows[start : start + chunk_rows])
+                for first in range(0, len(X), batch_size):
+                    yield X[first : first + batch_size], y[first : first + batch_size]
+            return
+        if n_rows <= chunk_rows:  # one chunk: exactly in-memory training's batches
+            chunks = [self.rows]
+        else:
+            n_blocks = math.ceil(n_rows / BLOCK_ROWS)
+            order = torch.randperm(n_blocks, generator=generator).numpy()
+            per_chunk = max(1, chunk_rows // BLOCK_ROWS)
+            chunks = [
+                np.sort(
+                    np.concatenate(
+                        [
+                            self.rows[block * BLOCK_ROWS : (block + 1) * BLOCK_ROWS]
+                            for block in order[first : first + per_chunk]
+                        ]
+                    )
+                )
+                for first in range(0, n_blocks, per_chunk)
+            ]
+        carry = None  # rows left over from the last chunk, to keep batches full
+        for rows in chunks:
+            X, y = self._read(rows)
+            permutation = torch.randperm(len(X), generator=generator).to(X.device)
+            X, y = X[permutation], y[permutation]
+            if carry is not None:
+                X, y = torch.cat([carry[0], X]), torch.cat([carry[1], y])
+            n_full = len(X) - len(X) % batch_size
+            for first in range(0, n_full, batch_size):
+                yield X[first : first + batch_size], y[first : first + batch_size]
+            carry = (X[n_full:], y[n_full:]) if n_full < len(X) else None
+        if carry is not None:
+            yield carry

@@ -1,0 +1,116 @@
+"""Training and predicting from data on disk, streamed chunk by chunk."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import ESTIMATORS, FAST
+
+import sktaaf._disk
+from sktaaf import TAAFRegressor
+from sktaaf._disk import DiskData, read_rows
+
+
+@pytest.fixture
+def on_disk(data, tmp_path):
+    X, y = data
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    return np.load(tmp_path / "X.npy", mmap_mode="r"), np.load(
+        tmp_path / "y.npy", mmap_mode="r"
+    )
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_memmap_fit_equals_in_memory_fit(Estimator, early_stopping, data, on_disk):
+    X, y = data
+    params = {**FAST, "early_stopping": early_stopping}
+    in_memory = Estimator(**params).fit(X, y)
+    streamed = Estimator(**params).fit(*on_disk)
+    assert streamed.history_[:, "train_loss"] == in_memory.history_[:, "train_loss"]
+    np.testing.assert_array_equal(streamed.predict(on_disk[0]), in_memory.predict(X))
+    assert streamed.predict(on_disk[0]).dtype == np.float32
+
+
+def test_hdf5_column_views_equal_in_memory_fit(data, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    from sktaaf.datasets import open_gctx
+
+    X, y = data
+    matrix = np.hstack([y[:, :1], X, y[:, 1:]])  # targets around the landmarks
+    gene_ids = [f"g{i}" for i in range(matrix.shape[1])]
+    path = tmp_path / "data.gctx"
+    with h5py.File(path, "w") as file:
+        file.create_dataset("0/DATA/0/matrix", data=matrix, chunks=(16, 15))
+        file.create_dataset("0/META/ROW/id", data=[g.encode() for g in gene_ids])
+        file.create_dataset("0/META/COL/id", data=[b"s%d" % i for i in range(len(X))])
+    data_on_disk = open_gctx(path, landmark_ids=gene_ids[1 : 1 + X.shape[1]])
+    with data_on_disk.file:
+        streamed = TAAFRegressor(**FAST).fit(data_on_disk.X, data_on_disk.y)
+        y_pred = streamed.predict(data_on_disk.X)
+    expected = TAAFRegressor(**FAST).fit(X, np.hstack([y[:, :1], y[:, 1:]]))
+    np.testing.assert_array_equal(y_pred, expected.predict(X))
+
+
+def test_several_chunks_visit_every_row_once_per_epoch(monkeypatch):
+    monkeypatch.setattr(sktaaf._disk, "CHUNK_BYTES", 4 * 3 * 40)  # 40-row chunks
+    monkeypatch.setattr(sktaaf._disk, "BLOCK_ROWS", 10)
+    X = np.arange(230, dtype=np.float32).reshape(-1, 1).repeat(2, axis=1)
+    data = DiskData(X, X[:, 0], rows=np.arange(5, 230))
+    generator = torch.Generator().manual_seed(0)
+    epochs = []
+    for _ in range(2):
+        batches = list(data.iter_batches(16, shuffle=True, generator=generator))
+        assert all(len(xb) == 16 for xb, _ in batches[:-1])
+        seen = torch.cat([xb[:, 0] for xb, _ in batches]).numpy()
+        assert sorted(seen.tolist()) == list(range(5, 230))
+        epochs.append(seen)
+    assert not np.array_equal(*epochs)
+    ordered = torch.cat([yb for _, yb in data.iter_batches(16, False, None)])
+    np.testing.assert_array_equal(ordered.numpy().ravel(), np.arange(5, 230))
+
+
+def test_several_chunks_train_well(monkeypatch, data, on_disk):
+    monkeypatch.setattr(sktaaf._disk, "CHUNK_BYTES", 4 * 15 * 64)
+    monkeypatch.setattr(sktaaf._disk, "BLOCK_ROWS", 16)
+    X, y = data
+    streamed = TAAFRegressor(**FAST).fit(*on_disk)
+    in_memory = TAAFRegressor(**FAST).fit(X, y)
+    assert streamed.score(X, y) > 0.5
+    assert streamed.score(X, y) == pytest.approx(in_memory.score(X, y), abs=0.1)
+
+
+def test_pages_are_released_after_each_read(monkeypatch, on_disk):
+    released = []
+    monkeypatch.setattr(sktaaf._disk, "release", released.append)
+    block = read_rows(on_disk[0], np.array([0, 1, 2, 7, 8]))
+    assert block.shape == (5, on_disk[0].shape[1]) and block.flags.c_contiguous
+    assert released == [on_disk[0]]
+
+
+def test_streamed_input_is_validated(tmp_path, on_disk):
+    X, y = on_disk
+    bad = np.array(X)
+    bad[100, 3] = np.nan
+    np.save(tmp_path / "bad.npy", bad)
+    bad = np.load(tmp_path / "bad.npy", mmap_mode="r")
+    with pytest.raises(ValueError, match="Input X contains NaN.*rows 0-"):
+        TAAFRegressor(**FAST).fit(bad, y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        TAAFRegressor(**FAST).fit(X, y[:50])
+    np.save(tmp_path / "cube.npy", np.zeros((4, 3, 2), np.float32))
+    with pytest.raises(ValueError, match="Expected a 2D array for X"):
+        TAAFRegressor(**FAST).fit(np.load(tmp_path / "cube.npy", mmap_mode="r"), y[:4])
+    fitted = TAAFRegressor(**FAST).fit(X, y)
+    np.save(tmp_path / "narrow.npy", np.zeros((4, 3), np.float32))
+    with pytest.raises(ValueError, match="X has 3 features, but TAAFRegressor"):
+        fitted.predict(np.load(tmp_path / "narrow.npy", mmap_mode="r"))
+
+
+def test_float64_memmap_predicts_float64(data, tmp_path):
+    X, y = data
+    np.save(tmp_path / "X64.npy", X.astype(np.float64))
+    X64 = np.load(tmp_path / "X64.npy", mmap_mode="r")
+    est = TAAFRegressor(**FAST).fit(X, y)
+    assert est.predict(X64).dtype == np.float64
+    np.testing.assert_allclose(est.predict(X64), est.predict(X), rtol=1e-6)
