@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 #: Bytes of data read per chunk (X and y rows together).
-CHUNK_BYTES = 256 * 2**20
+CHUNK_BYTES = 128 * 2**20
 #: Consecutive rows shuffled as one block (at least one batch).
 BLOCK_ROWS = 256
 
@@ -180,13 +180,26 @@ class DiskData(torch.utils.data.Dataset):
         carry = None  # rows left over from the last chunk, to keep batches full
         for rows in chunks:
             X, y = self._read(rows)
-            permutation = torch.randperm(len(X), generator=generator).to(X.device)
-            X, y = X[permutation], y[permutation]
+            # Batches are gathered through the permutation: no shuffled copy
+            # of the whole chunk is made.
+            order = torch.randperm(len(X), generator=generator).to(X.device)
+            first = 0
             if carry is not None:
-                X, y = torch.cat([carry[0], X]), torch.cat([carry[1], y])
-            n_full = len(X) - len(X) % batch_size
-            for first in range(0, n_full, batch_size):
-                yield X[first : first + batch_size], y[first : first + batch_size]
-            carry = (X[n_full:], y[n_full:]) if n_full < len(X) else None
+                taken = order[: batch_size - len(carry[0])]
+                carry = (
+                    torch.cat([carry[0], X[taken]]),
+                    torch.cat([carry[1], y[taken]]),
+                )
+                first = len(taken)
+                if len(carry[0]) < batch_size:
+                    continue
+                yield carry
+                carry = None
+            for start in range(first, len(X), batch_size):
+                batch = order[start : start + batch_size]
+                if len(batch) < batch_size:
+                    carry = (X[batch], y[batch])
+                    break
+                yield X[batch], y[batch]
         if carry is not None:
             yield carry
