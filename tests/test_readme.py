@@ -12,7 +12,8 @@ SNIPPETS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
 @pytest.mark.parametrize(
     "code", SNIPPETS, ids=[f"snippet{i}" for i in range(len(SNIPPETS))]
 )
-def test_readme_snippet_runs(code):
+def test_readme_snippet_runs(code, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # snippets may write files
     exec(
         compile(re.sub(r"max_epochs=\d+", "max_epochs=2", code), "README.md", "exec"),
         {},
