@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import ProgressBar
+from skorch.callbacks import Callback, ProgressBar
 from skorch.history import History
 
 from ._disk import DiskData, check_on_disk, is_on_disk, read_rows
@@ -258,6 +258,15 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             callbacks.append(("progress_bar", ProgressBar()))
         # Copies: skorch initialises callbacks in place, and fit must leave the
         # estimator's parameters untouched.
+        for entry in self.callbacks or []:
+            callback = (
+                entry[1] if isinstance(entry, tuple) and len(entry) == 2 else entry
+            )
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    "The 'callbacks' parameter must hold skorch callbacks (or "
+                    f"(name, callback) pairs); got {entry!r}."
+                )
         callbacks.extend(copy.deepcopy(list(self.callbacks or [])))
         return callbacks
 
@@ -531,6 +540,11 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             with torch.inference_mode():
                 for start in range(0, len(X), batch_size):
                     chunk = read_rows(X, start=start, stop=start + batch_size)
+                    if not np.isfinite(chunk).all():  # e.g. 1e39 in float64 input
+                        raise ValueError(
+                            "Input X contains infinity or a value too large for "
+                            "dtype('float32')."
+                        )
                     inputs = as_tensor(pad_rows(chunk, _PREDICT_ROW_MULTIPLE))
                     output = module(inputs.to(self.device_))[: len(chunk)]
                     y_pred[start : start + len(chunk)] = output.cpu().numpy()

@@ -170,6 +170,11 @@ def write_model(path, metadata: dict, net, rng_state, best_epoch: int, **extra) 
         **extra,
     }
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"Cannot save to {str(path)!r}: the folder {str(path.parent)!r} does "
+            "not exist."
+        )
     partial = path.with_name(path.name + ".partial")
     torch.save(payload, partial)
     os.replace(partial, path)  # a crash mid-write never leaves a broken file
@@ -212,6 +217,8 @@ def read_model(path) -> tuple[dict, dict]:
         metadata = json.loads(payload["metadata"])
         if metadata.get("format") != FORMAT:
             raise ValueError("it is not an sktaaf model")
+        if not isinstance(metadata.get("format_version"), int):
+            raise ValueError("it has no format version")
     except Exception as exc:
         raise ValueError(
             f"{str(path)!r} is not a readable sktaaf model file (truncated, "
@@ -246,9 +253,19 @@ def check_versions(metadata, path) -> None:
 
 def load_estimator(cls, path, *, device=None, custom_objects=None):
     """Read an estimator of class ``cls`` written by :func:`save_estimator`."""
+    payload, metadata = read_model(path)
+    try:
+        return _rebuild(cls, path, payload, metadata, device, custom_objects)
+    except (KeyError, AttributeError, IndexError, RuntimeError) as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a readable sktaaf model file: an entry is "
+            f"missing or damaged ({type(exc).__name__}: {exc})."
+        ) from exc
+
+
+def _rebuild(cls, path, payload, metadata, device, custom_objects):
     from ._base import resolve_device
 
-    payload, metadata = read_model(path)
     if metadata["class"] != cls.__name__:
         raise TypeError(
             f"{str(path)!r} holds a {metadata['class']}, not a {cls.__name__}; "

@@ -319,7 +319,11 @@ def drop_near_duplicates(
             )
         total += block.sum(axis=0)
     mean = (total / max(n_samples, 1)).astype(dtype)
-    threshold2 = float(threshold) ** 2
+    # Squared, a huge threshold overflows (every finite distance is below it)
+    # and a tiny one underflows to 0, which must still drop exact duplicates.
+    with np.errstate(over="ignore", under="ignore"):
+        threshold2 = float(np.float64(threshold) ** 2)
+    threshold2 = max(threshold2, float(np.finfo(np.float64).smallest_subnormal))
     # Bound on the rounding error of |a|^2 + |b|^2 - 2 a.b in this dtype, per
     # unit of |a|^2 + |b|^2 (a generous multiple of n_features * eps).
     tolerance = 4 * n_features * float(np.finfo(dtype).eps)
@@ -333,13 +337,15 @@ def drop_near_duplicates(
 
         The estimate |a|^2 + |b|^2 - 2 a.b < threshold^2 + tolerance * (|a|^2 +
         |b|^2), rearranged as a.b - c_b > r_a to take two passes over the
-        products; ``upper`` keeps only i < j (a block against itself).
+        products; ``upper`` keeps only i < j (a block against itself). Tested
+        as >=: duplicates at the centre (a = b = 0) have 0 on the left, and r_a
+        rounds to -0.0 for tiny thresholds.
         """
         shrink = 1.0 - tolerance
         products = block_a @ block_b.T
         products -= (0.5 * shrink * norms_b).astype(dtype)
         close = (
-            products > (0.5 * (shrink * norms_a - threshold2)).astype(dtype)[:, None]
+            products >= (0.5 * (shrink * norms_a - threshold2)).astype(dtype)[:, None]
         )
         if upper:
             close = np.triu(close, k=1)

@@ -21,7 +21,10 @@ from __future__ import annotations
 import gzip
 import importlib
 import os
+import tokenize
+import zlib
 from collections.abc import Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +69,18 @@ def _check_file(path: PathLike, what: str) -> Path:
         state = "is not a file" if path.exists() else "does not exist"
         raise FileNotFoundError(f"The {what} file {str(path)!r} {state}.")
     return path
+
+
+@contextmanager
+def _read_errors(path: Path, what: str, errors: tuple):
+    """Turn ``errors``, which readers raise on damaged files, into ValueError."""
+    try:
+        yield
+    except errors as exc:
+        raise ValueError(
+            f"The {what} file {str(path)!r} cannot be read (truncated, corrupted, "
+            f"or another kind of file): {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _as_ids(
@@ -352,7 +367,11 @@ def load_gct(
 ['s1', 's2', 's3'])
     """
     path = _check_file(path, "GCT")
-    values, gene_ids, sample_ids = _read_gct(path)
+    # Damaged gzip streams raise OSError, EOFError or zlib.error.
+    with _read_errors(
+        path, "GCT", (UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error)
+    ):
+        values, gene_ids, sample_ids = _read_gct(path)
     return split_landmarks(
         values.T,
         gene_ids,
@@ -448,11 +467,18 @@ array(['g2'], dtype=object))
         raise ValueError(
             f"{str(path)!r} is not a GCTX file: h5py cannot open it as HDF5."
         ) from exc
-    with file:
+    # h5py raises OSError, RuntimeError or KeyError on damaged HDF5 structures.
+    with file, _read_errors(path, "GCTX", (OSError, RuntimeError, KeyError)):
         for node in (_GCTX_MATRIX, _GCTX_ROW_IDS, _GCTX_COL_IDS):
-            if node not in file:
+            dataset = file.get(node)
+            if not isinstance(dataset, h5py.Dataset):
                 raise ValueError(
                     f"{str(path)!r} is not a GCTX file: it has no /{node} dataset."
+                )
+            if node != _GCTX_MATRIX and dataset.ndim != 1:
+                raise ValueError(
+                    f"The /{node} dataset of the GCTX file {str(path)!r} has shape "
+                    f"{dataset.shape}; expected 1-D, one id per row or column."
                 )
         matrix = file[_GCTX_MATRIX]
         gene_ids = _as_ids(_decode(file[_GCTX_ROW_IDS][()]), "the file's row ids")
@@ -498,6 +524,11 @@ array(['g2'], dtype=object))
 def _read_hdf_frame(path: PathLike, key: str, what: str):
     pd = _import("pandas", "pandas", "load_hdf")
     _import("tables", "tables", "load_hdf")  # pandas.read_hdf needs PyTables
+    if not isinstance(key, str):
+        raise TypeError(
+            f"key must be a str, the key of the DataFrame in the store; got "
+            f"{type(key).__name__} {key!r}."
+        )
     path = _check_file(path, what)
     try:
         store = pd.HDFStore(path, mode="r")
@@ -507,14 +538,20 @@ def _read_hdf_frame(path: PathLike, key: str, what: str):
             f"store: {exc}"
         ) from exc
     with store:
-        # pandas 3.1 with PyTables 3.11 also lists the root group, "/".
-        keys = [name.strip("/") for name in store.keys() if name.strip("/")]
-        if key.strip("/") not in keys:
-            raise KeyError(
-                f"The {what} file {str(path)!r} has no key {key!r}; its keys are "
-                f"{keys}."
-            )
-        frame = store.get(key)
+        try:  # damaged or foreign stores: PyTables and pandas raise many types
+            # pandas 3.1 with PyTables 3.11 also lists the root group, "/".
+            keys = [name.strip("/") for name in store.keys() if name.strip("/")]
+            frame = store.get(key) if key.strip("/") in keys else None
+        except Exception as exc:
+            raise ValueError(
+                f"The {what} file {str(path)!r} cannot be read as a pandas HDF5 "
+                f"store (damaged, or not written by pandas): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    if key.strip("/") not in keys:
+        raise KeyError(
+            f"The {what} file {str(path)!r} has no key {key!r}; its keys are {keys}."
+        )
     if not isinstance(frame, pd.DataFrame) or frame.ndim != 2:
         raise TypeError(
             f"Key {key!r} of {str(path)!r} holds a {type(frame).__name__}, not a "
@@ -675,11 +712,17 @@ def load_hdf_pair(
 
 
 # ---------------------------------------------------------------------- npy
+_MMAP_MODES = ["r", "r+", "c", None]  # never "w+", which overwrites the file
+
+
 def _load_npy(path: PathLike, what: str, mmap_mode) -> np.ndarray:
     path = _check_file(path, what)
     try:
+        if mmap_mode == "r+":  # np.memmap would pad a truncated file with zeros
+            np.load(path, mmap_mode="r", allow_pickle=False)
         array = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
-    except ValueError as exc:
+    # Truncated files raise EOFError; damaged headers, tokenize.TokenError.
+    except (ValueError, EOFError, SyntaxError, tokenize.TokenError) as exc:
         raise ValueError(
             f"The {what} file {str(path)!r} cannot be read as a .npy array: {exc}"
         ) from exc
@@ -750,6 +793,9 @@ def load_npy(
     ...     del data  # release the memory maps before the folder goes
     memmap (5, 3) (5, 2)
     """
+    if mmap_mode not in _MMAP_MODES:
+        # np.load's "w+" would overwrite the file.
+        raise ValueError(f"mmap_mode must be one of {_MMAP_MODES}; got {mmap_mode!r}.")
     X = _load_npy(landmarks_path, "landmarks", mmap_mode)
     y = _load_npy(targets_path, "targets", mmap_mode)
     if len(X) != len(y):
