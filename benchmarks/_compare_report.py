@@ -1,0 +1,344 @@
+"""Summaries, tables and files written by ``benchmarks.compare``."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import math
+import os
+import platform
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import skorch
+import torch
+
+import sktaaf
+
+
+# ------------------------------------------------------------------ summary
+def _mean_sd(values) -> tuple[float | None, float | None]:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return None, None
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return float(np.mean(values)), sd
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Mean and standard deviation over splits of every measure; None where a
+    measure does not apply (epochs of a baseline, the reference's win rate),
+    is undefined (the correlation of constant predictions) or, for the
+    standard deviation, where there is one split."""
+    summary = {}
+    for key in (
+        "mae",
+        "mean_pearson",
+        "win_rate",
+        "fit_seconds",
+        "fit_cpu_seconds",
+        "predict_seconds",
+        "fit_peak_mib",
+        "predict_peak_mib",
+        "n_epochs",
+        "best_epoch",
+    ):
+        mean, sd = _mean_sd(run.get(key) for run in runs)
+        summary[f"{key}_mean"], summary[f"{key}_sd"] = mean, sd
+    summary["mae_sem"] = runs[0]["mae_sem"] if len(runs) == 1 else None
+    if "still_improving" in runs[0]:
+        summary["still_improving_splits"] = sum(run["still_improving"] for run in runs)
+    if "n_parameters" in runs[0]:
+        summary["n_parameters"] = runs[0]["n_parameters"]
+    return summary
+
+
+def model_results(runs: dict[str, list[dict]], labels: dict[str, str]) -> dict:
+    """Per model: its label, summary and per-split numbers (JSON-ready: the
+    per-gene arrays left out, TAAF parameters as quantiles)."""
+    models = {}
+    for name, model_runs in runs.items():
+        splits = []
+        for run in model_runs:
+            numbers = {
+                key: value
+                for key, value in run.items()
+                if key not in ("per_gene_mae", "per_gene_pearson", "taaf_layers")
+            }
+            if run.get("taaf_layers"):
+                numbers["taaf_layers"] = _taaf_summary(run["taaf_layers"])
+            splits.append(numbers)
+        models[name] = {
+            "label": labels[name],
+            "summary": summarise(model_runs),
+            "splits": splits,
+        }
+    return models
+
+
+def _nanmean_over_splits(values: np.ndarray) -> np.ndarray:
+    """Mean over splits (axis 0), ignoring NaN; NaN where all are NaN."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "Mean of empty slice"
+        return np.nanmean(values, axis=0)
+
+
+def _format(mean, sd=None, spec=".4f", percent=False) -> str:
+    if mean is None:
+        return "–"
+    scale, suffix = (100, " %") if percent else (1, "")
+    text = format(mean * scale, spec)
+    if sd is not None:
+        text += " ± " + format(sd * scale, spec)
+    return text + suffix
+
+
+def markdown_table(models: dict, n_splits: int) -> str:
+    """The summaries as a Markdown table."""
+    spread = f"mean ± sd over {n_splits} splits" if n_splits > 1 else "± s.e."
+    header = [
+        "model",
+        f"test MAE ({spread})",
+        "mean per-gene r",
+        "genes better than LR",
+        "fit (s)",
+        "predict (s)",
+        "fit peak (MiB)",
+        "epochs (best)",
+        "parameters",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for model in models.values():
+        s = model["summary"]
+        mae_spread = s["mae_sd"] if n_splits > 1 else s["mae_sem"]
+        epochs = "–"
+        if s["n_epochs_mean"] is not None:
+            epochs = f"{s['n_epochs_mean']:.0f} ({s['best_epoch_mean']:.0f})"
+        cells = [
+            model["label"],
+            _format(s["mae_mean"], mae_spread),
+            _format(s["mean_pearson_mean"], s["mean_pearson_sd"], ".3f"),
+            _format(s["win_rate_mean"], s["win_rate_sd"], ".1f", True),
+            _format(s["fit_seconds_mean"], s["fit_seconds_sd"], ".1f"),
+            _format(s["predict_seconds_mean"], None, ".2f"),
+            _format(s["fit_peak_mib_mean"], None, ".0f"),
+            epochs,
+            f"{s['n_parameters']:,}" if "n_parameters" in s else "–",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------ environment
+def _first_line(path: str, prefix: str) -> str | None:
+    try:
+        with open(path) as file:
+            for line in file:
+                if line.startswith(prefix):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _git_revision() -> str | None:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+modified" if dirty else "")
+
+
+def environment(threads: int) -> dict:
+    """Machine, versions and thread settings the numbers were taken with."""
+    versions = {
+        "python": platform.python_version(),
+        "sktaaf": sktaaf.__version__,
+        "torch": torch.__version__,
+        "skorch": skorch.__version__,
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+    }
+    for package in ("scipy", "matplotlib", "pandas", "h5py"):
+        try:
+            versions[package] = importlib.import_module(package).__version__
+        except ImportError:
+            pass
+    return {
+        "platform": platform.platform(),
+        "processor": _first_line("/proc/cpuinfo", "model name") or platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "memory": _first_line("/proc/meminfo", "MemTotal"),
+        "threads_per_fit": threads if threads > 0 else "library defaults",
+        "torch_default_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "git_revision": _git_revision(),
+        "versions": versions,
+        "load_average_start": os.getloadavg(),
+    }
+
+
+def _json_safe(value):
+    """Numbers, lists and dicts JSON can hold; NaN and infinities become null."""
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _taaf_summary(layers: dict) -> dict:
+    """Quantiles of every TAAF parameter of every layer (the arrays go to npz)."""
+    return {
+        layer: {
+            name: {
+                "mean": float(values.mean()),
+                "sd": float(values.std()),
+                "quantiles_0_25_50_75_100": np.quantile(
+                    values, [0, 0.25, 0.5, 0.75, 1]
+                ).tolist(),
+            }
+            for name, values in parameters.items()
+        }
+        for layer, parameters in layers.items()
+    }
+
+
+def write_outputs(out: Path, results, runs, data, table, no_plots, say) -> None:
+    """results.json, results.md, per-gene tables, TAAF parameters and figures."""
+    out.mkdir(parents=True, exist_ok=True)
+    labels = {name: model["label"] for name, model in results["models"].items()}
+    n_targets = results["data"]["n_targets"]
+    gene_ids = data.target_ids
+    if gene_ids is None:
+        gene_ids = [f"target_{index}" for index in range(n_targets)]
+    per_gene = {
+        name: {
+            measure: np.stack([run[f"per_gene_{measure}"] for run in model_runs])
+            for measure in ("mae", "pearson")
+        }
+        for name, model_runs in runs.items()
+    }
+    np.savez_compressed(
+        out / "per_gene.npz",
+        gene_ids=np.asarray(gene_ids, dtype=str),
+        **{
+            f"{measure}__{name}": values
+            for name, measures in per_gene.items()
+            for measure, values in measures.items()
+        },
+    )
+    columns = [f"{measure}__{name}" for name in runs for measure in ("mae", "pearson")]
+    means = {
+        f"{measure}__{name}": _nanmean_over_splits(values)
+        for name, measures in per_gene.items()
+        for measure, values in measures.items()
+    }
+    with open(out / "per_gene.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["gene_id", *columns])
+        for index, gene in enumerate(gene_ids):
+            writer.writerow([gene, *(f"{means[c][index]:.6g}" for c in columns)])
+    taaf = {
+        name: [run["taaf_layers"] for run in model_runs]
+        for name, model_runs in runs.items()
+        if model_runs[0].get("taaf_layers")
+    }
+    if taaf:
+        np.savez_compressed(
+            out / "taaf_parameters.npz",
+            **{
+                f"{name}__split{index}__{layer}__{parameter}": values
+                for name, model_splits in taaf.items()
+                for index, layers in enumerate(model_splits)
+                for layer, parameters in layers.items()
+                for parameter, values in parameters.items()
+            },
+        )
+    (out / "results.json").write_text(
+        json.dumps(_json_safe(results), indent=2, allow_nan=False) + "\n"
+    )
+    config, env, data_info = results["config"], results["environment"], results["data"]
+    network = network_params_text(config)
+    improving = [
+        f"{model['label']} ({model['summary']['still_improving_splits']} of "
+        f"{len(model['splits'])} splits)"
+        for model in results["models"].values()
+        if model["summary"].get("still_improving_splits")
+    ]
+    if improving:
+        network += (
+            ". Still improving when the epoch limit stopped them (more epochs may "
+            f"lower their error): {', '.join(improving)}"
+        )
+    (out / "results.md").write_text(
+        f"# Model comparison\n\nData: {data_info['source']}: "
+        f"{data_info['n_samples']} samples, {data_info['n_landmarks']} landmarks, "
+        f"{data_info['n_targets']} targets. Split: {config['split']}, "
+        f"test fraction {config['test_fraction'] if not config['folds'] else '1/K'}"
+        f", {len(results['splits'])} split(s), seeds from {config['seed']}.\n\n"
+        f"Networks: {network}.\n\n"
+        f"{table}\n\n"
+        "MAE on the original scale of y (genes z-scored for training, "
+        "predictions transformed back); r: mean over genes of the Pearson "
+        "correlation; genes better than LR: share of genes whose test MAE is "
+        "below LinearRegression's; fit peak: peak resident memory during fit "
+        "above that before it; "
+        "fit, predict: wall seconds of fit and predict alone; epochs: trained "
+        "(best, whose weights are kept).\n\n"
+        f"Machine: {env['processor']}, {env['cpu_count']} CPUs, "
+        f"{env['threads_per_fit']} thread(s) per fit, load average "
+        f"{env['load_average_start'][0]:.2f} at start, "
+        f"{env['load_average_end'][0]:.2f} at end; git {env['git_revision']}; "
+        f"{results['wall_seconds']:.0f} s from start to the end of the last fit.\n"
+    )
+    written = ["results.json", "results.md", "per_gene.csv", "per_gene.npz"]
+    if taaf:
+        written.append("taaf_parameters.npz")
+    if not no_plots:
+        from . import _plots
+
+        title = (
+            f"{data_info['source']}, {data_info['n_samples']} samples, "
+            f"{data_info['n_targets']} targets"
+        )
+        written += _plots.plot_all(
+            out, results, per_gene, taaf, labels, results["reference"], title
+        )
+    say(f"wrote {', '.join(written)} to {out}")
+
+
+def network_params_text(config: dict) -> str:
+    return (
+        f"hidden {tuple(config['hidden'])}, dropout {config['dropout']}, MAE loss, "
+        f"Nadam lr {config['learning_rate']:g}, batch {config['batch_size']}, "
+        f"at most {config['epochs']} epochs, early stopping (patience "
+        f"{config['patience']}, validation {config['validation_fraction']:g} of "
+        "all samples)"
+    )
