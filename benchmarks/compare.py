@@ -2,8 +2,8 @@
 
 Run as ``python -m benchmarks.compare [--quick] [--out DIR]``; ``--help`` lists
 every option. The default run (4,000 synthetic samples, 942 landmarks, 952
-targets, one split, at most 200 epochs) took 5 to 7 minutes on 2 CPU cores
-shared with other jobs (load average 10 to 12); ``--quick`` (the same problem
+targets, one split, at most 200 epochs) took 4 to 7 minutes on 2 CPU cores
+shared with other jobs (load average 1 to 12); ``--quick`` (the same problem
 scaled down 4x in samples and in genes, so that linear regression stays as
 well determined, and at most 100 epochs) 1.5 to 2 minutes. Quick runs are
 smoke tests: their networks, TAAF above all, are under-trained.
