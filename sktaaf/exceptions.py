@@ -11,7 +11,24 @@ __all__ = [
 
 
 class SktaafWarning(UserWarning):
-    """Base class of the warnings that sktaaf emits."""
+    """Base class of the warnings that sktaaf emits.
+
+    Examples
+    --------
+    Every sktaaf warning can be filtered at once through this class:
+
+    >>> import warnings
+    >>> from sktaaf.exceptions import NonFiniteLossWarning, SktaafWarning
+    >>> issubclass(NonFiniteLossWarning, SktaafWarning)
+    True
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", SktaafWarning)  # fail loudly instead
+    ...     try:
+    ...         warnings.warn("diverged", NonFiniteLossWarning)
+    ...     except SktaafWarning as warning:
+    ...         print(type(warning).__name__)
+    NonFiniteLossWarning
+    """
 
 
 class NonFiniteLossWarning(SktaafWarning, ConvergenceWarning):
@@ -20,6 +37,26 @@ class NonFiniteLossWarning(SktaafWarning, ConvergenceWarning):
     The estimator keeps the weights of the last epoch whose loss was finite (or
     the best validation epoch, with early stopping), so it stays usable. A
     smaller ``learning_rate`` usually avoids the divergence.
+
+    Examples
+    --------
+    Plain SGD with an absurd learning rate diverges within a few epochs:
+
+    >>> import warnings
+    >>> import numpy as np
+    >>> from sktaaf import DGEXRegressor
+    >>> from sktaaf.exceptions import NonFiniteLossWarning
+    >>> X = np.random.RandomState(0).normal(size=(64, 4)).astype(np.float32)
+    >>> model = DGEXRegressor(hidden_layer_sizes=(8,), loss="mse",
+    ...                       optimizer="sgd", learning_rate=1e6, max_epochs=20,
+    ...                       early_stopping=False, random_state=0)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = model.fit(X, X)
+    >>> [w.category.__name__ for w in caught]
+    ['NonFiniteLossWarning']
+    >>> model.n_iter_ < 20, bool(np.isfinite(model.predict(X)).all())
+    (True, True)
     """
 
 
@@ -29,9 +66,57 @@ class TrainingInterruptedWarning(SktaafWarning):
     The estimator is fitted with the weights trained so far (the best epoch's,
     with early stopping); fitting again with ``warm_start=True`` continues from
     there.
+
+    Examples
+    --------
+    A loss that raises ``KeyboardInterrupt`` on its tenth call stands in for a
+    Ctrl-C pressed during the fifth epoch (two batches per epoch here: one for
+    training, one for validation):
+
+    >>> import warnings
+    >>> import numpy as np
+    >>> import torch
+    >>> from sktaaf import TAAFRegressor
+    >>> from sktaaf.exceptions import TrainingInterruptedWarning
+    >>> class CtrlCOnTenthCall(torch.nn.L1Loss):
+    ...     calls = 0
+    ...     def forward(self, input, target):
+    ...         type(self).calls += 1
+    ...         if type(self).calls == 10:
+    ...             raise KeyboardInterrupt
+    ...         return super().forward(input, target)
+    >>> X = np.random.RandomState(0).normal(size=(64, 4)).astype(np.float32)
+    >>> model = TAAFRegressor(hidden_layer_sizes=(8,), loss=CtrlCOnTenthCall(),
+    ...                       max_epochs=20, random_state=0)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = model.fit(X, X)
+    >>> [w.category.__name__ for w in caught]
+    ['TrainingInterruptedWarning']
+    >>> model.predict(X).shape  # usable; warm_start=True would continue
+    (64, 4)
     """
 
 
 class ModelVersionWarning(SktaafWarning):
     """A saved model is loaded with other versions of sktaaf or its dependencies
-    than it was saved with; it may load or behave differently."""
+    than it was saved with; it may load or behave differently.
+
+    Examples
+    --------
+    Loading a model you have checked, without the warning:
+
+    >>> import os, tempfile, warnings
+    >>> import numpy as np
+    >>> from sktaaf import TAAFRegressor
+    >>> from sktaaf.exceptions import ModelVersionWarning
+    >>> X = np.random.RandomState(0).normal(size=(40, 3)).astype(np.float32)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.pt")
+    >>> TAAFRegressor(hidden_layer_sizes=(4,), max_epochs=1,
+    ...               random_state=0).fit(X, X).save(path)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", ModelVersionWarning)
+    ...     model = TAAFRegressor.load(path)
+    >>> model.n_outputs_
+    3
+    """
