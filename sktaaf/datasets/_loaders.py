@@ -468,7 +468,8 @@ array(['g2'], dtype=object))
             f"{str(path)!r} is not a GCTX file: h5py cannot open it as HDF5."
         ) from exc
     # h5py raises OSError, RuntimeError or KeyError on damaged HDF5 structures.
-    with file, _read_errors(path, "GCTX", (OSError, RuntimeError, KeyError)):
+    errors = (OSError, RuntimeError, KeyError, UnicodeDecodeError)
+    with file, _read_errors(path, "GCTX", errors):
         for node in (_GCTX_MATRIX, _GCTX_ROW_IDS, _GCTX_COL_IDS):
             dataset = file.get(node)
             if not isinstance(dataset, h5py.Dataset):
