@@ -6,13 +6,10 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._loaders import (
-    _GCTX_COL_IDS,
-    _GCTX_MATRIX,
-    _GCTX_ROW_IDS,
-    _as_ids,
     _check_file,
-    _decode,
+    _gctx_header,
     _import,
+    _read_errors,
     _resolve_genes,
 )
 
@@ -144,22 +141,10 @@ def open_gctx(path, landmark_ids, *, target_ids=None) -> Bunch:
             f"{str(path)!r} is not a GCTX file: h5py cannot open it as HDF5."
         ) from exc
     try:
-        for node in (_GCTX_MATRIX, _GCTX_ROW_IDS, _GCTX_COL_IDS):
-            if node not in file:
-                raise ValueError(
-                    f"{str(path)!r} is not a GCTX file: it has no /{node} dataset."
-                )
-        matrix = file[_GCTX_MATRIX]
-        gene_ids = _as_ids(_decode(file[_GCTX_ROW_IDS][()]), "the file's row ids")
-        sample_ids = _as_ids(
-            _decode(file[_GCTX_COL_IDS][()]), "the file's column ids", unique=False
-        )
-        if matrix.shape != (len(sample_ids), len(gene_ids)):
-            raise ValueError(
-                f"The GCTX matrix of {str(path)!r} has shape {matrix.shape}; "
-                f"expected (n_samples, n_genes) = ({len(sample_ids)}, "
-                f"{len(gene_ids)})."
-            )
+        with _read_errors(
+            path, "GCTX", (OSError, RuntimeError, KeyError, UnicodeDecodeError)
+        ):
+            matrix, gene_ids, sample_ids = _gctx_header(file, path)
         landmarks, targets, landmark_ids, target_ids = _resolve_genes(
             gene_ids, landmark_ids, target_ids
         )

@@ -393,6 +393,35 @@ def _decode(values: np.ndarray) -> np.ndarray:
     return array
 
 
+def _gctx_header(file, path: Path):
+    """The matrix dataset, gene ids and sample ids of an open GCTX file, checked."""
+    h5py = _import("h5py", "h5py", "reading GCTX")
+    for node in (_GCTX_MATRIX, _GCTX_ROW_IDS, _GCTX_COL_IDS):
+        dataset = file.get(node)
+        if not isinstance(dataset, h5py.Dataset):
+            raise ValueError(
+                f"{str(path)!r} is not a GCTX file: it has no /{node} dataset."
+            )
+        if node != _GCTX_MATRIX and dataset.ndim != 1:
+            raise ValueError(
+                f"The /{node} dataset of the GCTX file {str(path)!r} has shape "
+                f"{dataset.shape}; expected 1-D, one id per row or column."
+            )
+    matrix = file[_GCTX_MATRIX]
+    gene_ids = _as_ids(_decode(file[_GCTX_ROW_IDS][()]), "the file's row ids")
+    sample_ids = _as_ids(
+        _decode(file[_GCTX_COL_IDS][()]), "the file's column ids", unique=False
+    )
+    if matrix.shape != (len(sample_ids), len(gene_ids)):
+        raise ValueError(
+            f"The GCTX matrix of {str(path)!r} has shape {matrix.shape}, but "
+            f"the file has {len(sample_ids)} column (sample) ids and "
+            f"{len(gene_ids)} row (gene) ids; expected (n_samples, n_genes) "
+            f"= ({len(sample_ids)}, {len(gene_ids)})."
+        )
+    return matrix, gene_ids, sample_ids
+
+
 def load_gctx(
     path: PathLike,
     landmark_ids: ArrayLike,
@@ -470,29 +499,7 @@ array(['g2'], dtype=object))
     # h5py raises OSError, RuntimeError or KeyError on damaged HDF5 structures.
     errors = (OSError, RuntimeError, KeyError, UnicodeDecodeError)
     with file, _read_errors(path, "GCTX", errors):
-        for node in (_GCTX_MATRIX, _GCTX_ROW_IDS, _GCTX_COL_IDS):
-            dataset = file.get(node)
-            if not isinstance(dataset, h5py.Dataset):
-                raise ValueError(
-                    f"{str(path)!r} is not a GCTX file: it has no /{node} dataset."
-                )
-            if node != _GCTX_MATRIX and dataset.ndim != 1:
-                raise ValueError(
-                    f"The /{node} dataset of the GCTX file {str(path)!r} has shape "
-                    f"{dataset.shape}; expected 1-D, one id per row or column."
-                )
-        matrix = file[_GCTX_MATRIX]
-        gene_ids = _as_ids(_decode(file[_GCTX_ROW_IDS][()]), "the file's row ids")
-        all_sample_ids = _as_ids(
-            _decode(file[_GCTX_COL_IDS][()]), "the file's column ids", unique=False
-        )
-        if matrix.shape != (len(all_sample_ids), len(gene_ids)):
-            raise ValueError(
-                f"The GCTX matrix of {str(path)!r} has shape {matrix.shape}, but "
-                f"the file has {len(all_sample_ids)} column (sample) ids and "
-                f"{len(gene_ids)} row (gene) ids; expected (n_samples, n_genes) "
-                f"= ({len(all_sample_ids)}, {len(gene_ids)})."
-            )
+        matrix, gene_ids, all_sample_ids = _gctx_header(file, path)
         landmarks, targets, landmark_ids, target_ids = _resolve_genes(
             gene_ids, landmark_ids, target_ids
         )
