@@ -175,9 +175,18 @@ def write_model(path, metadata: dict, net, rng_state, best_epoch: int, **extra) 
             f"Cannot save to {str(path)!r}: the folder {str(path.parent)!r} does "
             "not exist."
         )
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"Cannot save to {str(path)!r}: it is a folder; give a file name "
+            "such as 'model.pt'."
+        )
     partial = path.with_name(path.name + ".partial")
-    torch.save(payload, partial)
-    os.replace(partial, path)  # a crash mid-write never leaves a broken file
+    try:
+        torch.save(payload, partial)
+        os.replace(partial, path)  # a crash mid-write never leaves a broken file
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def save_estimator(estimator, path) -> None:

@@ -101,6 +101,23 @@ def test_corrupted_truncated_and_missing_files(data, tmp_path):
     assert not list(tmp_path.glob("*.partial"))
 
 
+def test_saving_to_a_folder_or_a_failed_write_leaves_nothing(
+    data, tmp_path, monkeypatch
+):
+    X, y = data
+    model = TAAFRegressor(**FAST).fit(X, y)
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        model.save(tmp_path)
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sktaaf._persistence.os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(tmp_path / "model.pt")
+    assert not list(tmp_path.iterdir())
+
+
 def test_wrong_class_and_unfitted(data, tmp_path):
     X, y = data
     TAAFRegressor(**FAST).fit(X, y).save(tmp_path / "model.pt")
