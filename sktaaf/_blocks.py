@@ -14,7 +14,7 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseNetworkRegressor
 from ._disk import check_on_disk, is_on_disk
@@ -117,8 +117,10 @@ class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         streams = isinstance(self.estimator, BaseNetworkRegressor) and is_on_disk(y)
         if streams:
             check_on_disk(y, "y", ensure_2d=False)
-        else:
-            y = np.asarray(y)
+        else:  # the block estimators check values; here shape and kind
+            y = check_array(
+                y, ensure_2d=False, dtype=None, ensure_all_finite=False, input_name="y"
+            )
         if y.ndim not in (1, 2):
             raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
         self._target_is_1d = y.ndim == 1

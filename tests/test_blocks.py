@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from conftest import FAST
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GridSearchCV
@@ -74,3 +75,13 @@ def test_invalid_parameters(data):
         TargetBlockRegressor(LinearRegression(), n_blocks=0).fit(X, y)
     with pytest.raises(ValueError, match="estimator"):
         TargetBlockRegressor("not an estimator").fit(X, y)
+
+
+def test_invalid_targets_are_named():
+    X = np.zeros((20, 3))
+    with pytest.raises(ValueError, match="0 feature"):
+        TargetBlockRegressor(LinearRegression()).fit(X, np.zeros((20, 0)))
+    with pytest.raises(TypeError, match="Sparse data was passed for y"):
+        TargetBlockRegressor(LinearRegression()).fit(X, sp.csr_matrix(np.eye(20)))
+    with pytest.raises(ValueError, match="dim 3"):
+        TargetBlockRegressor(LinearRegression()).fit(X, np.zeros((20, 2, 2)))
