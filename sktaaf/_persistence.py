@@ -285,6 +285,14 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
         name: _decode_param(value, custom_objects or {})
         for name, value in metadata["params"].items()
     }
+    unknown = sorted(set(params) - set(cls._get_param_names()))
+    if unknown:
+        raise TypeError(
+            f"{str(path)!r} holds a {cls.__name__} with parameters this version "
+            f"of sktaaf does not have: {unknown}. It was saved with sktaaf "
+            f"{metadata.get('versions', {}).get('sktaaf', 'of unknown version')}; "
+            "load it with that version."
+        )
     if isinstance(params["hidden_layer_sizes"], list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     estimator = cls(**params)

@@ -70,6 +70,19 @@ def test_file_is_tensors_and_json_only(data, tmp_path):
     assert {"sktaaf", "torch", "scikit-learn"} <= set(metadata["versions"])
 
 
+def test_parameters_of_another_version_are_named(data, tmp_path):
+    X, y = data
+    path = tmp_path / "model.pt"
+    TAAFRegressor(**FAST).fit(X, y).save(path)
+    payload = torch.load(path, weights_only=True)
+    metadata = json.loads(payload["metadata"])
+    metadata["params"]["n_heads"] = 4  # a parameter of some other version
+    payload["metadata"] = json.dumps(metadata)
+    torch.save(payload, path)
+    with pytest.raises(TypeError, match=r"model.pt.*does not have: \['n_heads'\]"):
+        TAAFRegressor.load(path)
+
+
 class Exploit:
     def __reduce__(self):
         return (exec, ("import builtins; builtins.sktaaf_exploited = True",))
