@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is not installed with the package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import compare, speed  # noqa: E402
+from benchmarks import _speed_plots, compare, speed  # noqa: E402
 
 TINY = [
     "--n-samples",
@@ -203,3 +203,101 @@ def test_speed_benchmark_is_importable():
     X, y = speed.make_data(8)
     assert X.shape == (8, speed.N_FEATURES) and y.shape == (8, speed.N_TARGETS)
     assert set(speed.RUNS) == {speed.RAW, speed.TAAF, speed.SKORCH, speed.MLP}
+
+
+SPEED_TINY = ["--n-samples", "64", "--width", "8", "--epochs", "2", "--repeats", "1"]
+
+
+def test_speed_compares_training_and_prediction(tmp_path):
+    argv = [*SPEED_TINY, "--predict-repeats", "2", "--no-skorch", "--no-mlp"]
+    results = speed.main([*argv, "--out", str(tmp_path)])
+
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert set(saved) == {"config", "environment", "results", "predict"}
+    assert saved["predict"] == results["predict"]
+    assert list(saved["results"]) == [speed.RAW, speed.TAAF]
+    for run in saved["results"].values():
+        assert run["samples_per_sec"] == pytest.approx(64 / run["sec_per_epoch"])
+    predict = saved["predict"]
+    assert predict["n_samples"] == 64 and predict["repeats"] == 2
+    assert predict["batch_size"] == 4096  # max(batch_size=64, 4096), as predict
+    assert predict["max_abs_difference"] < 1e-5  # the same network, the same maths
+    raw, taaf = (predict["results"][name] for name in (speed.RAW, speed.TAAF))
+    for result in (raw, taaf):
+        assert len(result["seconds"]) == 2
+        assert result["samples_per_sec"] == pytest.approx(
+            64 / result["sec_per_predict"]
+        )
+    assert raw["ratio"] == 1
+    assert taaf["ratio"] == pytest.approx(
+        raw["samples_per_sec"] / taaf["samples_per_sec"]
+    )
+
+    table = (tmp_path / "results.md").read_text()
+    assert "Prediction of 64 samples in batches of 4096" in table
+    assert "| TAAFRegressor |" in table and "samples/s" in table
+    assert (tmp_path / "speed.png").stat().st_size > 10_000
+    assert not (tmp_path / "sweep.json").exists()
+
+
+def test_speed_sweep_writes_every_point(tmp_path):
+    argv = ["--sweep", "--sweep-samples", "64", "128", "--sweep-widths", "8", "16"]
+    speed.main([*argv, *SPEED_TINY, "--out", str(tmp_path)])
+
+    saved = json.loads((tmp_path / "sweep.json").read_text())
+    assert set(saved) == {"config", "environment", "sweep", "wall_seconds"}
+    assert saved["config"]["sweep_samples"] == [64, 128]
+    assert saved["config"]["sweep_widths"] == [8, 16]
+    points = saved["sweep"]
+    grid = {
+        axis: [(p["n_samples"], p["width"]) for p in ps] for axis, ps in points.items()
+    }
+    assert grid == {"n_samples": [(64, 8), (128, 8)], "width": [(64, 8), (64, 16)]}
+    for point in [*points["n_samples"], *points["width"]]:
+        raw, taaf = (point["results"][name] for name in (speed.RAW, speed.TAAF))
+        assert list(point["results"]) == [speed.RAW, speed.TAAF]
+        assert [len(times) for times in raw["epoch_times"]] == [2]  # 1 repeat
+        assert point["ratio"] == taaf["ratio"] > 0
+        assert point["ratio"] == pytest.approx(
+            taaf["sec_per_epoch"] / raw["sec_per_epoch"]
+        )
+        assert point["paired_ratio"] == pytest.approx(point["ratio"])  # 1 repeat
+        assert taaf["samples_per_sec"] == pytest.approx(
+            point["n_samples"] / taaf["sec_per_epoch"]
+        )
+    table = (tmp_path / "sweep.md").read_text()
+    assert "## Against n_samples (width 8)" in table
+    assert "## Against width (64 samples)" in table
+    assert table.count("| 64 | 16 |") == 1 and "TAAF s/epoch" in table
+    assert (tmp_path / "sweep.png").stat().st_size > 10_000
+    assert not (tmp_path / "results.json").exists()
+    # An axis left empty gets no column of panels.
+    one_axis = {"n_samples": points["n_samples"], "width": []}
+    figure = _speed_plots.plot_sweep(one_axis, speed.RAW, speed.COLORS, "title")
+    assert len(figure.axes) == 2
+
+
+def test_speed_defaults_depend_on_the_mode():
+    args = speed.parse_args([])
+    assert (args.epochs, args.repeats, args.sweep) == (5, 3, False)
+    assert args.sweep_samples is None and args.sweep_widths is None
+    args = speed.parse_args(["--sweep", "--sweep-widths"])
+    assert args.epochs == 3 and args.sweep_widths == []
+    assert args.sweep_samples == [1000, 2000, 4000, 8000, 16000, 32000, 64000]
+    assert speed.sweep_grid(args)[-1] == ("n_samples", 64000, 300)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--sweep-samples", "100"], "need --sweep"),
+        (["--sweep", "--sweep-samples", "--sweep-widths"], "both empty"),
+        (["--sweep", "--sweep-widths", "0"], "must be positive"),
+        (["--predict-repeats", "0"], "must be positive"),
+        (["--sweep", "--epochs", "1"], "--epochs must be at least 2"),
+    ],
+)
+def test_speed_rejects_bad_arguments(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        speed.parse_args(argv)
+    assert message in capsys.readouterr().err
