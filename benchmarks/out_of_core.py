@@ -8,8 +8,11 @@ non-linear model. A fresh Python process then opens them with
 ``np.load(mmap_mode="r")`` and fits ``TAAFRegressor`` (300 x 300, batch 64,
 ``--epochs`` epochs, early stopping on a 10% validation split) on them,
 reporting the wall time of ``fit`` and the growth of the process's resident
-memory during ``fit``: peak RSS (``ru_maxrss``) minus the RSS just before
-``fit``, after the imports and the opening of the files. The model's own size
+memory during ``fit``: peak RSS (``VmHWM`` of ``/proc/self/status``) minus the
+RSS just before ``fit``, after the imports and the opening of the files.
+(``getrusage``'s ``ru_maxrss`` would be wrong here: on Linux it keeps, across
+``exec``, the peak of the parent that spawned the child, here the writer of the
+data.) The model's own size
 (weights, gradients and optimizer state) is reported beside it. The data
 stay in the kernel's page cache, which is not part of a process's RSS.
 """
@@ -28,23 +31,23 @@ import numpy as np
 N_LANDMARKS, N_TARGETS = 942, 9520
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 from sktaaf import TAAFRegressor
 
-def rss_mib():
+def status_mib(field):
     for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
 
 X = np.load(sys.argv[1], mmap_mode="r")
 y = np.load(sys.argv[2], mmap_mode="r")
 model = TAAFRegressor(max_epochs=int(sys.argv[3]), random_state=0, device="cpu")
-before = rss_mib()
+before = status_mib("VmRSS")
 start = time.perf_counter()
 model.fit(X, y)
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = status_mib("VmHWM")
 n_params = sum(p.numel() for p in model.module_.parameters())
 print(json.dumps({
     "fit_seconds": seconds,

@@ -29,6 +29,8 @@ import torch
 CHUNK_BYTES = 128 * 2**20
 #: Consecutive rows shuffled as one block (at least one batch).
 BLOCK_ROWS = 256
+#: Bytes read from a memory map before its pages are released.
+RELEASE_BYTES = 8 * 2**20
 
 
 def is_on_disk(array) -> bool:
@@ -64,17 +66,43 @@ def _runs(rows: np.ndarray):
     return list(zip(starts.tolist(), stops.tolist(), strict=True))
 
 
+def _slices(start: int, stop: int, row_bytes: int):
+    """Split rows ``start:stop`` into ``(start, stop)`` slices of at most
+    :data:`RELEASE_BYTES` (at least one row each)."""
+    step = max(1, RELEASE_BYTES // max(row_bytes, 1))
+    for first in range(start, stop, step):
+        yield first, min(first + step, stop)
+
+
+def _row_bytes(array) -> int:
+    shape = array.shape
+    return np.dtype(array.dtype).itemsize * (int(shape[1]) if len(shape) > 1 else 1)
+
+
 def read_rows(array, rows: np.ndarray | None = None, start=0, stop=None) -> np.ndarray:
     """Read rows of ``array`` (sorted ``rows``, or ``start:stop``) as a C-ordered
-    float32 array, through contiguous slices."""
+    float32 array, through contiguous slices.
+
+    The rows are copied into one float32 array slice by slice, and a memory
+    map's pages are released after every :data:`RELEASE_BYTES`, so reading a
+    chunk holds the chunk and little more.
+    """
     if rows is None:
-        pieces = [array[start:stop]]
+        start, stop, _ = slice(start, stop).indices(len(array))
+        runs = [(start, stop)] if stop > start else []
+        n_rows = max(stop - start, 0)
     else:
-        pieces = [array[a:b] for a, b in _runs(np.asarray(rows))]
-    block = np.concatenate(pieces) if len(pieces) != 1 else np.asarray(pieces[0])
-    block = np.ascontiguousarray(block, dtype=np.float32)
-    release(array)
-    return block
+        runs = _runs(np.asarray(rows))
+        n_rows = len(rows)
+    out = np.empty((n_rows, *array.shape[1:]), dtype=np.float32)
+    row_bytes = _row_bytes(array)
+    filled = 0
+    for run_start, run_stop in runs:
+        for first, last in _slices(run_start, run_stop, row_bytes):
+            out[filled : filled + last - first] = array[first:last]
+            filled += last - first
+            release(array)
+    return out
 
 
 def check_on_disk(array, name: str, *, ensure_2d: bool = True) -> None:
@@ -95,20 +123,18 @@ def check_on_disk(array, name: str, *, ensure_2d: bool = True) -> None:
     kind = np.dtype(array.dtype).kind
     if kind not in "biuf":
         raise ValueError(f"{name} on disk must hold numbers; got dtype {array.dtype}.")
-    row_bytes = np.dtype(array.dtype).itemsize * (shape[1] if len(shape) == 2 else 1)
-    step = max(1, CHUNK_BYTES // max(row_bytes, 1))
-    for start in range(0, shape[0], step):
-        block = np.asarray(array[start : start + step])
-        release(array)
+    for start, stop in _slices(0, shape[0], _row_bytes(array)):
+        block = np.asarray(array[start:stop])
         if kind == "f":
             with np.errstate(over="ignore"):
                 finite = np.isfinite(block.astype(np.float32, copy=False)).all()
             if not finite:
                 raise ValueError(
                     f"Input {name} contains NaN, infinity or a value too large for "
-                    "dtype('float32') (rows "
-                    f"{start}-{min(start + step, shape[0]) - 1} on disk)."
+                    f"dtype('float32') (rows {start}-{stop - 1} on disk)."
                 )
+        del block
+        release(array)
 
 
 class DiskData(torch.utils.data.Dataset):
@@ -159,6 +185,7 @@ class DiskData(torch.utils.data.Dataset):
                 X, y = self._read(self.rows[start : start + chunk_rows])
                 for first in range(0, len(X), batch_size):
                     yield X[first : first + batch_size], y[first : first + batch_size]
+                X = y = None  # let the chunk go before the next is read
             return
         if n_rows <= chunk_rows:  # one chunk: exactly in-memory training's batches
             chunks = [self.rows]
@@ -183,23 +210,22 @@ class DiskData(torch.utils.data.Dataset):
             # Batches are gathered through the permutation: no shuffled copy
             # of the whole chunk is made.
             order = torch.randperm(len(X), generator=generator).to(X.device)
-            first = 0
             if carry is not None:
-                taken = order[: batch_size - len(carry[0])]
+                n_taken = batch_size - len(carry[0])
+                taken, order = order[:n_taken], order[n_taken:]
                 carry = (
                     torch.cat([carry[0], X[taken]]),
                     torch.cat([carry[1], y[taken]]),
                 )
-                first = len(taken)
-                if len(carry[0]) < batch_size:
-                    continue
-                yield carry
-                carry = None
-            for start in range(first, len(X), batch_size):
+                if len(carry[0]) == batch_size:
+                    yield carry
+                    carry = None
+            for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
                 if len(batch) < batch_size:
                     carry = (X[batch], y[batch])
                     break
                 yield X[batch], y[batch]
+            X = y = order = None  # let the chunk go before the next is read
         if carry is not None:
             yield carry
