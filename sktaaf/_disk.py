@@ -31,6 +31,10 @@ CHUNK_BYTES = 128 * 2**20
 BLOCK_ROWS = 256
 #: Bytes read from a memory map before its pages are released.
 RELEASE_BYTES = 8 * 2**20
+# What a read of a few scattered rows may leave mapped: the kernel maps pages
+# around each fault ("fault-around", 64 KiB) and whole large folios (measured:
+# releasing by this much per slice keeps scattered reads flat on Linux 6.18).
+_MAPPED_PER_SLICE_BYTES = 512 * 2**10
 
 
 def is_on_disk(array) -> bool:
@@ -79,13 +83,16 @@ def _row_bytes(array) -> int:
     return np.dtype(array.dtype).itemsize * (int(shape[1]) if len(shape) > 1 else 1)
 
 
-def read_rows(array, rows: np.ndarray | None = None, start=0, stop=None) -> np.ndarray:
+def read_rows(
+    array, rows: np.ndarray | None = None, start=0, stop=None, out=None
+) -> np.ndarray:
     """Read rows of ``array`` (sorted ``rows``, or ``start:stop``) as a C-ordered
     float32 array, through contiguous slices.
 
-    The rows are copied into one float32 array slice by slice, and a memory
-    map's pages are released after every :data:`RELEASE_BYTES`, so reading a
-    chunk holds the chunk and little more.
+    The rows are copied into one float32 array (``out`` if given, e.g. a buffer
+    reused from chunk to chunk) slice by slice, and a memory map's pages are
+    released after every :data:`RELEASE_BYTES`, so reading a chunk holds the
+    chunk and little more.
     """
     if rows is None:
         start, stop, _ = slice(start, stop).indices(len(array))
@@ -94,14 +101,21 @@ def read_rows(array, rows: np.ndarray | None = None, start=0, stop=None) -> np.n
     else:
         runs = _runs(np.asarray(rows))
         n_rows = len(rows)
-    out = np.empty((n_rows, *array.shape[1:]), dtype=np.float32)
+    if out is None:
+        out = np.empty((n_rows, *array.shape[1:]), dtype=np.float32)
     row_bytes = _row_bytes(array)
-    filled = 0
+    filled = unreleased = 0
     for run_start, run_stop in runs:
         for first, last in _slices(run_start, run_stop, row_bytes):
             out[filled : filled + last - first] = array[first:last]
             filled += last - first
-            release(array)
+            # Scattered rows map more pages than their bytes.
+            unreleased += (last - first) * row_bytes + _MAPPED_PER_SLICE_BYTES
+            if unreleased >= RELEASE_BYTES:
+                release(array)
+                unreleased = 0
+    if unreleased:
+        release(array)
     return out
 
 
@@ -166,13 +180,26 @@ class DiskData(torch.utils.data.Dataset):
         blocks = max(1, CHUNK_BYTES // (row_bytes * BLOCK_ROWS))
         return max(batch_size, blocks * BLOCK_ROWS)
 
-    def _read(self, rows: np.ndarray):
-        X = torch.from_numpy(read_rows(self.X, rows))
-        y = torch.from_numpy(read_rows(self.y, rows).reshape(len(rows), -1))
+    def _host_buffers(self, n_rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Float32 host tensors for ``n_rows`` rows of X and y; pinned when
+        training on CUDA, so that copies from them run asynchronously."""
+        options = {"dtype": torch.float32, "pin_memory": self.device.startswith("cuda")}
+        return (
+            torch.empty((n_rows, self.X.shape[1]), **options),
+            torch.empty((n_rows, *self.y.shape[1:]), **options),
+        )
+
+    def _read(self, rows: np.ndarray, buffers=None):
+        """Rows of X and y as tensors on the device, read into ``buffers``
+        (host tensors of at least ``len(rows)`` rows) or into new ones."""
+        n_rows = len(rows)
+        X, y = buffers if buffers is not None else self._host_buffers(n_rows)
+        X, y = X[:n_rows], y[:n_rows]
+        read_rows(self.X, rows, out=X.numpy())
+        read_rows(self.y, rows, out=y.numpy())
+        y = y.reshape(n_rows, -1)
         if self.device != "cpu":
             non_blocking = self.device.startswith("cuda")
-            if non_blocking:
-                X, y = X.pin_memory(), y.pin_memory()
             X = X.to(self.device, non_blocking=non_blocking)
             y = y.to(self.device, non_blocking=non_blocking)
         return X, y
@@ -184,8 +211,14 @@ class DiskData(torch.utils.data.Dataset):
             for start in range(0, n_rows, chunk_rows):
                 X, y = self._read(self.rows[start : start + chunk_rows])
                 for first in range(0, len(X), batch_size):
-                    yield X[first : first + batch_size], y[first : first + batch_size]
-                X = y = None  # let the chunk go before the next is read
+                    X_batch = X[first : first + batch_size]
+                    y_batch = y[first : first + batch_size]
+                    if first + batch_size >= len(X):
+                        # A view would keep the chunk alive in the caller's
+                        # loop while the next one is read: copy the last batch.
+                        X_batch, y_batch = X_batch.clone(), y_batch.clone()
+                    yield X_batch, y_batch
+                X = y = X_batch = y_batch = None  # free before the next read
             return
         if n_rows <= chunk_rows:  # one chunk: exactly in-memory training's batches
             chunks = [self.rows]
@@ -205,8 +238,18 @@ class DiskData(torch.utils.data.Dataset):
                 for first in range(0, n_blocks, per_chunk)
             ]
         carry = None  # rows left over from the last chunk, to keep batches full
+        # One pair of host buffers for all chunks: batches are gathered copies,
+        # so a chunk's buffer can take the next one (once a copy from it to
+        # the GPU is done); reading never allocates, and memory stays flat.
+        buffers = self._host_buffers(max(len(rows) for rows in chunks))
+        copied = None
         for rows in chunks:
-            X, y = self._read(rows)
+            if copied is not None:
+                copied.synchronize()
+            X, y = self._read(rows, buffers)
+            if self.device.startswith("cuda"):
+                copied = torch.cuda.Event()
+                copied.record(torch.cuda.current_stream(self.device))
             # Batches are gathered through the permutation: no shuffled copy
             # of the whole chunk is made.
             order = torch.randperm(len(X), generator=generator).to(X.device)

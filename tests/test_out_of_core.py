@@ -114,3 +114,30 @@ def test_float64_memmap_predicts_float64(data, tmp_path):
     est = TAAFRegressor(**FAST).fit(X, y)
     assert est.predict(X64).dtype == np.float64
     np.testing.assert_allclose(est.predict(X64), est.predict(X), rtol=1e-6)
+
+
+def test_long_reads_release_pages_as_they_go(monkeypatch, on_disk):
+    released = []
+    monkeypatch.setattr(sktaaf._disk, "release", released.append)
+    monkeypatch.setattr(sktaaf._disk, "RELEASE_BYTES", 4 * on_disk[0].shape[1] * 10)
+    monkeypatch.setattr(sktaaf._disk, "_MAPPED_PER_SLICE_BYTES", 0)
+    block = read_rows(on_disk[0], start=0, stop=95)
+    np.testing.assert_array_equal(block, on_disk[0][:95])
+    assert len(released) == 10  # every 10 rows, and once for the last 5
+
+
+@pytest.mark.cuda
+def test_cuda_chunks_match_cpu_chunks(monkeypatch):
+    monkeypatch.setattr(sktaaf._disk, "CHUNK_BYTES", 4 * 3 * 40)
+    monkeypatch.setattr(sktaaf._disk, "BLOCK_ROWS", 10)
+    X = np.arange(460, dtype=np.float32).reshape(-1, 2)
+    batches = {}
+    for device in ("cpu", "cuda"):
+        generator = torch.Generator().manual_seed(0)
+        data = DiskData(X, X[:, 0], device=device)
+        batches[device] = []
+        for xb, yb in data.iter_batches(16, shuffle=True, generator=generator):
+            assert xb.device.type == yb.device.type == device
+            batches[device].append(torch.cat([xb, yb], dim=1).cpu())
+    for cpu, cuda in zip(batches["cpu"], batches["cuda"], strict=True):
+        torch.testing.assert_close(cpu, cuda, rtol=0, atol=0)
