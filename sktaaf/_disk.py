@@ -3,13 +3,15 @@
 Arrays that live in files (``np.memmap`` and ``.npy`` files opened with
 ``mmap_mode``, h5py datasets, or any 2-D object that reads rows through
 slicing, such as :class:`sktaaf.datasets.ColumnRows`) are read in *chunks* of
-rows, converted to float32 chunk by chunk, and never loaded whole. Pages of a
-memory map are handed back to the kernel after every chunk, so the memory a
-fit holds does not grow with the number of samples.
+rows (about :data:`CHUNK_BYTES`), converted to float32 chunk by chunk into
+buffers reused from chunk to chunk, and never loaded whole. Pages of a memory
+map are handed back to the kernel after every :data:`RELEASE_BYTES` read, so
+the memory a fit holds does not grow with the number of samples.
 
 Shuffling is by blocks: each epoch visits the blocks of consecutive rows in a
-new random order, and shuffles the rows of each chunk (a few dozen blocks)
-among themselves. Batches therefore mix rows from a few distant parts of the
+new random order, and shuffles the rows of each chunk (about a dozen blocks of
+:data:`BLOCK_ROWS` rows for L1000-sized rows of ~10,000 genes) among
+themselves. Batches therefore mix rows from a few distant parts of the
 file rather than from the whole of it, which is the usual trade-off of
 out-of-core training: contiguous reads keep the disk fast, and with blocks
 much smaller than the data the batches are close to uniformly shuffled. When
@@ -50,10 +52,17 @@ def release(array) -> None:
 
     The kernel keeps them in its page cache (reading them again is cheap), but
     they stop counting towards the process's resident memory. A no-op for
-    other arrays and where ``madvise`` is unavailable.
+    other arrays, for copy-on-write maps (``mmap_mode="c"``: dropping pages
+    would drop the changes made to them in memory) and where ``madvise`` is
+    unavailable. :class:`~sktaaf.datasets.ColumnRows` views release the map
+    they view.
     """
+    if getattr(array, "_sktaaf_rows", False):
+        array = getattr(array, "matrix", None)
     mapping = getattr(array, "_mmap", None)
-    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+    if mapping is None or getattr(array, "mode", None) == "c":
+        return
+    if hasattr(mmap, "MADV_DONTNEED"):
         try:
             mapping.madvise(mmap.MADV_DONTNEED)
         except (OSError, ValueError):  # closed map, or an unsupported platform

@@ -141,3 +141,32 @@ def test_cuda_chunks_match_cpu_chunks(monkeypatch):
             batches[device].append(torch.cat([xb, yb], dim=1).cpu())
     for cpu, cuda in zip(batches["cpu"], batches["cuda"], strict=True):
         torch.testing.assert_close(cpu, cuda, rtol=0, atol=0)
+
+
+def test_copy_on_write_changes_are_kept(on_disk, tmp_path):
+    X = np.load(tmp_path / "X.npy", mmap_mode="c")
+    X[:] = 5.0  # changed in memory only
+    assert (read_rows(X, start=0, stop=len(X)) == 5.0).all()
+    assert (read_rows(X, np.arange(0, len(X), 3)) == 5.0).all()
+    assert (np.asarray(X) == 5.0).all()
+
+
+def test_column_views_release_the_map_they_view():
+    from sktaaf.datasets import ColumnRows
+
+    class Map:
+        advised = 0
+
+        def madvise(self, option):
+            Map.advised += 1
+
+    class Matrix:  # stands for a np.memmap: rows, a map and a mode
+        shape, dtype, _mmap = (4, 3), np.float32, Map()
+
+        def __init__(self, mode):
+            self.mode = mode
+
+    sktaaf._disk.release(ColumnRows(Matrix("r"), [2, 0]))
+    assert Map.advised == 1
+    sktaaf._disk.release(ColumnRows(Matrix("c"), [2, 0]))  # copy-on-write: kept
+    assert Map.advised == 1

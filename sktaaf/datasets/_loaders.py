@@ -760,10 +760,10 @@ def load_npy(
 
     With ``mmap_mode="r"`` the arrays stay on disk and are paged in as they
     are read (``np.load(path, mmap_mode="r")``), so data larger than memory can
-    be sliced or streamed; their dtype is the files'. Save float32 arrays:
-    the estimators convert to float32 (one in-memory copy) anyway. For a
-    single samples x genes ``.npy`` matrix, load it with ``np.load`` and use
-    :func:`split_landmarks`.
+    be sliced or streamed; their dtype is the files'. The estimators stream
+    memory maps chunk by chunk, converting each chunk to float32: save float32
+    arrays to spare that conversion. For a single samples x genes ``.npy``
+    matrix, load it with ``np.load`` and use :func:`split_landmarks`.
 
     Parameters
     ----------
