@@ -15,6 +15,7 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
+    HasMethods,
     Interval,
     InvalidParameterError,
     StrOptions,
@@ -32,6 +33,7 @@ from ._persistence import (
     write_model,
 )
 from ._training import (
+    MIXED_PRECISION_DTYPES,
     BatchIterator,
     BestEpochStopping,
     EpochCheckpoint,
@@ -39,8 +41,11 @@ from ._training import (
     ShuffledSplit,
     TensorData,
     TrainingNet,
+    as_float32,
     as_tensor,
+    autocast,
     pad_rows,
+    unwrap_module,
 )
 from .exceptions import TrainingInterruptedWarning
 from .nn import ACTIVATIONS
@@ -54,8 +59,10 @@ OPTIMIZERS = {
     "sgd": torch.optim.SGD,
 }
 _DEVICE_PATTERN = re.compile(r"(auto|cpu|cuda|cuda:\d+|mps)")
-# Rows per forward pass in predict: large batches amortise per-call overhead.
+# Rows per forward pass in predict: large batches amortise per-call overhead
+# (more so on a GPU, where a forward pass of 4,096 rows is mostly launches).
 _MIN_PREDICT_BATCH_SIZE = 4096
+_MIN_CUDA_PREDICT_BATCH_SIZE = 16384
 # Predict pads each batch to a multiple of this many rows. CPU GEMM kernels
 # compute rows in small tiles and treat a ragged last tile differently, so
 # without padding a sample's prediction would change in its last bits with the
@@ -96,6 +103,35 @@ def resolve_device(device: str | torch.device) -> str:
             "Use device='auto' or device='cpu'."
         )
     return name
+
+
+def check_mixed_precision(mixed_precision: str | None, device: str) -> None:
+    """Raise a ValueError if torch cannot autocast to ``mixed_precision`` on
+    ``device`` (or, for ``"fp16"``, scale the loss there)."""
+    if mixed_precision is None:
+        return
+    device_type = torch.device(device).type
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:  # torch warns (CPU) or raises (CUDA) on an unsupported dtype;
+            # torch < 2.3 has no torch.amp.GradScaler
+            torch.autocast(device_type, dtype=MIXED_PRECISION_DTYPES[mixed_precision])
+            if mixed_precision == "fp16":
+                torch.amp.GradScaler(device_type)
+        except (RuntimeError, ValueError, AssertionError, AttributeError) as exc:
+            caught.append(exc)
+    problems = [
+        str(getattr(item, "message", item))
+        for item in caught
+        if isinstance(item, Exception) or issubclass(item.category, UserWarning)
+    ]
+    if problems:
+        raise ValueError(
+            f"mixed_precision={mixed_precision!r} is not supported on device "
+            f"{device!r} by torch {torch.__version__}: {problems[0]} Use "
+            "mixed_precision=None (float32)"
+            + (" or 'bf16'." if mixed_precision == "fp16" else ".")
+        )
 
 
 def _get_rng_state(device: str) -> list:
@@ -157,6 +193,18 @@ def _out_of_memory_message(estimator, device: str, stage: str) -> str:
     )
 
 
+def _finish_copy(y_pred, start, host, done) -> None:
+    done.synchronize()
+    y_pred[start : start + len(host)] = host.numpy()
+
+
+def _restore_grad_scaler(net, state) -> None:
+    """Continue the loss scale of an earlier fit (with mixed_precision='fp16')."""
+    scaler = getattr(net, "grad_scaler_", None)
+    if scaler is not None and state:
+        scaler.load_state_dict(state)
+
+
 class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
     """Base class of the network regressors; not for direct use.
 
@@ -185,6 +233,9 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "callbacks": [list, tuple, None],
         "device": [str, torch.device],
+        "mixed_precision": [StrOptions(set(MIXED_PRECISION_DTYPES)), None],
+        "compile": ["boolean", dict],
+        "accelerator": [HasMethods(["prepare", "autocast", "backward"]), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -287,8 +338,8 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             The fitted estimator.
         """
         hidden_layer_sizes = self._hidden_layer_sizes()
-        self._optimizer_class()  # validated before any data work
-        device = resolve_device(self.device)
+        # Validated before any data work.
+        device = self._training_device(self._optimizer_class())
         warm = self.warm_start and hasattr(self, "net_")
         on_disk = is_on_disk(X) or is_on_disk(y)
         if on_disk:  # streamed from the files, chunk by chunk
@@ -320,7 +371,12 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         self._target_is_1d = target_is_1d
         self.n_outputs_ = n_targets
 
-        rng = check_random_state(self.random_state)
+        random_state = self.random_state
+        if self.accelerator is not None:  # processes must draw alike
+            from ._accelerate import shared_random_state
+
+            random_state = shared_random_state(self.accelerator, random_state)
+        rng = check_random_state(random_state)
         n_samples = len(X)
         split = self._validation_split(n_samples, rng) if self.early_stopping else None
         torch_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
@@ -346,6 +402,9 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             module = self._make_network(
                 self.n_features_in_, self.n_outputs_, hidden_layer_sizes
             )
+            if self.accelerator is not None and self.accelerator.num_processes > 1:
+                # The same weights everywhere, but each its own dropout masks.
+                torch.manual_seed(torch_seed + self.accelerator.process_index)
             generator = torch.Generator().manual_seed(shuffle_seed)
             if resume is not None:  # continue the weights and both random streams
                 self._restore_weights(module, resume["module"])
@@ -360,6 +419,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 optimizer_state = resume["optimizer"]
                 if optimizer_state is not None:
                     net.optimizer_.load_state_dict(optimizer_state)
+                _restore_grad_scaler(net, resume.get("grad_scaler"))
                 self._restore_early_stopping(net, resume, device)
                 epochs -= len(net.history_) - resume["epochs_at_start"]
             complete = resume is not None and resume.get("complete", False)
@@ -374,7 +434,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         net.module_.eval()
 
         self.net_ = net
-        self.module_ = net.module_
+        self.module_ = unwrap_module(net.module_)
         self.history_ = net.history_
         self.device_ = device
         self.n_iter_ = len(net.history_)
@@ -389,9 +449,80 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             )
         return self
 
+    def _training_device(self, optimizer_class) -> str:
+        """The device training runs on, once the options that decide it (and
+        how) are checked against each other."""
+        closure = issubclass(optimizer_class, torch.optim.LBFGS)
+        if self.accelerator is None:
+            if closure and self.mixed_precision == "fp16":
+                raise ValueError(
+                    f"optimizer={optimizer_class.__name__} re-evaluates the loss "
+                    "in a closure, which the loss scaling of "
+                    "mixed_precision='fp16' does not support. Use "
+                    "mixed_precision='bf16' or None, or another optimizer."
+                )
+            device = resolve_device(self.device)
+            check_mixed_precision(self.mixed_precision, device)
+            return device
+        for name, value, instead in [
+            (
+                "mixed_precision",
+                self.mixed_precision,
+                "Accelerator(mixed_precision=...)",
+            ),
+            ("compile", self._compiles(), "Accelerator(dynamo_backend='inductor')"),
+        ]:
+            if value:
+                raise ValueError(
+                    f"{name}={getattr(self, name)!r} cannot be combined with an "
+                    f"accelerator, which sets it itself: use {instead} and leave "
+                    f"{name} at its default."
+                )
+        if closure:
+            raise ValueError(
+                f"optimizer={optimizer_class.__name__} re-evaluates the loss in a "
+                "closure, which training through an accelerator does not support. "
+                "Use another optimizer or accelerator=None."
+            )
+        accelerator_device = torch.device(self.accelerator.device)
+        if str(self.device) != "auto":
+            wanted = torch.device(resolve_device(self.device))
+            if wanted.type != accelerator_device.type or wanted.index not in (
+                None,
+                accelerator_device.index,
+            ):
+                raise ValueError(
+                    f"device={self.device!r} differs from the device of the "
+                    f"accelerator, {str(accelerator_device)!r}, which places the "
+                    "network itself. Leave device='auto' when passing an "
+                    "accelerator."
+                )
+        return str(accelerator_device)
+
+    def _compiles(self) -> bool:
+        return isinstance(self.compile, dict) or bool(self.compile)
+
     def _build_net(self, module, device, split=None, generator=None) -> TrainingNet:
         """The initialised skorch net that trains ``module`` with our settings."""
-        net = TrainingNet(
+        net_class, options = TrainingNet, {}
+        # Options are passed only when used: with none, this is plain skorch
+        # with a leaner loop (see TrainingNet).
+        if self.mixed_precision is not None:
+            options["mixed_precision"] = self.mixed_precision
+        if self._compiles():
+            options["compile"] = True
+            if isinstance(self.compile, dict):
+                options.update(
+                    {f"compile__{key}": value for key, value in self.compile.items()}
+                )
+        if self.accelerator is not None:
+            from ._accelerate import AcceleratedTrainingNet, net_params
+
+            net_class = AcceleratedTrainingNet
+            options.update(net_params(self.accelerator, self.batch_size, self.verbose))
+            if self.accelerator.device_placement:
+                device = None  # the accelerator places the network
+        net = net_class(
             module=module,
             criterion=self._criterion(),
             optimizer=self._optimizer_class(),
@@ -410,6 +541,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 f"optimizer__{key}": value
                 for key, value in (self.optimizer_kwargs or {}).items()
             },
+            **options,
         )
         return net.initialize()
 
@@ -447,9 +579,11 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         """The state ``warm_start`` continues from: this estimator's."""
         optimizer = self.net_.optimizer_
         same_optimizer = type(optimizer) is self._optimizer_class()
+        scaler = getattr(self.net_, "grad_scaler_", None)
         return {
             "module": self.module_.state_dict(),
             "optimizer": optimizer.state_dict() if same_optimizer else None,
+            "grad_scaler": None if scaler is None else scaler.state_dict(),
             "history": list(self.history_),
             "rng_state": self._rng_state,
             "generator_state": self.net_.iterator_train__generator.get_state(),
@@ -459,7 +593,13 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
     def _fingerprint(self, X, y) -> str:
         """Identify the parameters and data a checkpoint belongs to."""
         params = self.get_params(deep=False)
-        for name in ("verbose", "checkpoint_dir", "warm_start", "callbacks"):
+        for name in (
+            "verbose",
+            "checkpoint_dir",
+            "warm_start",
+            "callbacks",
+            "accelerator",
+        ):
             params.pop(name)
         step = max(1, len(X) // 1024)  # a sample of rows keeps this cheap
         return joblib.hash((params, X.shape, y.shape, X[::step], y[::step]))
@@ -532,22 +672,15 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
             dtype = X.dtype
         y_pred = np.empty((len(X), self.n_outputs_), dtype=np.float32)
-        batch_size = max(self.batch_size, _MIN_PREDICT_BATCH_SIZE)
-        module = self.module_
+        module = self.net_.module_  # compiled, with compile=True
         was_training = module.training
         module.eval()
         try:
-            with torch.inference_mode():
-                for start in range(0, len(X), batch_size):
-                    chunk = read_rows(X, start=start, stop=start + batch_size)
-                    if not np.isfinite(chunk).all():  # e.g. 1e39 in float64 input
-                        raise ValueError(
-                            "Input X contains infinity or a value too large for "
-                            "dtype('float32')."
-                        )
-                    inputs = as_tensor(pad_rows(chunk, _PREDICT_ROW_MULTIPLE))
-                    output = module(inputs.to(self.device_))[: len(chunk)]
-                    y_pred[start : start + len(chunk)] = output.cpu().numpy()
+            with (
+                torch.inference_mode(),
+                autocast(self.device_, self.mixed_precision),
+            ):
+                self._predict_into(y_pred, X, module)
         except torch.cuda.OutOfMemoryError as exc:
             raise torch.cuda.OutOfMemoryError(
                 _out_of_memory_message(self, self.device_, "prediction")
@@ -556,6 +689,45 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             module.train(was_training)
         y_pred = y_pred.astype(dtype, copy=False)
         return y_pred.ravel() if self._target_is_1d else y_pred
+
+    def _predict_into(self, y_pred, X, module) -> None:
+        """Fill ``y_pred`` with the predictions of ``module`` for ``X``, batch
+        by batch.
+
+        On CUDA, batches travel through pinned memory, asynchronously: the CPU
+        reads and checks the next batch while the GPU computes this one.
+        """
+        device = self.device_
+        cuda = str(device).startswith("cuda")
+        batch_size = max(
+            self.batch_size,
+            _MIN_CUDA_PREDICT_BATCH_SIZE if cuda else _MIN_PREDICT_BATCH_SIZE,
+        )
+        pending = None  # on CUDA: the batch being computed and copied back
+        for start in range(0, len(X), batch_size):
+            chunk = read_rows(X, start=start, stop=start + batch_size)
+            if not np.isfinite(chunk).all():  # e.g. 1e39 in float64 input
+                raise ValueError(
+                    "Input X contains infinity or a value too large for "
+                    "dtype('float32')."
+                )
+            # Padded rows keep each sample's prediction independent of the
+            # batch it is computed in (see _PREDICT_ROW_MULTIPLE).
+            inputs = as_tensor(pad_rows(chunk, _PREDICT_ROW_MULTIPLE))
+            if not cuda:
+                output = module(inputs.to(device))[: len(chunk)]
+                y_pred[start : start + len(chunk)] = as_float32(output).cpu().numpy()
+                continue
+            output = module(inputs.pin_memory().to(device, non_blocking=True))
+            output = as_float32(output[: len(chunk)])
+            host = torch.empty(output.shape, dtype=torch.float32, pin_memory=True)
+            host.copy_(output, non_blocking=True)
+            done = torch.cuda.current_stream(device).record_event()
+            if pending is not None:
+                _finish_copy(y_pred, *pending)
+            pending = (start, host, done)
+        if pending is not None:
+            _finish_copy(y_pred, *pending)
 
     # ----------------------------------------------------------- persistence
     def save(self, path) -> None:
@@ -629,14 +801,14 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
 
     def __getstate__(self):
         state = dict(super().__getstate__())
-        state.pop("module_", None)  # the same object as net_.module_
+        state.pop("module_", None)  # net_.module_, or the network it wraps
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
         if "net_" in state:
             # skorch maps CUDA tensors to the CPU when CUDA is unavailable.
-            self.module_ = self.net_.module_
+            self.module_ = unwrap_module(self.net_.module_)
             self.device_ = str(self.net_.device)
 
     def __sklearn_tags__(self):

@@ -7,7 +7,8 @@ as one JSON string. It is read back with ``torch.load(weights_only=True)``,
 which refuses anything else, so loading an untrusted file cannot execute code.
 Parameters that are Python objects are saved by reference: classes and
 functions of torch by their import path, the user's own by name (they are
-passed back to ``load`` in ``custom_objects``); callbacks are not saved.
+passed back to ``load`` in ``custom_objects``); callbacks and the accelerator
+(objects of the training run) are not saved.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import skorch
 import torch
 from skorch.history import History
 
+from ._training import unwrap_module
 from .exceptions import ModelVersionWarning
 
 FORMAT = "sktaaf-model"
@@ -125,6 +127,7 @@ def model_metadata(estimator, device: str) -> dict:
     params = estimator.get_params(deep=False)
     params["callbacks"] = None  # training-time objects: not saved
     params["checkpoint_dir"] = None
+    params["accelerator"] = None
     names = getattr(estimator, "feature_names_in_", None)
     return {
         "format": FORMAT,
@@ -163,12 +166,16 @@ def write_model(path, metadata: dict, net, rng_state, best_epoch: int, **extra) 
     }
     payload = {
         "metadata": json.dumps(metadata),
-        "module": _to_cpu(net.module_.state_dict()),
+        # The network's own names, whether training compiled or wrapped it.
+        "module": _to_cpu(unwrap_module(net.module_).state_dict()),
         "optimizer": _to_cpu(net.optimizer_.state_dict()),
         "rng_state": [state.cpu() for state in rng_state],
         "generator_state": net.iterator_train__generator.get_state(),
         **extra,
     }
+    scaler = getattr(net, "grad_scaler_", None)
+    if scaler is not None:  # mixed_precision="fp16": the loss scale, as numbers
+        payload["grad_scaler"] = scaler.state_dict()
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(
@@ -331,10 +338,13 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     generator.set_state(payload["generator_state"])
     net = estimator._build_net(module, device, generator=generator)
     net.optimizer_.load_state_dict(payload["optimizer"])
+    scaler = getattr(net, "grad_scaler_", None)
+    if scaler is not None and payload.get("grad_scaler"):
+        scaler.load_state_dict(payload["grad_scaler"])
     net.history_ = History(metadata["history"])
     net.module_.eval()
     estimator.net_ = net
-    estimator.module_ = net.module_
+    estimator.module_ = unwrap_module(net.module_)
     estimator.history_ = net.history_
     estimator.device_ = device
     estimator.n_iter_ = fitted["n_iter_"]

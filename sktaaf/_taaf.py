@@ -77,6 +77,41 @@ class TAAFRegressor(BaseNetworkRegressor):
     device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
         Where to train: ``"auto"`` uses CUDA when available, else the CPU. An
         explicit CUDA device on a machine without CUDA is an error.
+    mixed_precision : {"bf16", "fp16"} or None, default=None
+        Train and predict in mixed precision: the forward passes and the loss
+        run under ``torch.autocast`` in bfloat16 or float16, the weights and
+        the optimizer stay float32, and predictions come back in ``X``'s
+        dtype. ``"fp16"`` also scales the loss (``torch.amp.GradScaler``,
+        whose state carries on with ``warm_start`` and through :meth:`save`);
+        steps whose gradients overflow are skipped. Worth it on GPUs with
+        tensor cores (``"bf16"`` from the Ampere generation on); on most CPUs
+        it is slower than float32. ``None`` trains in float32. An option
+        torch does not support on the device is an error. See :ref:`devices`.
+    compile : bool or dict, default=False
+        Compile the network with ``torch.compile`` (skorch's ``compile``
+        option); a dict passes keyword arguments to it, e.g.
+        ``{"mode": "max-autotune"}``. The first batches and the first
+        :meth:`predict` pay for the compilation, so this pays off for long
+        fits of large networks. ``module_`` is the network itself, sharing
+        its weights with the compiled wrapper in ``net_.module_``; pickles
+        and saved models hold the weights under their usual names. With
+        inductor (the default backend), dropout draws other masks than
+        uncompiled torch does.
+    accelerator : accelerate.Accelerator, default=None
+        Train through Hugging Face accelerate (the ``accelerate`` extra), e.g.
+        on several GPUs in data-parallel processes started with
+        ``accelerate launch``. The
+        accelerator chooses the device (leave ``device="auto"``) and the mixed
+        precision (``Accelerator(mixed_precision="bf16")``; leave
+        ``mixed_precision=None`` and ``compile=False``). ``batch_size`` is per
+        process, as with accelerate's data loaders, unless the accelerator
+        splits batches; the processes share the seed, and each trains on its
+        share of every batch and scores the whole validation set. After
+        training, the network is unwrapped: :meth:`predict` runs in float32 on
+        the local device, and in every process. Clones share the accelerator
+        (accelerate copies it by reference); :meth:`save` does not keep it
+        (call it from the main process only, ``accelerator.is_main_process``).
+        Closure optimizers (LBFGS) are not supported. See :ref:`devices`.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, dropout, the validation split and the shuffling of
         the batches. An int makes fits on the CPU reproducible bit for bit.
@@ -90,7 +125,8 @@ class TAAFRegressor(BaseNetworkRegressor):
     module_ : sktaaf.nn.TAAFNetwork
         The trained network, in evaluation mode, on ``device_``.
     net_ : skorch.NeuralNet
-        The skorch net that trained ``module_`` (optimizer state, callbacks).
+        The skorch net that trained ``module_`` (optimizer state, callbacks;
+        with ``compile``, the compiled network as ``net_.module_``).
     history_ : skorch.History
         Per-epoch records: ``train_loss``, ``valid_loss`` (with early stopping),
         ``dur``; e.g. ``history_[:, "train_loss"]``.
@@ -170,6 +206,9 @@ class TAAFRegressor(BaseNetworkRegressor):
         checkpoint_dir=None,
         callbacks=None,
         device="auto",
+        mixed_precision=None,
+        compile=False,
+        accelerator=None,
         random_state=None,
         verbose=0,
     ):
@@ -190,6 +229,9 @@ class TAAFRegressor(BaseNetworkRegressor):
         self.checkpoint_dir = checkpoint_dir
         self.callbacks = callbacks
         self.device = device
+        self.mixed_precision = mixed_precision
+        self.compile = compile
+        self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
 

@@ -7,6 +7,7 @@ wrapped once, without copying, and each batch is one gather.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
@@ -14,9 +15,13 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
+from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 
 from .exceptions import NonFiniteLossWarning
+
+#: The ``mixed_precision`` options and the dtypes autocast computes in.
+MIXED_PRECISION_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class StopTraining(KeyboardInterrupt):
@@ -33,6 +38,47 @@ def as_tensor(array: np.ndarray) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not")
         return torch.from_numpy(array)
+
+
+def unwrap_module(module: torch.nn.Module) -> torch.nn.Module:
+    """The network inside the wrappers training may put around it.
+
+    ``torch.compile`` wraps a module in an ``OptimizedModule`` (whose state dict
+    keys start with ``_orig_mod.``), data-parallel training in
+    ``DistributedDataParallel`` (keys start with ``module.``); both share the
+    parameters of the module they wrap.
+    """
+    while True:
+        inner = getattr(module, "_orig_mod", None)  # torch.compile
+        if inner is None and isinstance(
+            module,
+            torch.nn.parallel.DistributedDataParallel | torch.nn.DataParallel,
+        ):
+            inner = module.module
+        if not isinstance(inner, torch.nn.Module):
+            return module
+        module = inner
+
+
+def autocast(device: str, mixed_precision: str | None):
+    """The autocast context of ``mixed_precision`` (``"bf16"``, ``"fp16"``) on
+    ``device``; a context doing nothing for ``None``."""
+    if mixed_precision is None:
+        return contextlib.nullcontext()
+    return torch.autocast(
+        torch.device(device).type, dtype=MIXED_PRECISION_DTYPES[mixed_precision]
+    )
+
+
+def as_float32(y_pred):
+    """Half-precision outputs of an autocast forward pass, as float32 (numpy
+    and skorch's scoring callbacks do not take bfloat16)."""
+    if isinstance(y_pred, torch.Tensor) and y_pred.dtype in (
+        torch.bfloat16,
+        torch.float16,
+    ):
+        return y_pred.float()
+    return y_pred
 
 
 def pad_rows(array: np.ndarray, multiple: int) -> np.ndarray:
@@ -96,6 +142,14 @@ class BatchIterator:
     With ``shuffle``, every epoch draws a new permutation from ``generator`` (a
     CPU ``torch.Generator``, seeded by the estimator), so a seeded fit sees the
     same batches every time, and a continued fit continues the same stream.
+
+    For data-parallel training over ``num_replicas`` processes, each process
+    iterates over the same batches (its generator in the same state) and
+    yields only its share, the ``rank``-th of ``num_replicas`` near-equal
+    pieces of each batch: together the processes cover every sample once per
+    epoch and take the same number of steps. A last batch smaller than
+    ``num_replicas`` rows is topped up by repeating its rows, so that no
+    process gets an empty one.
     """
 
     def __init__(
@@ -104,17 +158,36 @@ class BatchIterator:
         batch_size: int,
         shuffle: bool = False,
         generator: torch.Generator | None = None,
+        num_replicas: int = 1,
+        rank: int = 0,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
+        self.num_replicas = num_replicas
+        self.rank = rank
 
     def __len__(self) -> int:
         return math.ceil(len(self.dataset) / self.batch_size)
 
     def __iter__(self):
-        return self.dataset.iter_batches(self.batch_size, self.shuffle, self.generator)
+        batches = self.dataset.iter_batches(
+            self.batch_size, self.shuffle, self.generator
+        )
+        if self.num_replicas == 1:
+            return batches
+        return self._shards(batches)
+
+    def _shards(self, batches):
+        for X, y in batches:
+            if len(X) < self.num_replicas:
+                rows = torch.arange(self.num_replicas, device=X.device) % len(X)
+                X, y = X[rows], y[rows]
+            yield (
+                X.tensor_split(self.num_replicas)[self.rank],
+                y.tensor_split(self.num_replicas)[self.rank],
+            )
 
 
 class ShuffledSplit:
@@ -138,6 +211,16 @@ class BestEpochStopping(EarlyStopping):
 
     resume_state = None
 
+    def on_epoch_end(self, net, **kwargs):
+        best_epoch = self.best_epoch_
+        super().on_epoch_end(net, **kwargs)
+        if self.best_epoch_ != best_epoch and self.best_model_weights_ is not None:
+            # Kept under the names of the unwrapped network, which training
+            # may wrap (torch.compile, data parallelism) and then unwrap.
+            self.best_model_weights_ = _unwrapped_state(
+                net.module_, self.best_model_weights_
+            )
+
     def on_train_begin(self, net, **kwargs):
         super().on_train_begin(net, **kwargs)
         if self.resume_state is not None:
@@ -156,8 +239,27 @@ class BestEpochStopping(EarlyStopping):
         }
 
     def on_train_end(self, net, **kwargs):
-        super().on_train_end(net, **kwargs)
+        # skorch's, but loading into the unwrapped network.
+        if (
+            self.load_best
+            and self.best_epoch_ != net.history[-1, "epoch"]
+            and self.best_model_weights_ is not None
+        ):
+            unwrap_module(net.module_).load_state_dict(self.best_model_weights_)
+            self._sink(
+                f"Restoring best model from epoch {self.best_epoch_}.",
+                verbose=net.verbose,
+            )
         self.best_model_weights_ = None
+
+
+def _unwrapped_state(module: torch.nn.Module, state: dict) -> dict:
+    """``state``, a state dict of ``module``, under the names of the network
+    inside its wrappers (same tensors, same order)."""
+    inner = unwrap_module(module)
+    if inner is module:
+        return state
+    return dict(zip(inner.state_dict(), state.values(), strict=True))
 
 
 class FiniteLossGuard(Callback):
@@ -182,7 +284,7 @@ class FiniteLossGuard(Callback):
     def _snapshot(self, net, epoch):
         weights = {
             name: tensor.detach().clone()
-            for name, tensor in net.module_.state_dict().items()
+            for name, tensor in unwrap_module(net.module_).state_dict().items()
         }
         self.snapshots_ = [*self.snapshots_[-1:], (epoch, weights)]
 
@@ -198,14 +300,17 @@ class FiniteLossGuard(Callback):
             bool(torch.isfinite(parameter).all())
             for parameter in net.module_.parameters()
         )
-        if losses_finite and weights_finite:
+        # Processes training together must stop together (the training loss
+        # is each one's own, on its share of the data).
+        if _all_processes_agree(net, losses_finite and weights_finite):
             self._snapshot(net, epoch["epoch"])
             return
         self.diverged_ = True
-        net.module_.load_state_dict(self.snapshots_[-1][1])
+        module = unwrap_module(net.module_)
+        module.load_state_dict(self.snapshots_[-1][1])
         if len(self.snapshots_) > 1 and not _predicts_finitely(net, dataset_train):
             self.snapshots_.pop()
-            net.module_.load_state_dict(self.snapshots_[-1][1])
+            module.load_state_dict(self.snapshots_[-1][1])
         warnings.warn(
             f"Training diverged: the {'weights' if losses_finite else 'loss'} "
             f"became non-finite at epoch {epoch['epoch']} (loss {losses[0]}). "
@@ -221,6 +326,11 @@ class FiniteLossGuard(Callback):
     def on_train_end(self, net, **kwargs):
         # Keep the epoch number, drop the weights (a model-sized copy).
         self.snapshots_ = [(epoch, None) for epoch, _ in self.snapshots_[-1:]]
+
+
+def _all_processes_agree(net, flag: bool) -> bool:
+    agree = getattr(net, "all_processes_agree", None)  # plain skorch nets lack it
+    return flag if agree is None else agree(flag)
 
 
 def _predicts_finitely(net, dataset) -> bool:
@@ -254,6 +364,8 @@ class EpochCheckpoint(Callback):
             self._write(net, complete=True)
 
     def _write(self, net, complete: bool) -> None:
+        if not getattr(net, "is_main_process", True):
+            return  # one writer when processes train together
         stopping = dict(net.callbacks_).get("early_stopping")
         checkpoint = {**self.metadata["checkpoint"], "complete": complete}
         extra = {}
@@ -285,7 +397,44 @@ class TrainingNet(NeuralNet):
     ``skorch.dataset.get_len`` and wrapping the step in an optimizer closure.
     These overrides skip that work and nothing else: callbacks see the same
     events, the history holds the same records, results are bit-identical.
+
+    ``mixed_precision`` (``"bf16"`` or ``"fp16"``) runs the forward passes and
+    the loss under ``torch.autocast``; ``"fp16"`` also scales the loss with a
+    ``torch.amp.GradScaler`` (``grad_scaler_``), which unscales the gradients
+    before ``on_grad_computed`` callbacks see them and skips the steps whose
+    gradients overflowed. With ``None`` (the default) none of this runs.
+    ``compile=True`` (skorch's option) compiles the network, not the loss.
     """
+
+    def __init__(self, *args, mixed_precision=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mixed_precision = mixed_precision
+
+    def _initialize_optimizer(self, reason=None):
+        super()._initialize_optimizer(reason=reason)
+        # The loss scale belongs with the optimizer it protects.
+        self.grad_scaler_ = (
+            torch.amp.GradScaler(torch.device(self.device).type)
+            if self.mixed_precision == "fp16"
+            else None
+        )
+        return self
+
+    def torch_compile(self, module, name):
+        # The loss is a kernel or two: compiling it would cost a graph per
+        # batch shape and fuse nothing with the network.
+        if name in self._criteria:
+            return module
+        return super().torch_compile(module, name)
+
+    @property
+    def is_main_process(self) -> bool:
+        """Whether this process writes checkpoints (the only one, here)."""
+        return True
+
+    def all_processes_agree(self, flag: bool) -> bool:
+        """Whether ``flag`` holds in every process training this network."""
+        return flag
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         self.interrupted_ = False
@@ -335,14 +484,51 @@ class TrainingNet(NeuralNet):
             return super().train_step(batch, **fit_params)
         self._zero_grad_optimizer()
         step = self.train_step_single(batch, **fit_params)
+        scaler = self.grad_scaler_
+        if scaler is not None:  # callbacks (e.g. clipping) see true gradients
+            for name in self._optimizers:
+                scaler.unscale_(getattr(self, name + "_"))
         self.notify(
             "on_grad_computed",
             named_parameters=TeeGenerator(self.get_all_learnable_params()),
             batch=batch,
             training=True,
         )
-        self._step_optimizer(None)
+        if scaler is None:
+            self._step_optimizer(None)
+        else:  # skips the step when the gradients overflowed
+            for name in self._optimizers:
+                scaler.step(getattr(self, name + "_"))
+            scaler.update()
         return step
+
+    def _autocast(self):
+        return autocast(self.device, self.mixed_precision)
+
+    def train_step_single(self, batch, **fit_params):
+        if self.mixed_precision is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        with self._autocast():
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler = self.grad_scaler_
+        (loss if scaler is None else scaler.scale(loss)).backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def validation_step(self, batch, **fit_params):
+        if self.mixed_precision is None:
+            return super().validation_step(batch, **fit_params)
+        with self._autocast():
+            step = super().validation_step(batch, **fit_params)
+        return {**step, "y_pred": as_float32(step["y_pred"])}
+
+    def evaluation_step(self, batch, training=False):
+        if self.mixed_precision is None:
+            return super().evaluation_step(batch, training=training)
+        with self._autocast():
+            return as_float32(super().evaluation_step(batch, training=training))
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         # skorch's loop, with len() in place of skorch.dataset.get_len.

@@ -1,4 +1,8 @@
-"""The README's Python snippets run (with fewer epochs)."""
+"""The README's Python snippets run (with fewer epochs).
+
+Snippets fenced as ``py`` rather than ``python`` are illustrations that need
+a cluster, GPUs or the reader's data, and are not run.
+"""
 
 import re
 from pathlib import Path
