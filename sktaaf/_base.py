@@ -606,7 +606,11 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
 
     def _add_checkpoint(self, net, path, fingerprint, device, resume) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        metadata = model_metadata(self, device)
+        with warnings.catch_warnings():
+            # A resumed fit takes random_state from the estimator, not from
+            # the checkpoint: that it is not saved there does not matter.
+            warnings.filterwarnings("ignore", "random_state is a RandomState")
+            metadata = model_metadata(self, device)
         metadata["checkpoint"] = {
             "fingerprint": fingerprint,
             "epochs_at_start": resume["epochs_at_start"] if resume else 0,

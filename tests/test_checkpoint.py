@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,24 @@ def test_finished_checkpoint_is_returned_without_training(data, tmp_path):
     assert again.history_[:, "dur"] == first.history_[:, "dur"]  # nothing re-run
     assert again.best_epoch_ == first.best_epoch_
     np.testing.assert_array_equal(again.predict(X), first.predict(X))
+
+
+def test_random_state_instance_resumes_silently(data, tmp_path):
+    X, y = data
+    params = {**SETTINGS, "checkpoint_dir": tmp_path}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "saved as None" warning per epoch
+        crashing = TAAFRegressor(
+            **{**params, "random_state": np.random.RandomState(0)},
+            callbacks=[CrashAtEpoch(3)],
+        )
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            crashing.fit(X, y)
+        resumed = TAAFRegressor(
+            **{**params, "random_state": np.random.RandomState(0)}
+        ).fit(X, y)
+    whole = TAAFRegressor(**{**SETTINGS, "random_state": np.random.RandomState(0)})
+    np.testing.assert_array_equal(resumed.predict(X), whole.fit(X, y).predict(X))
 
 
 def test_checkpoint_of_other_data_is_not_used(data, tmp_path):
