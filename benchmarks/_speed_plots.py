@@ -78,7 +78,9 @@ def _sweep_column(
         time_ax.plot(x, times, "o-", color=color, label=name)
         if name == reference:
             continue
-        ratios = [point["results"][name]["ratio"] for point in points]
+        # Paired: each run against the raw run of its repeat, which cancels
+        # the slow drifts of a shared machine that the pooled medians keep.
+        ratios = [point["results"][name]["paired_ratio"] for point in points]
         ratio_ax.plot(x, ratios, "o-", color=color, label=f"{name} / {reference}")
         for x_value, ratio in zip(x, ratios, strict=True):
             ratio_ax.annotate(
@@ -98,7 +100,7 @@ def _sweep_column(
     time_ax.legend(fontsize="small")
     ratio_ax.axhline(1, color="black", linestyle="--", linewidth=0.8)
     ratio_ax.margins(y=0.3)
-    ratio_ax.set_ylabel("time ratio")
+    ratio_ax.set_ylabel("time ratio (paired)")
     ratio_ax.set_xlabel(AXIS_LABELS[axis])
     ratio_ax.legend(fontsize="small")
     for ax in (time_ax, ratio_ax):
