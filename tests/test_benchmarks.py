@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is not installed with the package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import _speed_plots, compare, speed  # noqa: E402
+from benchmarks import _speed_plots, compare, gpu_throughput, speed  # noqa: E402
 
 TINY = [
     "--n-samples",
@@ -300,4 +300,104 @@ def test_speed_defaults_depend_on_the_mode():
 def test_speed_rejects_bad_arguments(argv, message, capsys):
     with pytest.raises(SystemExit):
         speed.parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_gpu_throughput_counts_the_dgex_network():
+    layers = gpu_throughput.linear_layers(gpu_throughput.FULL)
+    assert layers == [(943, 9000), (9000, 9000), (9000, 9000), (9000, 4760)]
+    weights = 943 * 9000 + 2 * 9000**2 + 9000 * 4760
+    assert gpu_throughput.forward_flops(256, layers) == 2 * 256 * weights
+    assert gpu_throughput.spec_peaks("NVIDIA H100 80GB HBM3")["tflops"]["bf16"] == 989.4
+    assert gpu_throughput.spec_peaks("NVIDIA H100 PCIe")["part"] == "H100 PCIe"
+    assert gpu_throughput.spec_peaks("NVIDIA A100-SXM4-80GB")["tflops"]["fp32"] == 19.5
+    assert gpu_throughput.spec_peaks("NVIDIA GeForce RTX 4090") is None
+
+
+def _check_gpu_throughput(results, tmp_path, precisions, memory):
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert set(saved) == {
+        "config",
+        "environment",
+        "spec_peaks",
+        "n_matmul_weights",
+        "peaks",
+        "results",
+        "wall_seconds",
+    }
+    assert saved["results"] == json.loads(json.dumps(results["results"]))
+    config = saved["config"]
+    n_samples, layers = config["n_samples"], gpu_throughput.linear_layers(config)
+    assert (n_samples, config["batch_size"], config["epochs"]) == (512, 64, 2)
+    assert set(precisions) <= set(saved["peaks"])
+    rows = saved["results"]
+    assert [(row["model"], row["precision"]) for row in rows] == [
+        (model, precision)
+        for model in ("DGEXRegressor", "TAAFRegressor")
+        for precision in precisions
+    ]
+    for row in rows:
+        assert row["note"] == "", row["note"]
+        train, predict = row["train"], row["predict"]
+        assert len(train["epoch_times"]) == 2
+        assert train["samples_per_sec"] == pytest.approx(
+            n_samples / train["sec_per_epoch"]
+        )
+        assert train["tflops"] == pytest.approx(
+            3
+            * gpu_throughput.forward_flops(n_samples, layers)
+            / train["sec_per_epoch"]
+            / 1e12
+        )
+        peak = saved["peaks"][train["peak_kind"]]["square_tflops"]
+        assert train["share_of_peak"] == pytest.approx(train["tflops"] / peak)
+        assert len(predict["seconds"]) == 3 and predict["samples_per_sec"] > 0
+        for stage in (train, predict):
+            assert (stage["peak_memory_bytes"] is not None) == memory
+    table = (tmp_path / "results.md").read_text()
+    assert "| DGEXRegressor | bf16 | no |" in table
+    assert "share of measured peak" in table and "Matmul peaks" in table
+
+
+def test_gpu_throughput_runs_tiny_on_cpu(tmp_path):
+    argv = ["--device", "cpu", "--tiny", "--precisions", "fp32", "bf16"]
+    results = gpu_throughput.main([*argv, "--out", str(tmp_path)], log=quiet)
+    _check_gpu_throughput(results, tmp_path, ["fp32", "bf16"], memory=False)
+    assert set(results["peaks"]) == {"fp32", "bf16"}
+    assert results["spec_peaks"] is None
+
+
+@pytest.mark.cuda
+def test_gpu_throughput_runs_tiny_on_cuda(tmp_path):
+    argv = ["--device", "cuda", "--tiny", "--out", str(tmp_path)]
+    results = gpu_throughput.main(argv, log=quiet)
+    bf16 = results["results"][1]
+    if bf16["note"]:  # an older GPU: skipped, not failed
+        assert "not supported" in bf16["note"]
+        return
+    _check_gpu_throughput(results, tmp_path, ["fp32", "bf16", "fp16"], memory=True)
+    assert set(results["peaks"]) == {"fp32", "tf32", "bf16", "fp16"}
+    assert results["environment"]["device_name"]
+
+
+@pytest.mark.cuda
+def test_gpu_throughput_compiles_on_cuda(tmp_path):
+    argv = ["--device", "cuda", "--tiny", "--model", "dgex", "--precisions", "fp32"]
+    results = gpu_throughput.main([*argv, "--compile", "--tf32"], log=quiet)
+    assert [row["compile"] for row in results["results"]] == [False, True]
+    for row in results["results"]:
+        assert row["train"]["peak_kind"] == "tf32" and row["predict"]["tflops"] > 0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--device", "cpu", "--epochs", "1"], "--epochs must be at least 2"),
+        (["--device", "cpu", "--tf32"], "--tf32 needs a CUDA device"),
+        (["--device", "cpu", "--batch-size", "0"], "must be positive"),
+    ],
+)
+def test_gpu_throughput_rejects_bad_arguments(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        gpu_throughput.parse_args(argv)
     assert message in capsys.readouterr().err
