@@ -92,6 +92,35 @@ def _row_bytes(array) -> int:
     return np.dtype(array.dtype).itemsize * (int(shape[1]) if len(shape) > 1 else 1)
 
 
+def _row_runs(n_total: int, rows, start, stop) -> tuple[list, int]:
+    """The ``(start, stop)`` runs of sorted ``rows`` (or of ``start:stop``) and
+    their number of rows."""
+    if rows is None:
+        start, stop, _ = slice(start, stop).indices(n_total)
+        return ([(start, stop)] if stop > start else []), max(stop - start, 0)
+    return _runs(np.asarray(rows)), len(rows)
+
+
+def _read_slices(array, runs):
+    """Yield ``(position, block)`` for the rows of ``runs``, read in slices of at
+    most :data:`RELEASE_BYTES`; ``position`` is the block's first row among
+    those read. A memory map's pages are released as the reads go (after the
+    caller has copied each block)."""
+    row_bytes = _row_bytes(array)
+    position = unreleased = 0
+    for run_start, run_stop in runs:
+        for first, last in _slices(run_start, run_stop, row_bytes):
+            yield position, array[first:last]
+            position += last - first
+            # Scattered rows map more pages than their bytes.
+            unreleased += (last - first) * row_bytes + _MAPPED_PER_SLICE_BYTES
+            if unreleased >= RELEASE_BYTES:
+                release(array)
+                unreleased = 0
+    if unreleased:
+        release(array)
+
+
 def read_rows(
     array, rows: np.ndarray | None = None, start=0, stop=None, out=None
 ) -> np.ndarray:
@@ -103,29 +132,33 @@ def read_rows(
     released after every :data:`RELEASE_BYTES`, so reading a chunk holds the
     chunk and little more.
     """
-    if rows is None:
-        start, stop, _ = slice(start, stop).indices(len(array))
-        runs = [(start, stop)] if stop > start else []
-        n_rows = max(stop - start, 0)
-    else:
-        runs = _runs(np.asarray(rows))
-        n_rows = len(rows)
+    runs, n_rows = _row_runs(len(array), rows, start, stop)
     if out is None:
         out = np.empty((n_rows, *array.shape[1:]), dtype=np.float32)
-    row_bytes = _row_bytes(array)
-    filled = unreleased = 0
-    for run_start, run_stop in runs:
-        for first, last in _slices(run_start, run_stop, row_bytes):
-            out[filled : filled + last - first] = array[first:last]
-            filled += last - first
-            # Scattered rows map more pages than their bytes.
-            unreleased += (last - first) * row_bytes + _MAPPED_PER_SLICE_BYTES
-            if unreleased >= RELEASE_BYTES:
-                release(array)
-                unreleased = 0
-    if unreleased:
-        release(array)
+    for position, block in _read_slices(array, runs):
+        out[position : position + len(block)] = block
     return out
+
+
+def _shared_matrix(X, y):
+    """The matrix of which ``X`` and ``y`` are both column views
+    (:class:`~sktaaf.datasets.ColumnRows`), if they view the same one."""
+    if getattr(X, "_sktaaf_rows", False) and getattr(y, "_sktaaf_rows", False):
+        matrix = getattr(X, "matrix", None)
+        if matrix is not None and matrix is getattr(y, "matrix", None):
+            return matrix
+    return None
+
+
+def read_column_views(matrix, rows: np.ndarray, views_and_outs) -> None:
+    """Read the sorted ``rows`` of ``matrix`` once, filling each ``out`` with the
+    columns of its view: landmarks and targets of one file without reading
+    every row twice."""
+    runs, _ = _row_runs(len(matrix), rows, 0, None)
+    for position, block in _read_slices(matrix, runs):
+        block = np.asarray(block)
+        for view, out in views_and_outs:
+            out[position : position + len(block)] = block[:, view.columns]
 
 
 def check_on_disk(array, name: str, *, ensure_2d: bool = True) -> None:
@@ -204,8 +237,12 @@ class DiskData(torch.utils.data.Dataset):
         n_rows = len(rows)
         X, y = buffers if buffers is not None else self._host_buffers(n_rows)
         X, y = X[:n_rows], y[:n_rows]
-        read_rows(self.X, rows, out=X.numpy())
-        read_rows(self.y, rows, out=y.numpy())
+        matrix = _shared_matrix(self.X, self.y)
+        if matrix is None:
+            read_rows(self.X, rows, out=X.numpy())
+            read_rows(self.y, rows, out=y.numpy())
+        else:  # one file, two column views: read each row once
+            read_column_views(matrix, rows, [(self.X, X.numpy()), (self.y, y.numpy())])
         y = y.reshape(n_rows, -1)
         if self.device != "cpu":
             non_blocking = self.device.startswith("cuda")

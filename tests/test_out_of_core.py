@@ -170,3 +170,29 @@ def test_column_views_release_the_map_they_view():
     assert Map.advised == 1
     sktaaf._disk.release(ColumnRows(Matrix("c"), [2, 0]))  # copy-on-write: kept
     assert Map.advised == 1
+
+
+def test_column_views_of_one_matrix_read_each_row_once():
+    from sktaaf.datasets import ColumnRows
+
+    class CountingMatrix:  # a file's samples x genes matrix, counting reads
+        def __init__(self, array):
+            self.array, self.shape, self.dtype = array, array.shape, array.dtype
+            self.reads = 0
+
+        def __len__(self):
+            return len(self.array)
+
+        def __getitem__(self, rows):
+            self.reads += 1
+            return self.array[rows]
+
+    matrix = CountingMatrix(np.arange(60 * 7, dtype=np.float64).reshape(60, 7))
+    X, y = ColumnRows(matrix, [5, 1, 3]), ColumnRows(matrix, [0, 6, 2, 4])
+    generator = torch.Generator().manual_seed(0)
+    batches = list(DiskData(X, y).iter_batches(16, True, generator))
+    assert matrix.reads == 1  # one chunk, one slice: X and y from one read
+    rows = torch.cat([xb for xb, _ in batches]).numpy()
+    order = np.argsort(rows[:, 0])
+    np.testing.assert_array_equal(rows[order], X[0:60])
+    np.testing.assert_array_equal(torch.cat([yb for _, yb in batches])[order], y[0:60])
