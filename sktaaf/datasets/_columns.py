@@ -6,9 +6,9 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._loaders import (
-    _check_file,
+    _GCTX_ERRORS,
     _gctx_header,
-    _import,
+    _open_gctx_file,
     _read_errors,
     _resolve_genes,
 )
@@ -132,18 +132,9 @@ def open_gctx(path, landmark_ids, *, target_ids=None) -> Bunch:
            [1., 0.]], dtype=float32)
     >>> data.file.close()
     """
-    h5py = _import("h5py", "h5py", "open_gctx")
-    path = _check_file(path, "GCTX")
+    file, path = _open_gctx_file(path, "open_gctx")
     try:
-        file = h5py.File(path, "r")
-    except OSError as exc:
-        raise ValueError(
-            f"{str(path)!r} is not a GCTX file: h5py cannot open it as HDF5."
-        ) from exc
-    try:
-        with _read_errors(
-            path, "GCTX", (OSError, RuntimeError, KeyError, UnicodeDecodeError)
-        ):
+        with _read_errors(path, "GCTX", _GCTX_ERRORS):
             matrix, gene_ids, sample_ids = _gctx_header(file, path)
         landmarks, targets, landmark_ids, target_ids = _resolve_genes(
             gene_ids, landmark_ids, target_ids

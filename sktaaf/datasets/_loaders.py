@@ -393,6 +393,22 @@ def _decode(values: np.ndarray) -> np.ndarray:
     return array
 
 
+# h5py raises these on damaged HDF5 structures.
+_GCTX_ERRORS = (OSError, RuntimeError, KeyError, UnicodeDecodeError)
+
+
+def _open_gctx_file(path: PathLike, caller: str):
+    """The GCTX file at ``path`` opened read-only with h5py, and its path."""
+    h5py = _import("h5py", "h5py", caller)
+    path = _check_file(path, "GCTX")
+    try:
+        return h5py.File(path, "r"), path
+    except OSError as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a GCTX file: h5py cannot open it as HDF5."
+        ) from exc
+
+
 def _gctx_header(file, path: Path):
     """The matrix dataset, gene ids and sample ids of an open GCTX file, checked."""
     h5py = _import("h5py", "h5py", "reading GCTX")
@@ -488,17 +504,8 @@ def load_gctx(
     (array([[5., 3.]], dtype=float32), array([[4.]], dtype=float32), \
 array(['g2'], dtype=object))
     """
-    h5py = _import("h5py", "h5py", "load_gctx")
-    path = _check_file(path, "GCTX")
-    try:
-        file = h5py.File(path, "r")
-    except OSError as exc:
-        raise ValueError(
-            f"{str(path)!r} is not a GCTX file: h5py cannot open it as HDF5."
-        ) from exc
-    # h5py raises OSError, RuntimeError or KeyError on damaged HDF5 structures.
-    errors = (OSError, RuntimeError, KeyError, UnicodeDecodeError)
-    with file, _read_errors(path, "GCTX", errors):
+    file, path = _open_gctx_file(path, "load_gctx")
+    with file, _read_errors(path, "GCTX", _GCTX_ERRORS):
         matrix, gene_ids, all_sample_ids = _gctx_header(file, path)
         landmarks, targets, landmark_ids, target_ids = _resolve_genes(
             gene_ids, landmark_ids, target_ids
