@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import mmap
+import os
 from numbers import Integral
 
 import numpy as np
@@ -69,6 +70,67 @@ def release(array) -> None:
             pass
 
 
+def _backing(array):
+    """The array that holds the data: the matrix a
+    :class:`~sktaaf.datasets.ColumnRows` view reads, else ``array`` itself."""
+    if getattr(array, "_sktaaf_rows", False):
+        return getattr(array, "matrix", array)
+    return array
+
+
+def check_mapped_size(array, name: str = "the array") -> None:
+    """Raise an ``OSError`` naming the file when the file under a memory map is
+    shorter than the map (truncated after it was opened).
+
+    Reading a page of a memory map beyond the end of its file kills the process
+    with ``SIGBUS``; checking the file's size before each read turns that into
+    an error. A no-op for arrays that are not memory maps.
+    """
+    array = _backing(array)
+    mapping = getattr(array, "_mmap", None)
+    if mapping is None:
+        return
+    filename = getattr(array, "filename", None)
+    try:
+        offset = int(getattr(array, "offset", 0) or 0)
+        # numpy maps from the allocation boundary below the data's offset.
+        needed = offset - offset % mmap.ALLOCATIONGRANULARITY + len(mapping)
+        size = mapping.size()  # the mapped file itself, even if renamed
+    except ValueError:  # a closed map
+        raise ValueError(
+            f"{name} is a memory map that was closed (file {filename!r}); "
+            "open the file again."
+        ) from None
+    except OSError:
+        if filename is None:
+            return
+        try:
+            size = os.stat(filename).st_size
+        except OSError as exc:
+            raise OSError(
+                f"Cannot read {name} from {filename!r}: {exc.strerror or exc}."
+            ) from exc
+    if size < needed:
+        raise OSError(
+            f"The file {filename!r} behind {name} is {size} bytes long, but its "
+            f"header says {needed}: it was truncated after it was opened. "
+            "Rewrite or restore the file, then open it again."
+        )
+
+
+def _check_open(array, name: str) -> None:
+    """Raise a ``ValueError`` when ``array`` is (a view of) a closed h5py dataset."""
+    backing = _backing(array)
+    identifier = getattr(backing, "id", None)
+    module = type(backing).__module__ or ""
+    if module.startswith("h5py") and not getattr(identifier, "valid", True):
+        raise ValueError(
+            f"{name} is an h5py dataset of a closed file; keep the file open "
+            "(e.g. inside its `with h5py.File(...)` block) while fitting or "
+            "predicting, or open it again."
+        )
+
+
 def _runs(rows: np.ndarray):
     """Split sorted row indices into ``(start, stop)`` runs of consecutive rows."""
     if len(rows) == 0:
@@ -101,7 +163,7 @@ def _row_runs(n_total: int, rows, start, stop) -> tuple[list, int]:
     return _runs(np.asarray(rows)), len(rows)
 
 
-def _read_slices(array, runs):
+def _read_slices(array, runs, name: str = "the array"):
     """Yield ``(position, block)`` for the rows of ``runs``, read in slices of at
     most :data:`RELEASE_BYTES`; ``position`` is the block's first row among
     those read. A memory map's pages are released as the reads go (after the
@@ -110,6 +172,7 @@ def _read_slices(array, runs):
     position = unreleased = 0
     for run_start, run_stop in runs:
         for first, last in _slices(run_start, run_stop, row_bytes):
+            check_mapped_size(array, name)  # a truncated file: an error, not SIGBUS
             yield position, array[first:last]
             position += last - first
             # Scattered rows map more pages than their bytes.
@@ -122,7 +185,12 @@ def _read_slices(array, runs):
 
 
 def read_rows(
-    array, rows: np.ndarray | None = None, start=0, stop=None, out=None
+    array,
+    rows: np.ndarray | None = None,
+    start=0,
+    stop=None,
+    out=None,
+    name: str = "the array",
 ) -> np.ndarray:
     """Read rows of ``array`` (sorted ``rows``, or ``start:stop``) as a C-ordered
     float32 array, through contiguous slices.
@@ -130,12 +198,13 @@ def read_rows(
     The rows are copied into one float32 array (``out`` if given, e.g. a buffer
     reused from chunk to chunk) slice by slice, and a memory map's pages are
     released after every :data:`RELEASE_BYTES`, so reading a chunk holds the
-    chunk and little more.
+    chunk and little more. A memory map whose file was truncated since it was
+    opened raises an ``OSError`` naming the file (and ``name``).
     """
     runs, n_rows = _row_runs(len(array), rows, start, stop)
     if out is None:
         out = np.empty((n_rows, *array.shape[1:]), dtype=np.float32)
-    for position, block in _read_slices(array, runs):
+    for position, block in _read_slices(array, runs, name):
         out[position : position + len(block)] = block
     return out
 
@@ -155,7 +224,7 @@ def read_column_views(matrix, rows: np.ndarray, views_and_outs) -> None:
     columns of its view: landmarks and targets of one file without reading
     every row twice."""
     runs, _ = _row_runs(len(matrix), rows, 0, None)
-    for position, block in _read_slices(matrix, runs):
+    for position, block in _read_slices(matrix, runs, "X and y"):
         block = np.asarray(block)
         for view, out in views_and_outs:
             out[position : position + len(block)] = block[:, view.columns]
@@ -164,6 +233,8 @@ def read_column_views(matrix, rows: np.ndarray, views_and_outs) -> None:
 def check_on_disk(array, name: str, *, ensure_2d: bool = True) -> None:
     """Validate a streamed array chunk by chunk: shape, dtype and finiteness,
     with the errors ``check_array`` gives in memory."""
+    _check_open(array, name)
+    check_mapped_size(array, name)
     shape = getattr(array, "shape", None)
     if shape is None or not all(isinstance(size, Integral) for size in shape):
         raise TypeError(f"{name} on disk must have a shape; got {type(array)!r}.")
@@ -180,6 +251,7 @@ def check_on_disk(array, name: str, *, ensure_2d: bool = True) -> None:
     if kind not in "biuf":
         raise ValueError(f"{name} on disk must hold numbers; got dtype {array.dtype}.")
     for start, stop in _slices(0, shape[0], _row_bytes(array)):
+        check_mapped_size(array, name)
         block = np.asarray(array[start:stop])
         if kind == "f":
             with np.errstate(over="ignore"):
@@ -239,8 +311,8 @@ class DiskData(torch.utils.data.Dataset):
         X, y = X[:n_rows], y[:n_rows]
         matrix = _shared_matrix(self.X, self.y)
         if matrix is None:
-            read_rows(self.X, rows, out=X.numpy())
-            read_rows(self.y, rows, out=y.numpy())
+            read_rows(self.X, rows, out=X.numpy(), name="X")
+            read_rows(self.y, rows, out=y.numpy(), name="y")
         else:  # one file, two column views: read each row once
             read_column_views(matrix, rows, [(self.X, X.numpy()), (self.y, y.numpy())])
         y = y.reshape(n_rows, -1)
