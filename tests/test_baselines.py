@@ -88,7 +88,10 @@ def test_predict_is_the_mean_of_the_neighbour_columns():
     model = KNNGERegressor(n_neighbors=3).fit(X, y)
     X_new = np.random.RandomState(1).normal(size=(7, X.shape[1]))
     assert_allclose(
-        model.predict(X_new), X_new[:, model.neighbors_].mean(axis=2), rtol=1e-12
+        model.predict(X_new),
+        X_new[:, model.neighbors_].mean(axis=2),
+        rtol=1e-12,
+        atol=1e-12,
     )
 
 
@@ -146,7 +149,7 @@ def test_blocks_give_the_same_result():
         blocked = KNNGERegressor(n_neighbors=3).fit(X, y)
         y_pred = blocked.predict(X)
     assert_array_equal(blocked.neighbors_, expected.neighbors_)
-    assert_allclose(blocked.distances_, expected.distances_, rtol=1e-12)
+    assert_allclose(blocked.distances_, expected.distances_, rtol=1e-12, atol=1e-12)
     assert_array_equal(y_pred, expected.predict(X))
 
 
@@ -177,7 +180,9 @@ def test_too_many_neighbors():
         KNNGERegressor(n_neighbors=6).fit(X, y)
     model = KNNGERegressor(n_neighbors=5).fit(X, y)  # all landmarks is fine
     assert_array_equal(np.sort(model.neighbors_, axis=1), np.tile(np.arange(5), (6, 1)))
-    assert_allclose(model.predict(X), np.repeat(X.mean(axis=1, keepdims=True), 6, 1))
+    assert_allclose(
+        model.predict(X), np.repeat(X.mean(axis=1, keepdims=True), 6, 1), atol=1e-12
+    )
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,7 @@ def test_predict_dtype_follows_input(Estimator, dtype, data):
     est = Estimator(**FAST).fit(X.astype(dtype), y.astype(dtype))
     assert est.predict(X.astype(dtype)).dtype == dtype
     np.testing.assert_allclose(
-        est.predict(X.astype(np.float64)), est.predict(X), rtol=1e-6
+        est.predict(X.astype(np.float64)), est.predict(X), rtol=1e-6, atol=1e-6
     )
 
 

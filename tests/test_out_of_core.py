@@ -113,7 +113,7 @@ def test_float64_memmap_predicts_float64(data, tmp_path):
     X64 = np.load(tmp_path / "X64.npy", mmap_mode="r")
     est = TAAFRegressor(**FAST).fit(X, y)
     assert est.predict(X64).dtype == np.float64
-    np.testing.assert_allclose(est.predict(X64), est.predict(X), rtol=1e-6)
+    np.testing.assert_allclose(est.predict(X64), est.predict(X), rtol=1e-6, atol=1e-6)
 
 
 def test_long_reads_release_pages_as_they_go(monkeypatch, on_disk):
