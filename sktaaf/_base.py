@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import Callback, ProgressBar
+from skorch.callbacks import Callback
 from skorch.history import History
 
 from ._disk import DiskData, check_on_disk, is_on_disk, read_rows
@@ -32,6 +32,7 @@ from ._persistence import (
     save_estimator,
     write_model,
 )
+from ._progress import print_log, progress_callbacks
 from ._training import (
     MIXED_PRECISION_DTYPES,
     BatchIterator,
@@ -305,8 +306,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                     ),
                 )
             )
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
+        callbacks.extend(progress_callbacks(self.verbose))  # a bar on terminals
         # Copies: skorch initialises callbacks in place, and fit must leave the
         # estimator's parameters untouched.
         for entry in self.callbacks or []:
@@ -535,6 +535,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             iterator_valid=BatchIterator,
             train_split=split,
             callbacks=self._make_callbacks(),
+            callbacks__print_log=print_log(self.verbose),  # plain lines in logs
             device=device,
             verbose=int(self.verbose),
             **{
