@@ -38,6 +38,7 @@ from sktaaf import DGEXRegressor, TAAFRegressor
 from sktaaf.baselines import dgex_baselines
 from sktaaf.datasets import make_expression
 from sktaaf.metrics import mean_per_gene_pearson, per_gene_mae, win_rate
+from sktaaf.plotting import plot_per_gene_error
 
 # SKTAAF_EXAMPLE_QUICK=1 makes a seconds-long smoke run (the tests set it).
 QUICK = os.environ.get("SKTAAF_EXAMPLE_QUICK") == "1"
@@ -97,11 +98,12 @@ models["taaf"] = TAAFRegressor(**budget)
 # correlation between true and inferred expression across the test samples,
 # and :func:`~sktaaf.metrics.win_rate` the share of genes on which a model's
 # error is lower than linear regression's.
-errors, correlations, seconds = {}, {}, {}
+predictions, errors, correlations, seconds = {}, {}, {}, {}
 for name, model in models.items():
     start = time.perf_counter()
     y_pred = model.fit(X_train, y_train).predict(X_test)
     seconds[name] = time.perf_counter() - start
+    predictions[name] = y_pred
     errors[name] = per_gene_mae(y_test, y_pred)
     correlations[name] = mean_per_gene_pearson(y_test, y_pred)
 
@@ -118,25 +120,19 @@ for name in models:
 # ----------------------
 # One point per target gene: its error under linear regression (horizontal)
 # and under the TAAF network (vertical). Points below the diagonal are genes
-# the network infers better. The second panel compares the two networks.
-
-
-def compare(ax, name_x, name_y):
-    """Scatter the per-gene errors of two models, with the diagonal."""
-    ax.scatter(errors[name_x], errors[name_y], s=4, alpha=0.5)
-    low = min(errors[name_x].min(), errors[name_y].min())
-    high = max(errors[name_x].max(), errors[name_y].max())
-    ax.plot([low, high], [low, high], "k--", lw=1)
-    ax.set_aspect("equal")
-    ax.set_xlabel(f"per-gene MAE, {name_x}")
-    ax.set_ylabel(f"per-gene MAE, {name_y}")
-    wins = win_rate(errors[name_y], errors[name_x])
-    ax.set_title(f"{name_y} beats {name_x} on {wins:.1%} of genes", fontsize=10)
-
-
+# the network infers better (:func:`~sktaaf.plotting.plot_per_gene_error`).
+# The second panel compares the two networks.
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
-compare(axes[0], "linear_regression", "taaf")
-compare(axes[1], "dgex", "taaf")
+for ax, baseline in zip(axes, ["linear_regression", "dgex"], strict=True):
+    plot_per_gene_error(
+        y_test,
+        predictions["taaf"],
+        predictions[baseline],
+        ax=ax,
+        model_name="taaf",
+        baseline_name=baseline,
+    )
+    ax.title.set_fontsize(10)
 fig.tight_layout()
 fig.savefig("compare_baselines_per_gene_mae.png", dpi=100)
 print("saved compare_baselines_per_gene_mae.png")

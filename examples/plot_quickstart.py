@@ -40,6 +40,7 @@ from sklearn.model_selection import train_test_split
 
 from sktaaf import DGEXRegressor, TAAFRegressor
 from sktaaf.datasets import make_expression
+from sktaaf.plotting import plot_learning_curves, plot_measured_vs_inferred
 
 # SKTAAF_EXAMPLE_QUICK=1 makes a seconds-long smoke run (the tests set it).
 QUICK = os.environ.get("SKTAAF_EXAMPLE_QUICK") == "1"
@@ -95,29 +96,29 @@ for name, model in models.items():
 # ---------------
 # ``history_`` records the losses of every epoch: the training loss (on
 # batches, with dropout on) and the validation loss (on the held-out samples).
-# The vertical lines mark ``best_epoch_``, the epoch whose weights each model
-# kept.
-fig, ax = plt.subplots(figsize=(6.4, 4.2))
-for name in ("DGEXRegressor", "TAAFRegressor"):
-    history = models[name].history_
-    (line,) = ax.plot(
-        history[:, "epoch"], history[:, "train_loss"], label=f"{name} training"
-    )
-    ax.plot(
-        history[:, "epoch"],
-        history[:, "valid_loss"],
-        "--",
-        color=line.get_color(),
-        label=f"{name} validation",
-    )
-    ax.axvline(models[name].best_epoch_, color=line.get_color(), lw=0.8, alpha=0.5)
-ax.set_xlabel("epoch")
-ax.set_ylabel("MAE loss")
-ax.set_title("Learning curves (vertical lines: best epoch kept)")
-ax.legend()
+# :func:`~sktaaf.plotting.plot_learning_curves` draws them; the dotted line
+# marks ``best_epoch_``, the epoch whose weights each model kept.
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+for ax, name in zip(axes, ("DGEXRegressor", "TAAFRegressor"), strict=True):
+    plot_learning_curves(models[name], ax=ax)
+    ax.set_title(name)
+axes[0].set_ylabel("MAE loss")
 fig.tight_layout()
 fig.savefig("quickstart_learning_curves.png", dpi=100)
 print("saved quickstart_learning_curves.png")
+
+# %%
+# Measured against inferred
+# -------------------------
+# For a few target genes, the expression the TAAF network infers for each test
+# sample against the measured one
+# (:func:`~sktaaf.plotting.plot_measured_vs_inferred`); the legend gives each
+# gene's correlation across the test samples.
+ax = plot_measured_vs_inferred(
+    y_test, models["TAAFRegressor"].predict(X_test), genes=[0, 1, 2]
+)
+ax.set_title("TAAFRegressor, three target genes")
+ax.figure.savefig("quickstart_measured_vs_inferred.png", dpi=100)
 
 # %%
 # Both networks are far better than predicting each gene's mean. The D-GEX

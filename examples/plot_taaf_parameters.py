@@ -40,12 +40,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import MaxNLocator
 from sklearn.model_selection import train_test_split
 
 from sktaaf import TAAFRegressor
 from sktaaf.datasets import make_expression
 from sktaaf.nn import TAAF
+from sktaaf.plotting import plot_taaf_parameters
 
 # SKTAAF_EXAMPLE_QUICK=1 makes a seconds-long smoke run (the tests set it).
 QUICK = os.environ.get("SKTAAF_EXAMPLE_QUICK") == "1"
@@ -110,25 +110,16 @@ print("(median [5th, 95th percentile] over the neurons of each layer)")
 # %%
 # The parameters, layer by layer
 # ------------------------------
-# One histogram per layer and parameter; the dashed line marks the starting
-# value. ``alpha`` and ``beta`` moved away from 1 and ``delta`` away from 0:
-# the network did use the freedom the TAAFs give it, most of all in the output
-# layer, where each neuron is one target gene. In this short training
-# ``gamma`` moved least (mind the scale of its axis).
-fig, axes = plt.subplots(
-    len(learned), len(PARAMETERS), figsize=(10, 2.2 * len(learned)), sharex="col"
-)
-for row, (name, values) in zip(axes, learned.items(), strict=True):
-    for ax, parameter in zip(row, PARAMETERS, strict=True):
-        ax.hist(values[parameter], bins=30, color="tab:blue")
-        ax.axvline(INITIAL[parameter], color="black", ls="--", lw=1)
-        ax.set_yticks([])
-        ax.xaxis.set_major_locator(MaxNLocator(3))
-    row[0].set_ylabel(name)
-for ax, parameter in zip(axes[0], PARAMETERS, strict=True):
-    ax.set_title(parameter)
+# :func:`~sktaaf.plotting.plot_taaf_parameters` draws one panel per parameter,
+# with the distribution over the neurons of each layer (as densities: the
+# layers differ in size); the dashed line marks the starting value. ``alpha``
+# and ``beta`` moved away from 1 and ``delta`` away from 0: the network did
+# use the freedom the TAAFs give it, most of all in the output layer, where
+# each neuron is one target gene. In this short training ``gamma`` moved least
+# (mind the scale of its axis).
+axes = plot_taaf_parameters(model)
+fig = axes[0].figure
 fig.suptitle("Learned TAAF parameters per layer (dashed: initial value)")
-fig.tight_layout()
 fig.savefig("taaf_parameter_histograms.png", dpi=100)
 
 # %%
