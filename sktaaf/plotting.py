@@ -23,7 +23,7 @@ __all__ = [
 
 #: The four parameters of a TAAF, in the order of f(x) = alpha g(beta x + gamma)
 #: + delta, with their initial values.
-TAAF_PARAMETERS = {"alpha": 1.0, "beta": 1.0, "gamma": 0.0, "delta": 0.0}
+_TAAF_PARAMETERS = {"alpha": 1.0, "beta": 1.0, "gamma": 0.0, "delta": 0.0}
 
 
 def _pyplot():
@@ -271,7 +271,7 @@ def plot_taaf_parameters(estimator_or_module, ax=None):
             "plot_taaf_parameters draws on 4 Axes (alpha, beta, gamma, delta); "
             f"got {axes.size}."
         )
-    for axis, (parameter, initial) in zip(axes, TAAF_PARAMETERS.items(), strict=True):
+    for axis, (parameter, initial) in zip(axes, _TAAF_PARAMETERS.items(), strict=True):
         for name, layer in layers.items():
             values = getattr(layer, parameter).detach().float().cpu().numpy()
             axis.hist(values, bins=30, density=True, histtype="step", label=name)

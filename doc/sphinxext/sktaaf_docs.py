@@ -43,6 +43,7 @@ PUBLIC_MODULES = (
     "sktaaf.nn",
     "sktaaf.baselines",
     "sktaaf.metrics",
+    "sktaaf.plotting",
     "sktaaf.preprocessing",
     "sktaaf.datasets",
     "sktaaf.exceptions",
