@@ -117,8 +117,10 @@ class TAAFRegressor(BaseNetworkRegressor):
         the batches. An int makes fits on the CPU reproducible bit for bit.
         torch's global random state is left as it was.
     verbose : int, default=0
-        0 is silent; 1 or more shows a progress bar per epoch and a line of
-        losses per epoch.
+        0 is silent; 1 or more reports the losses of each epoch: on a terminal
+        as a table, with a progress bar of the batches; written to a file, a
+        pipe or a CI log, as one plain line per epoch (no carriage returns or
+        colour codes).
 
     Attributes
     ----------
