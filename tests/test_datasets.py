@@ -10,7 +10,7 @@ from sklearn.metrics import mean_absolute_error
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sktaaf.datasets import (
-    _loaders,
+    _gctx,
     load_gct,
     load_gctx,
     load_hdf,
@@ -264,7 +264,7 @@ def test_load_gctx(gctx_file):
 def test_load_gctx_sample_subset_in_requested_order(
     gctx_file, monkeypatch, chunk_elements
 ):
-    monkeypatch.setattr(_loaders, "_GCTX_CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(_gctx, "_GCTX_CHUNK_ELEMENTS", chunk_elements)
     path, values, genes, samples = gctx_file
     wanted = [samples[5], samples[1], samples[2], samples[6]]
     data = load_gctx(path, ["30"], target_ids=["60", "10"], sample_ids=wanted)

@@ -10,15 +10,12 @@ layout of the TAAF-D-GEX reference code) and ``.npy`` files, and return a
 estimators stream chunk by chunk for data larger than memory.
 """
 
-from ._columns import ColumnRows, open_gctx
-from ._loaders import (
-    load_gct,
-    load_gctx,
-    load_hdf,
-    load_hdf_pair,
-    load_npy,
-    split_landmarks,
-)
+from .._columns import ColumnRows
+from ._gct import load_gct
+from ._gctx import load_gctx, open_gctx
+from ._hdf import load_hdf, load_hdf_pair
+from ._ids import split_landmarks
+from ._npy import load_npy
 from ._synthetic import make_expression
 
 __all__ = [

@@ -1,17 +1,14 @@
-"""Streaming views of the landmark and target columns of a file's matrix."""
+"""On-disk row access: some columns of a matrix, read row block by row block.
+
+A leaf module next to :mod:`sktaaf._disk`, which streams these views during
+``fit``; it imports nothing from the estimators nor from the loaders.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils import Bunch
 
-from ._loaders import (
-    _GCTX_ERRORS,
-    _gctx_header,
-    _open_gctx_file,
-    _read_errors,
-    _resolve_genes,
-)
+__all__ = ["ColumnRows"]
 
 
 class ColumnRows:
@@ -88,65 +85,3 @@ class ColumnRows:
 
     def __repr__(self) -> str:
         return f"ColumnRows(shape={self.shape}, dtype={self.dtype})"
-
-
-def open_gctx(path, landmark_ids, *, target_ids=None) -> Bunch:
-    """Open a GCTX file for streaming: landmark and target views, not arrays.
-
-    Unlike :func:`load_gctx`, nothing is read but the ids: ``X`` and ``y`` are
-    :class:`ColumnRows` views of the file's matrix, which the estimators read
-    chunk by chunk, so files larger than memory can be trained on.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The GCTX file.
-    landmark_ids : sequence of str
-        Ids of the landmark genes (rows ids of the GCTX matrix).
-    target_ids : sequence of str, default=None
-        Ids of the target genes; by default every gene that is not a landmark.
-
-    Returns
-    -------
-    data : sklearn.utils.Bunch
-        ``X`` and ``y`` (:class:`ColumnRows`), ``landmark_ids``, ``target_ids``,
-        ``sample_ids``, and ``file``, the open ``h5py.File`` (close it, or use
-        the bunch's file as a context manager, when done).
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> import h5py, numpy as np
-    >>> from sktaaf.datasets import open_gctx
-    >>> path = os.path.join(tempfile.mkdtemp(), "data.gctx")
-    >>> with h5py.File(path, "w") as file:
-    ...     _ = file.create_dataset("0/DATA/0/matrix", data=np.eye(3, dtype="f4"))
-    ...     _ = file.create_dataset("0/META/ROW/id", data=[b"g1", b"g2", b"g3"])
-    ...     _ = file.create_dataset("0/META/COL/id", data=[b"s1", b"s2", b"s3"])
-    >>> data = open_gctx(path, landmark_ids=["g3", "g1"])
-    >>> data.X.shape, data.y.shape
-    ((3, 2), (3, 1))
-    >>> data.X[0:3]
-    array([[0., 1.],
-           [0., 0.],
-           [1., 0.]], dtype=float32)
-    >>> data.file.close()
-    """
-    file, path = _open_gctx_file(path, "open_gctx")
-    try:
-        with _read_errors(path, "GCTX", _GCTX_ERRORS):
-            matrix, gene_ids, sample_ids = _gctx_header(file, path)
-        landmarks, targets, landmark_ids, target_ids = _resolve_genes(
-            gene_ids, landmark_ids, target_ids
-        )
-    except Exception:
-        file.close()
-        raise
-    return Bunch(
-        X=ColumnRows(matrix, landmarks),
-        y=ColumnRows(matrix, targets),
-        landmark_ids=landmark_ids,
-        target_ids=target_ids,
-        sample_ids=sample_ids,
-        file=file,
-    )
