@@ -28,6 +28,8 @@ class ColumnRows:
         The samples x genes matrix.
     columns : array-like of int
         Positions of the columns to expose, in the order to expose them.
+    source : str, default=None
+        The file the matrix lives in, named in error messages.
 
     Attributes
     ----------
@@ -55,19 +57,34 @@ class ColumnRows:
 
     _sktaaf_rows = True  # streamed by the estimators, not loaded
 
-    def __init__(self, matrix, columns) -> None:
+    def __init__(self, matrix, columns, source: str | None = None) -> None:
         self.matrix = matrix
         self.columns = np.asarray(columns, dtype=np.intp)
+        self.source = source
         # h5py reads increasing columns; the order is restored after reading.
         self._sorted = np.unique(self.columns)
         self._order = np.searchsorted(self._sorted, self.columns)
 
+    def _check_open(self) -> None:
+        # A dataset of a closed h5py file has an invalid id; reading it raises
+        # h5py's "Invalid dataset identifier".
+        identifier = getattr(self.matrix, "id", None)
+        if identifier is not None and not getattr(identifier, "valid", True):
+            where = f" {self.source!r}" if self.source else ""
+            raise ValueError(
+                f"The file{where} that this ColumnRows view reads is closed; "
+                "keep it open while the view is used (e.g. reopen it with "
+                "sktaaf.datasets.open_gctx), or load the data with load_gctx."
+            )
+
     @property
     def shape(self) -> tuple[int, int]:
+        self._check_open()
         return (self.matrix.shape[0], len(self.columns))
 
     @property
     def dtype(self) -> np.dtype:
+        self._check_open()
         return np.dtype(self.matrix.dtype)
 
     @property
@@ -75,13 +92,18 @@ class ColumnRows:
         return 2
 
     def __len__(self) -> int:
+        self._check_open()
         return self.matrix.shape[0]
 
     def __getitem__(self, rows) -> np.ndarray:
         if not isinstance(rows, slice):
             raise TypeError("ColumnRows reads row slices, e.g. view[10:20].")
+        self._check_open()
         block = np.asarray(self.matrix[rows])
         return block[:, self._sorted][:, self._order]
 
     def __repr__(self) -> str:
-        return f"ColumnRows(shape={self.shape}, dtype={self.dtype})"
+        try:
+            return f"ColumnRows(shape={self.shape}, dtype={self.dtype})"
+        except ValueError:
+            return f"ColumnRows(closed file {self.source!r})"

@@ -7,6 +7,8 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 PathLike = str | os.PathLike
 
 
@@ -38,3 +40,30 @@ def _read_errors(path: Path, what: str, errors: tuple):
             f"The {what} file {str(path)!r} cannot be read (truncated, corrupted, "
             f"or another kind of file): {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def cast_checked(values: np.ndarray, dtype, path: Path, where) -> np.ndarray:
+    """``values`` cast to ``dtype``; a ValueError when finite values overflow it.
+
+    ``where(row, column)`` names the position of the first overflowing value
+    (of ``values``) in the message.
+    """
+    dtype = np.dtype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        converted = values.astype(dtype, copy=False)
+    if (
+        dtype.kind == "f"
+        and values.dtype.kind == "f"
+        and np.finfo(values.dtype).max > np.finfo(dtype).max
+    ):
+        overflow = np.isinf(converted) & np.isfinite(values)
+        if overflow.any():
+            row, column = np.argwhere(overflow)[0]
+            raise ValueError(
+                f"The file {str(path)!r} holds {int(overflow.sum())} finite values "
+                f"beyond the range of {dtype.name} (largest "
+                f"{np.finfo(dtype).max:.6g}), e.g. {values[row, column]!r} at "
+                f"{where(row, column)}; they would become infinite. Rescale the "
+                "data (e.g. log-transform it), or load it with dtype=np.float64."
+            )
+    return converted

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import zlib
 from pathlib import Path
 
@@ -10,87 +12,209 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 from sklearn.utils import Bunch
 
-from ._common import PathLike, _check_file, _import, _read_errors
-from ._ids import split_landmarks
+from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
+from ._ids import _as_ids, split_landmarks
+from ._metadata import landmarks_from_metadata, metadata_frame
 
 __all__ = ["load_gct"]
 
 
-def _read_gct(path: Path):
-    """The data of a GCT 1.2 or 1.3 file: genes x samples values and ids."""
-    pd = _import("pandas", "pandas", "load_gct")
+# Null values of GCT data cells: cmapPy's list (CMap writes "NaN" or "na").
+_DATA_NULLS = ["", "#N/A", "N/A", "NA", "#NA", "NULL", "NaN", "-NaN", "nan", "-nan"]
+_DATA_NULLS += ["NAN", "#N/A!", "na", "None", "#VALUE!"]
+# Characters of data lines parsed at once: bounds the text buffer.
+_BATCH_CHARS = 2**25
+
+
+def _open_text(path: Path):
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as file:
-        version = file.readline().strip()
-        dimensions = [field for field in file.readline().split() if field]
-        header = file.readline().rstrip("\r\n").split("\t")
+    return opener(path, "rt", encoding="utf-8")
+
+
+def _fields(line: str, expected: int, path: Path, line_number: int, what: str):
+    """The tab-separated fields of ``line``, checked to be ``expected`` many."""
+    fields = line.rstrip("\r\n").split("\t")
+    if len(fields) != expected:
+        raise ValueError(
+            f"Line {line_number} of the GCT file {str(path)!r} has {len(fields)} "
+            f"tab-separated fields but {expected} were expected ({what}). A short "
+            "line or a stray tab would shift the values; GCT has no quoting."
+        )
+    return fields
+
+
+def _read_dimensions(file, path: Path):
+    """Version line and dimensions line: (n_rows, n_cols, n_row_meta, n_col_meta)."""
+    version = file.readline().strip()
+    dimensions = [field for field in file.readline().split() if field]
     try:
         dimensions = [int(field) for field in dimensions]
     except ValueError:
         dimensions = []
     if version == "#1.2" and len(dimensions) >= 2:
-        n_rows, n_cols = dimensions[:2]
-        n_row_meta, n_col_meta = 1, 0  # the Description column
-    elif version == "#1.3" and len(dimensions) >= 4:
-        n_rows, n_cols, n_row_meta, n_col_meta = dimensions[:4]
-    else:
-        raise ValueError(
-            f"{str(path)!r} is not a GCT file: expected '#1.2' or '#1.3' on the "
-            "first line and the dimensions on the second, got "
-            f"{version[:20]!r} and {' '.join(map(str, dimensions))[:40]!r}."
-        )
-    if len(header) != 1 + n_row_meta + n_cols:
-        raise ValueError(
-            f"The GCT header of {str(path)!r} has {len(header)} fields, but its "
-            f"dimensions line declares 1 id + {n_row_meta} row-metadata + "
-            f"{n_cols} sample columns."
-        )
+        return (*dimensions[:2], 1, 0)  # the Description column
+    if version == "#1.3" and len(dimensions) >= 4:
+        return tuple(dimensions[:4])
+    raise ValueError(
+        f"{str(path)!r} is not a GCT file: expected '#1.2' or '#1.3' on the "
+        "first line and the dimensions on the second, got "
+        f"{version[:20]!r} and {' '.join(map(str, dimensions))[:40]!r}."
+    )
+
+
+def _parse_batch(lines: list[str], n_fields: int, n_row_meta: int):
+    """Ids, row metadata (text) and float64 values of some data lines."""
+    pd = _import("pandas", "pandas", "load_gct")
     first_value = 1 + n_row_meta
-    value_columns = range(first_value, first_value + n_cols)
+    value_columns = range(first_value, n_fields)
     frame = pd.read_csv(
-        path,
+        io.StringIO("".join(lines)),
         sep="\t",
         header=None,
-        skiprows=3 + n_col_meta,
-        usecols=[0, *value_columns],
-        dtype={0: str},
-        keep_default_na=False,  # ids are never missing values
-        na_values=dict.fromkeys(value_columns, ["", "NA", "NaN", "nan", "NAN"]),
+        names=range(n_fields),
+        index_col=False,
+        dtype=dict.fromkeys(range(first_value), object),
+        keep_default_na=False,  # ids and metadata are text, read verbatim
+        na_values=dict.fromkeys(value_columns, _DATA_NULLS),
+        quoting=csv.QUOTE_NONE,  # GCT has no quoting: '"' is a character
+        skip_blank_lines=False,
+        engine="c",
     )
-    if frame.shape != (n_rows, 1 + n_cols):
+    text = frame.iloc[:, :first_value].to_numpy(dtype=object)
+    try:
+        values = frame.iloc[:, first_value:].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        numbers = frame.iloc[:, first_value:].apply(pd.to_numeric, errors="coerce")
+        bad = numbers.isna().to_numpy() & frame.iloc[:, first_value:].notna().to_numpy()
+        row, column = np.argwhere(bad)[0]
+        return text, None, (row, column, frame.iat[row, first_value + column])
+    return text, values, None
+
+
+def _read_gct(path: Path, dtype):
+    """The data of a GCT 1.2 or 1.3 file.
+
+    Returns the genes x samples values (of ``dtype``, float64 if None), the
+    gene ids, the sample ids, the row metadata (name -> text values) and the
+    column metadata (name -> text values).
+    """
+    with _open_text(path) as file:
+        n_rows, n_cols, n_row_meta, n_col_meta = _read_dimensions(file, path)
+        n_fields = 1 + n_row_meta + n_cols
+        what = (
+            f"1 id + {n_row_meta} row-metadata + {n_cols} sample columns, as the "
+            "dimensions line declares"
+        )
+        header = _fields(file.readline(), n_fields, path, 3, what)
+        first_value = 1 + n_row_meta
+        col_meta = {}
+        for line_number in range(4, 4 + n_col_meta):
+            fields = _fields(file.readline(), n_fields, path, line_number, what)
+            col_meta[fields[0]] = fields[first_value:]
+        values = _allocate(path, n_rows, n_cols, dtype)
+        row_text = np.empty((n_rows, first_value), dtype=object)
+        line_number = 3 + n_col_meta
+        done = 0
+        for batch, start in _batches(file, path, line_number, n_fields, n_rows, what):
+            text, numbers, bad = _parse_batch(batch, n_fields, n_row_meta)
+            if bad is not None:
+                row, column, cell = bad
+                raise ValueError(
+                    f"Line {start + row} of the GCT file {str(path)!r} holds "
+                    f"{cell!r} for sample {header[first_value + column]!r}, which "
+                    "is not a number."
+                )
+            row_text[done : done + len(batch)] = text
+            values[done : done + len(batch)] = cast_checked(
+                numbers,
+                values.dtype,
+                path,
+                lambda row, column, start=start, text=text: (
+                    f"line {start + row} (row id {text[row, 0]!r}, column id "
+                    f"{header[first_value + column]!r})"
+                ),
+            )
+            done += len(batch)
+    if done != n_rows:
         raise ValueError(
             f"The GCT file {str(path)!r} declares {n_rows} genes x {n_cols} "
-            f"samples but holds {frame.shape[0]} data rows."
+            f"samples but holds {done} data rows."
+        )
+    row_meta = {
+        name: row_text[:, 1 + i] for i, name in enumerate(header[1:first_value])
+    }
+    return values, row_text[:, 0], header[first_value:], row_meta, col_meta
+
+
+def _allocate(path: Path, n_rows: int, n_cols: int, dtype) -> np.ndarray:
+    dtype = np.float64 if dtype is None else np.dtype(dtype)
+    if path.suffix != ".gz" and n_rows * (n_cols + 1) > path.stat().st_size:
+        raise ValueError(
+            f"The GCT file {str(path)!r} declares {n_rows} genes x {n_cols} "
+            f"samples, more values than its {path.stat().st_size} bytes can hold."
         )
     try:
-        values = frame.iloc[:, 1:].to_numpy(dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        return np.empty((n_rows, n_cols), dtype=dtype)
+    except (MemoryError, ValueError) as exc:
         raise ValueError(
-            f"The GCT file {str(path)!r} has values that are not numbers."
+            f"The GCT file {str(path)!r} declares {n_rows} genes x {n_cols} "
+            f"samples, too many to hold in memory: {exc}"
         ) from exc
-    return values, frame.iloc[:, 0].to_numpy(), header[first_value:]
+
+
+def _batches(file, path, line_number, n_fields, n_rows, what):
+    """Yield ``(lines, number of the first)``: the data lines, checked for their
+    number of fields, a few megabytes at a time. Blank lines end the data."""
+    batch, size, first, blank, count = [], 0, line_number + 1, None, 0
+    for line in file:
+        line_number += 1
+        if not line.strip():
+            blank = blank or line_number
+            continue
+        if blank is not None:  # a blank line inside the data
+            _fields("", n_fields, path, blank, what)
+        _fields(line, n_fields, path, line_number, what)
+        count += 1
+        if count > n_rows:
+            raise ValueError(
+                f"The GCT file {str(path)!r} holds more data rows than the "
+                f"{n_rows} genes its dimensions line declares (line {line_number})."
+            )
+        batch.append(line)
+        size += len(line)
+        if size >= _BATCH_CHARS:
+            yield batch, first
+            batch, size, first = [], 0, line_number + 1
+    if batch:
+        yield batch, first
 
 
 def load_gct(
     path: PathLike,
-    landmark_ids: ArrayLike,
+    landmark_ids: ArrayLike | None = None,
     *,
     target_ids: ArrayLike | None = None,
     dtype: DTypeLike | None = np.float32,
 ) -> Bunch:
     """Load a GCT text file (genes x samples) as landmarks and targets.
 
-    Reads GCT versions 1.2 and 1.3 [1]_, plain or gzipped (``.gct.gz``).
-    Row and column metadata are skipped; the row ids are the gene ids, the
-    column ids the sample ids. Requires pandas.
+    Reads GCT versions 1.2 and 1.3 [1]_, plain or gzipped (``.gct.gz``). The
+    row ids are the gene ids, the column ids the sample ids; the row and
+    column metadata of GCT 1.3 (the ``Description`` column of GCT 1.2) are
+    returned as DataFrames. GCT has no quoting: every field is read verbatim,
+    a ``"`` included. The file is read once, a few megabytes of text at a
+    time, into one array of ``dtype``. Requires pandas.
 
     Parameters
     ----------
     path : str or path-like
         The ``.gct`` or ``.gct.gz`` file.
-    landmark_ids : array-like of shape (n_landmarks,)
+    landmark_ids : array-like of shape (n_landmarks,), default=None
         Ids (row ids of the file) of the landmark genes, in the order wanted
-        for ``X``.
+        for ``X``. None takes the rows that the file's ``pr_is_lmark`` row
+        metadata flags (1 or Y), in file order; an error if the file has no
+        such field. For the L1000 landmarks under another id, see
+        :func:`l1000_landmark_ids`.
     target_ids : array-like of shape (n_targets,), default=None
         Ids of the target genes; None takes every other gene, in file order.
     dtype : data-type or None, default=np.float32
@@ -99,12 +223,31 @@ def load_gct(
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        ``X``, ``y``, ``landmark_ids``, ``target_ids``, ``sample_ids``; see
-        :func:`split_landmarks`.
+        ``X``, ``y``, ``landmark_ids``, ``target_ids``, ``sample_ids`` (see
+        :func:`split_landmarks`), and
+
+        row_metadata : DataFrame of shape (n_genes, n_row_fields)
+            The row metadata of every gene of the file, in file order, indexed
+            by gene id (index name ``"rid"``); e.g.
+            ``data.row_metadata.loc[data.target_ids, "pr_gene_symbol"]``.
+        col_metadata : DataFrame of shape (n_samples, n_col_fields)
+            The column metadata of the samples, indexed by sample id (index
+            name ``"cid"``), in the order of the rows of ``X``.
+
+        Metadata nulls (``-666``, ``na``, ``NaN``, ...) become NaN and fields
+        whose values are all numbers become numeric, as cmapPy reads them.
+
+    Raises
+    ------
+    ValueError
+        When the file is not GCT, a line has another number of fields than the
+        header (naming the line), a value is not a number, or a finite value
+        exceeds ``dtype`` (e.g. 1e39 for float32).
 
     See Also
     --------
     load_gctx : The binary (HDF5) form of the same data.
+    write_gct : Write profiles and metadata as GCT 1.3.
     split_landmarks : Split a matrix already in memory.
 
     References
@@ -117,27 +260,42 @@ def load_gct(
     --------
     >>> import tempfile, pathlib
     >>> from sktaaf.datasets import load_gct
-    >>> text = ("#1.2\\n2\\t3\\nName\\tDescription\\ts1\\ts2\\ts3\\n"
-    ...         "g1\\tna\\t1\\t2\\t3\\ng2\\tna\\t4\\t5\\t6\\n")
+    >>> text = ("#1.3\\n2\\t3\\t2\\t1\\n"
+    ...         "id\\tpr_gene_symbol\\tpr_is_lmark\\ts1\\ts2\\ts3\\n"
+    ...         "cell_id\\tna\\tna\\tA375\\tA375\\tMCF7\\n"
+    ...         "5720\\tPSME1\\t1\\t1\\t2\\t3\\n"
+    ...         "2101\\tESRRA\\t0\\t4\\t5\\t6\\n")
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = pathlib.Path(folder) / "tiny.gct"
     ...     _ = path.write_text(text)
-    ...     data = load_gct(path, landmark_ids=["g2"])
+    ...     data = load_gct(path)  # the landmarks flagged by pr_is_lmark
     >>> data.X.ravel(), data.y.ravel(), list(data.sample_ids)
-    (array([4., 5., 6.], dtype=float32), array([1., 2., 3.], dtype=float32), \
+    (array([1., 2., 3.], dtype=float32), array([4., 5., 6.], dtype=float32), \
 ['s1', 's2', 's3'])
+    >>> data.row_metadata.loc[data.target_ids, "pr_gene_symbol"].tolist()
+    ['ESRRA']
+    >>> data.col_metadata["cell_id"].tolist()
+    ['A375', 'A375', 'MCF7']
     """
+    _import("pandas", "pandas", "load_gct")
     path = _check_file(path, "GCT")
     # Damaged gzip streams raise OSError, EOFError or zlib.error.
     with _read_errors(
         path, "GCT", (UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error)
     ):
-        values, gene_ids, sample_ids = _read_gct(path)
-    return split_landmarks(
+        values, gene_ids, sample_ids, row_fields, col_fields = _read_gct(path, dtype)
+    gene_ids = _as_ids(gene_ids, "the file's row ids")
+    row_metadata = metadata_frame(row_fields, gene_ids, "rid")
+    if landmark_ids is None:
+        landmark_ids = landmarks_from_metadata(row_metadata, path)
+    data = split_landmarks(
         values.T,
         gene_ids,
         landmark_ids,
         target_ids=target_ids,
         sample_ids=sample_ids,
-        dtype=dtype,
+        dtype=None,
     )
+    data.row_metadata = row_metadata
+    data.col_metadata = metadata_frame(col_fields, data.sample_ids, "cid")
+    return data

@@ -9,8 +9,9 @@ from numpy.typing import ArrayLike, DTypeLike
 from sklearn.utils import Bunch
 
 from .._columns import ColumnRows
-from ._common import PathLike, _check_file, _import, _read_errors
+from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
 from ._ids import _as_ids, _bunch, _positions, _resolve_genes
+from ._metadata import landmarks_from_metadata, metadata_frame
 
 __all__ = ["load_gctx", "open_gctx"]
 
@@ -65,6 +66,11 @@ def _gctx_header(file, path: Path):
                 f"{dataset.shape}; expected 1-D, one id per row or column."
             )
     matrix = file[_GCTX_MATRIX]
+    if matrix.dtype.kind not in "biuf":
+        raise ValueError(
+            f"The GCTX file {str(path)!r} holds {matrix.dtype} values in its "
+            f"/{_GCTX_MATRIX} dataset; expected numbers (float32 or float64)."
+        )
     gene_ids = _as_ids(_decode(file[_GCTX_ROW_IDS][()]), "the file's row ids")
     sample_ids = _as_ids(
         _decode(file[_GCTX_COL_IDS][()]), "the file's column ids", unique=False
@@ -79,9 +85,68 @@ def _gctx_header(file, path: Path):
     return matrix, gene_ids, sample_ids
 
 
+def _read_metadata(file, path: Path, axis: str, ids, positions=None):
+    """The metadata of the rows (``axis="ROW"``) or columns of an open GCTX
+    file as a DataFrame indexed by ``ids``; ``positions`` picks columns."""
+    h5py = _import("h5py", "h5py", "reading GCTX")
+    group = file[f"0/META/{axis}"]
+    n_total = group["id"].shape[0]
+    fields = {}
+    for name, dataset in group.items():
+        if name == "id" or not isinstance(dataset, h5py.Dataset):
+            continue
+        if dataset.shape != (n_total,):
+            raise ValueError(
+                f"The /0/META/{axis}/{name} dataset of the GCTX file "
+                f"{str(path)!r} has shape {dataset.shape}; expected ({n_total},), "
+                "one value per id."
+            )
+        values = dataset[()]
+        fields[name] = values if positions is None else values[positions]
+    return metadata_frame(fields, ids, "rid" if axis == "ROW" else "cid")
+
+
+def _read_genes(file, path: Path, landmark_ids, target_ids):
+    """Header, row metadata and resolved landmarks/targets of an open file."""
+    matrix, gene_ids, sample_ids = _gctx_header(file, path)
+    row_metadata = _read_metadata(file, path, "ROW", gene_ids)
+    if landmark_ids is None:
+        landmark_ids = landmarks_from_metadata(row_metadata, path)
+    genes = _resolve_genes(gene_ids, landmark_ids, target_ids)
+    return matrix, gene_ids, sample_ids, row_metadata, genes
+
+
+def _read_rows(matrix, rows, landmarks, targets, dtype, path, where):
+    """``X`` and ``y``: the ``rows`` of ``matrix`` (in that order), read a
+    chunk of ascending rows at a time; finite values beyond ``dtype`` raise."""
+    out_dtype = matrix.dtype if dtype is None else np.dtype(dtype)
+    X = np.empty((len(rows), len(landmarks)), dtype=out_dtype)
+    y = np.empty((len(rows), len(targets)), dtype=out_dtype)
+    # h5py reads ascending rows; put them back in the requested order.
+    order = np.argsort(rows, kind="stable")
+    chunk = max(1, _GCTX_CHUNK_ELEMENTS // max(matrix.shape[1], 1))
+    for start in range(0, len(rows), chunk):
+        wanted = order[start : start + chunk]
+        sorted_rows = rows[wanted]
+        first, last = sorted_rows[0], sorted_rows[-1]
+        if last - first + 1 == len(sorted_rows):  # contiguous: a slice
+            block = matrix[first : last + 1]
+        else:
+            block = matrix[sorted_rows]
+        block = cast_checked(
+            block,
+            out_dtype,
+            path,
+            lambda row, column, rows=sorted_rows: where(rows[row], column),
+        )
+        X[wanted] = block[:, landmarks]
+        y[wanted] = block[:, targets]
+    return X, y
+
+
 def load_gctx(
     path: PathLike,
-    landmark_ids: ArrayLike,
+    landmark_ids: ArrayLike | None = None,
     *,
     target_ids: ArrayLike | None = None,
     sample_ids: ArrayLike | None = None,
@@ -92,18 +157,21 @@ def load_gctx(
     A GCTX file [1]_ stores a genes x samples matrix at ``/0/DATA/0/matrix``,
     the gene (row) ids at ``/0/META/ROW/id`` and the sample (column) ids at
     ``/0/META/COL/id``; h5py sees the matrix as samples x genes, the layout
-    returned here. Samples are read a chunk at a time, so a subset of a large
-    file (``sample_ids``) needs memory for that subset only. Metadata other
-    than the ids is ignored. Requires h5py (cmapPy is not needed; version
-    4.0.1 fails with NumPy 2 and pandas 3).
+    returned here. The row and column metadata (one dataset per field under
+    ``/0/META/ROW`` and ``/0/META/COL``) are returned as DataFrames. Samples
+    are read a chunk at a time, so a subset of a large file (``sample_ids``)
+    needs memory for that subset only. Requires h5py and pandas (cmapPy is
+    not needed; version 4.0.1 fails with NumPy 2 and pandas 3).
 
     Parameters
     ----------
     path : str or path-like
         The ``.gctx`` file.
-    landmark_ids : array-like of shape (n_landmarks,)
+    landmark_ids : array-like of shape (n_landmarks,), default=None
         Row ids of the landmark genes (e.g. the Entrez ids of the L1000
-        landmarks), in the order wanted for ``X``.
+        landmarks, :func:`l1000_landmark_ids`), in the order wanted for ``X``.
+        None takes the rows that the file's ``pr_is_lmark`` row metadata flags
+        (1 or Y), in file order; an error if the file has no such field.
     target_ids : array-like of shape (n_targets,), default=None
         Row ids of the target genes; None takes every other gene, in file
         order.
@@ -115,11 +183,29 @@ def load_gctx(
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        ``X``, ``y``, ``landmark_ids``, ``target_ids``, ``sample_ids``; see
-        :func:`split_landmarks`.
+        ``X``, ``y``, ``landmark_ids``, ``target_ids``, ``sample_ids`` (see
+        :func:`split_landmarks`), and
+
+        row_metadata : DataFrame of shape (n_genes, n_row_fields)
+            The row metadata of every gene of the file, in file order, indexed
+            by gene id (index name ``"rid"``); e.g.
+            ``data.row_metadata.loc[data.target_ids, "pr_gene_symbol"]``.
+        col_metadata : DataFrame of shape (n_samples, n_col_fields)
+            The column metadata of the samples read, indexed by sample id
+            (index name ``"cid"``), in the order of the rows of ``X``.
+
+        Metadata nulls (``-666``, ``na``, ...) become NaN and text fields
+        whose values are all numbers become numeric, as cmapPy reads them.
+
+    Raises
+    ------
+    ValueError
+        When the file is not GCTX, its matrix holds no numbers, or a finite
+        value exceeds ``dtype`` (e.g. 1e39 in a float64 file, for float32).
 
     See Also
     --------
+    write_gctx : Write profiles and metadata as GCTX.
     load_gct : The text form of the same data.
 
     References
@@ -145,50 +231,52 @@ def load_gctx(
     (array([[5., 3.]], dtype=float32), array([[4.]], dtype=float32), \
 array(['g2'], dtype=object))
     """
+    _import("pandas", "pandas", "load_gctx")
     file, path = _open_gctx_file(path, "load_gctx")
     with file, _read_errors(path, "GCTX", _GCTX_ERRORS):
-        matrix, gene_ids, all_sample_ids = _gctx_header(file, path)
-        landmarks, targets, landmark_ids, target_ids = _resolve_genes(
-            gene_ids, landmark_ids, target_ids
+        matrix, gene_ids, all_sample_ids, row_metadata, genes = _read_genes(
+            file, path, landmark_ids, target_ids
         )
+        landmarks, targets, landmark_ids, target_ids = genes
         if sample_ids is None:
             rows = np.arange(len(all_sample_ids))
             sample_ids = all_sample_ids
         else:
             sample_ids = _as_ids(sample_ids, "sample_ids")
             rows = _positions(all_sample_ids, sample_ids, "sample ids", "column ids")
-        out_dtype = matrix.dtype if dtype is None else np.dtype(dtype)
-        X = np.empty((len(rows), len(landmarks)), dtype=out_dtype)
-        y = np.empty((len(rows), len(targets)), dtype=out_dtype)
-        # h5py reads ascending rows; put them back in the requested order.
-        order = np.argsort(rows, kind="stable")
-        chunk = max(1, _GCTX_CHUNK_ELEMENTS // max(len(gene_ids), 1))
-        for start in range(0, len(rows), chunk):
-            wanted = order[start : start + chunk]
-            sorted_rows = rows[wanted]
-            first, last = sorted_rows[0], sorted_rows[-1]
-            if last - first + 1 == len(sorted_rows):  # contiguous: a slice
-                block = matrix[first : last + 1]
-            else:
-                block = matrix[sorted_rows]
-            X[wanted] = block[:, landmarks]
-            y[wanted] = block[:, targets]
-    return _bunch(X, y, landmark_ids, target_ids, sample_ids)
+        col_metadata = _read_metadata(file, path, "COL", sample_ids, rows)
+
+        def where(row, column):
+            return f"row id {gene_ids[column]!r}, column id {all_sample_ids[row]!r}"
+
+        X, y = _read_rows(matrix, rows, landmarks, targets, dtype, path, where)
+    data = _bunch(X, y, landmark_ids, target_ids, sample_ids)
+    data.row_metadata = row_metadata
+    data.col_metadata = col_metadata
+    return data
 
 
-def open_gctx(path, landmark_ids, *, target_ids=None) -> Bunch:
+def open_gctx(
+    path: PathLike,
+    landmark_ids: ArrayLike | None = None,
+    *,
+    target_ids: ArrayLike | None = None,
+) -> Bunch:
     """Open a GCTX file for streaming: landmark and target views, not arrays.
 
-    Unlike :func:`load_gctx`, nothing is read but the ids: ``X`` and ``y`` are
-    :class:`ColumnRows` views of the file's matrix, which the estimators read
-    chunk by chunk, so files larger than memory can be trained on.
+    Unlike :func:`load_gctx`, nothing is read but the ids and the metadata:
+    ``X`` and ``y`` are :class:`ColumnRows` views of the file's matrix, which
+    the estimators read chunk by chunk, so files larger than memory can be
+    trained on. The views read the file while it is open; once it is closed,
+    using them raises a ValueError that says so.
 
     Parameters
     ----------
     path : str or path-like
         The GCTX file.
-    landmark_ids : sequence of str
-        Ids of the landmark genes (rows ids of the GCTX matrix).
+    landmark_ids : sequence of str, default=None
+        Ids of the landmark genes (rows ids of the GCTX matrix). None takes
+        the rows flagged by the file's ``pr_is_lmark`` row metadata.
     target_ids : sequence of str, default=None
         Ids of the target genes; by default every gene that is not a landmark.
 
@@ -196,8 +284,10 @@ def open_gctx(path, landmark_ids, *, target_ids=None) -> Bunch:
     -------
     data : sklearn.utils.Bunch
         ``X`` and ``y`` (:class:`ColumnRows`), ``landmark_ids``, ``target_ids``,
-        ``sample_ids``, and ``file``, the open ``h5py.File`` (close it, or use
-        the bunch's file as a context manager, when done).
+        ``sample_ids``, ``row_metadata`` and ``col_metadata`` (as
+        :func:`load_gctx` gives them, for every sample of the file), and
+        ``file``, the open ``h5py.File`` (close it, or use the bunch's file as
+        a context manager, when done).
 
     Examples
     --------
@@ -218,21 +308,25 @@ def open_gctx(path, landmark_ids, *, target_ids=None) -> Bunch:
            [1., 0.]], dtype=float32)
     >>> data.file.close()
     """
+    _import("pandas", "pandas", "open_gctx")
     file, path = _open_gctx_file(path, "open_gctx")
     try:
         with _read_errors(path, "GCTX", _GCTX_ERRORS):
-            matrix, gene_ids, sample_ids = _gctx_header(file, path)
-        landmarks, targets, landmark_ids, target_ids = _resolve_genes(
-            gene_ids, landmark_ids, target_ids
-        )
-    except Exception:
+            matrix, _, sample_ids, row_metadata, genes = _read_genes(
+                file, path, landmark_ids, target_ids
+            )
+            col_metadata = _read_metadata(file, path, "COL", sample_ids)
+    except BaseException:
         file.close()
         raise
+    landmarks, targets, landmark_ids, target_ids = genes
     return Bunch(
-        X=ColumnRows(matrix, landmarks),
-        y=ColumnRows(matrix, targets),
+        X=ColumnRows(matrix, landmarks, source=str(path)),
+        y=ColumnRows(matrix, targets, source=str(path)),
         landmark_ids=landmark_ids,
         target_ids=target_ids,
         sample_ids=sample_ids,
+        row_metadata=row_metadata,
+        col_metadata=col_metadata,
         file=file,
     )
