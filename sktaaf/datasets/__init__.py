@@ -11,8 +11,8 @@ estimators stream chunk by chunk for data larger than memory.
 """
 
 from .._columns import ColumnRows
-from ._gct import load_gct
-from ._gctx import load_gctx, open_gctx
+from ._gct import load_gct, write_gct
+from ._gctx import load_gctx, open_gctx, write_gctx
 from ._hdf import load_hdf, load_hdf_pair
 from ._ids import split_landmarks
 from ._npy import load_npy
@@ -28,4 +28,6 @@ __all__ = [
     "load_npy",
     "make_expression",
     "split_landmarks",
+    "write_gct",
+    "write_gctx",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,11 +43,12 @@ def _read_errors(path: Path, what: str, errors: tuple):
         ) from exc
 
 
-def cast_checked(values: np.ndarray, dtype, path: Path, where) -> np.ndarray:
+def cast_checked(values: np.ndarray, dtype, source: str, where) -> np.ndarray:
     """``values`` cast to ``dtype``; a ValueError when finite values overflow it.
 
-    ``where(row, column)`` names the position of the first overflowing value
-    (of ``values``) in the message.
+    ``source`` names what holds the values (e.g. "The file 'x.gct'") and
+    ``where(row, column)`` the position of the first overflowing value (of
+    ``values``) in the message.
     """
     dtype = np.dtype(dtype)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -60,10 +62,27 @@ def cast_checked(values: np.ndarray, dtype, path: Path, where) -> np.ndarray:
         if overflow.any():
             row, column = np.argwhere(overflow)[0]
             raise ValueError(
-                f"The file {str(path)!r} holds {int(overflow.sum())} finite values "
+                f"{source} holds {int(overflow.sum())} finite values "
                 f"beyond the range of {dtype.name} (largest "
                 f"{np.finfo(dtype).max:.6g}), e.g. {values[row, column]!r} at "
                 f"{where(row, column)}; they would become infinite. Rescale the "
-                "data (e.g. log-transform it), or load it with dtype=np.float64."
+                "data (e.g. log-transform it), or use dtype=np.float64."
             )
     return converted
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """A temporary path next to ``path``, moved onto it when the block succeeds.
+
+    A failed or interrupted write leaves ``path`` as it was, and writers in
+    other processes or threads never see each other's partial files.
+    """
+    partial = path.with_name(
+        f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial"
+    )
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)

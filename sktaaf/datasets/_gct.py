@@ -12,11 +12,25 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 from sklearn.utils import Bunch
 
-from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
+from ._common import (
+    PathLike,
+    _check_file,
+    _import,
+    _read_errors,
+    atomic_path,
+    cast_checked,
+)
 from ._ids import _as_ids, split_landmarks
-from ._metadata import landmarks_from_metadata, metadata_frame
+from ._metadata import (
+    aligned_metadata,
+    check_text,
+    landmarks_from_metadata,
+    metadata_frame,
+    profile_ids,
+    text_values,
+)
 
-__all__ = ["load_gct"]
+__all__ = ["load_gct", "write_gct"]
 
 
 # Null values of GCT data cells: cmapPy's list (CMap writes "NaN" or "na").
@@ -62,33 +76,41 @@ def _read_dimensions(file, path: Path):
     )
 
 
-def _parse_batch(lines: list[str], n_fields: int, n_row_meta: int):
-    """Ids, row metadata (text) and float64 values of some data lines."""
+def _parse_batch(lines: list[str], n_cols: int, first_value: int):
+    """Ids and row metadata (text) and float64 values of some data lines.
+
+    Returns ``(text, values, None)``, or ``(text, None, (row, column, cell))``
+    for the first cell that is not a number.
+    """
     pd = _import("pandas", "pandas", "load_gct")
-    first_value = 1 + n_row_meta
-    value_columns = range(first_value, n_fields)
-    frame = pd.read_csv(
-        io.StringIO("".join(lines)),
+    heads, rests = [], []
+    for line in lines:
+        parts = line.split("\t", first_value)
+        heads.append(parts[:first_value])
+        rests.append(parts[first_value] if n_cols else "\n")
+    text = np.empty((len(lines), first_value), dtype=object)
+    text[:] = heads
+    options = dict(
         sep="\t",
         header=None,
-        names=range(n_fields),
+        names=range(max(n_cols, 1)),
         index_col=False,
-        dtype=dict.fromkeys(range(first_value), object),
-        keep_default_na=False,  # ids and metadata are text, read verbatim
-        na_values=dict.fromkeys(value_columns, _DATA_NULLS),
+        keep_default_na=False,
+        na_values=_DATA_NULLS,
         quoting=csv.QUOTE_NONE,  # GCT has no quoting: '"' is a character
-        skip_blank_lines=False,
+        skip_blank_lines=False,  # an empty value in the one sample column
         engine="c",
     )
-    text = frame.iloc[:, :first_value].to_numpy(dtype=object)
+    joined = "".join(rests)
     try:
-        values = frame.iloc[:, first_value:].to_numpy(dtype=np.float64)
-    except (TypeError, ValueError):
-        numbers = frame.iloc[:, first_value:].apply(pd.to_numeric, errors="coerce")
-        bad = numbers.isna().to_numpy() & frame.iloc[:, first_value:].notna().to_numpy()
+        values = pd.read_csv(io.StringIO(joined), dtype=np.float64, **options)
+    except ValueError:  # a cell is not a number: find it
+        frame = pd.read_csv(io.StringIO(joined), dtype=object, **options)
+        numbers = frame.apply(pd.to_numeric, errors="coerce")
+        bad = numbers.isna().to_numpy() & frame.notna().to_numpy()
         row, column = np.argwhere(bad)[0]
-        return text, None, (row, column, frame.iat[row, first_value + column])
-    return text, values, None
+        return text, None, (row, column, frame.iat[row, column])
+    return text, values.to_numpy()[:, :n_cols], None
 
 
 def _read_gct(path: Path, dtype):
@@ -116,7 +138,7 @@ def _read_gct(path: Path, dtype):
         line_number = 3 + n_col_meta
         done = 0
         for batch, start in _batches(file, path, line_number, n_fields, n_rows, what):
-            text, numbers, bad = _parse_batch(batch, n_fields, n_row_meta)
+            text, numbers, bad = _parse_batch(batch, n_cols, first_value)
             if bad is not None:
                 row, column, cell = bad
                 raise ValueError(
@@ -128,7 +150,7 @@ def _read_gct(path: Path, dtype):
             values[done : done + len(batch)] = cast_checked(
                 numbers,
                 values.dtype,
-                path,
+                f"The file {str(path)!r}",
                 lambda row, column, start=start, text=text: (
                     f"line {start + row} (row id {text[row, 0]!r}, column id "
                     f"{header[first_value + column]!r})"
@@ -168,12 +190,13 @@ def _batches(file, path, line_number, n_fields, n_rows, what):
     batch, size, first, blank, count = [], 0, line_number + 1, None, 0
     for line in file:
         line_number += 1
-        if not line.strip():
+        if len(line) < 3 and not line.strip():  # blank: "\n" or "\r\n"
             blank = blank or line_number
             continue
         if blank is not None:  # a blank line inside the data
             _fields("", n_fields, path, blank, what)
-        _fields(line, n_fields, path, line_number, what)
+        if line.count("\t") != n_fields - 1:  # counting is faster than split
+            _fields(line, n_fields, path, line_number, what)
         count += 1
         if count > n_rows:
             raise ValueError(
@@ -299,3 +322,133 @@ def load_gct(
     data.row_metadata = row_metadata
     data.col_metadata = metadata_frame(col_fields, data.sample_ids, "cid")
     return data
+
+
+# ------------------------------------------------------------------ writing
+# Values formatted at once when writing: bounds the text buffer.
+_WRITE_ELEMENTS = 2**22
+
+
+def _text_block(data_frame, start: int, stop: int) -> np.ndarray:
+    """Genes ``start:stop`` of ``data_frame`` as text, genes x samples: the
+    shortest repr that reads back to the same value of the column's dtype."""
+    values = data_frame.iloc[:, start:stop].to_numpy()
+    if values.dtype.kind not in "f":
+        try:
+            values = values.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"data_frame must hold numbers; some of its columns hold "
+                f"{values.dtype} values that are not: {exc}"
+            ) from exc
+    return np.where(np.isnan(values), "NaN", values.astype(str)).T
+
+
+def write_gct(
+    path: PathLike,
+    data_frame,
+    row_metadata=None,
+    col_metadata=None,
+) -> Path:
+    """Write expression profiles and their metadata as a GCT 1.3 text file.
+
+    The layout of the GCT 1.3 format [1]_, as cmapPy's ``write_gct`` writes
+    it: the line ``#1.3``; the dimensions line (number of genes, of samples,
+    of row-metadata fields, of column-metadata fields); the header ``id``,
+    the row-metadata field names and the sample ids; one line per
+    column-metadata field (its name, ``na`` under the row-metadata fields,
+    its values); then one line per gene: its id, its row metadata and its
+    values. Genes are the rows of the file, samples its columns. Missing
+    values are written ``NaN``, missing metadata ``-666`` (CMap's null);
+    values are written in the shortest form that reads back to the same
+    number. A path ending in ``.gz`` is gzipped. The file is written under a
+    temporary name and moved into place.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write (``.gct``, or ``.gct.gz`` to compress it).
+    data_frame : DataFrame of shape (n_samples, n_genes)
+        The profiles, one sample per row (the index holds the sample ids),
+        one gene per column (the columns hold the gene ids).
+    row_metadata : DataFrame of shape (n_genes, n_row_fields), default=None
+        Gene metadata indexed by gene id; every gene must have a row.
+    col_metadata : DataFrame of shape (n_samples, n_col_fields), default=None
+        Sample metadata indexed by sample id; every sample must have a row.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        When ids repeat, metadata lack some ids, or an id, field name or
+        metadata value holds a tab or a line break (GCT has no quoting).
+
+    See Also
+    --------
+    load_gct : Read the file back.
+    write_gctx : The binary (HDF5) form.
+
+    References
+    ----------
+    .. [1] Broad Institute, "GCT: Gene Cluster Text file format",
+       https://clue.io/connectopedia/gct_format; and cmapPy,
+       ``cmapPy/pandasGEXpress/write_gct.py``, https://github.com/cmap/cmapPy
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pandas as pd
+    >>> from sktaaf.datasets import write_gct
+    >>> profiles = pd.DataFrame([[1.5, 2.0], [4.0, None]],
+    ...                         index=["s1", "s2"], columns=["5720", "466"])
+    >>> samples = pd.DataFrame({"cell_id": ["A375", "PC3"]}, index=profiles.index)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_gct(pathlib.Path(folder) / "out.gct", profiles,
+    ...                      col_metadata=samples)
+    ...     print(path.read_text(), end="")
+    #1.3
+    2	2	0	1
+    id	s1	s2
+    cell_id	A375	PC3
+    5720	1.5	4.0
+    466	2.0	NaN
+    """
+    sample_ids, gene_ids = profile_ids(data_frame, "write_gct")
+    rows = aligned_metadata(
+        row_metadata, gene_ids, "row_metadata", "gene ids (the data_frame's columns)"
+    )
+    cols = aligned_metadata(
+        col_metadata, sample_ids, "col_metadata", "sample ids (the data_frame's index)"
+    )
+    check_text(sample_ids, "The data_frame's index (sample ids)")
+    check_text(gene_ids, "The data_frame's columns (gene ids)")
+    row_text = [text_values(rows[field]) for field in rows.columns]
+    col_text = [text_values(cols[field]) for field in cols.columns]
+    for name, frame, texts in (("row", rows, row_text), ("col", cols, col_text)):
+        check_text(frame.columns, f"The fields of {name}_metadata")
+        for field, values in zip(frame.columns, texts, strict=True):
+            check_text(values, f"Field {field!r} of {name}_metadata")
+    path = Path(path)
+    n_samples, n_genes = data_frame.shape
+    filler = ["na"] * len(rows.columns)
+    step = max(1, _WRITE_ELEMENTS // max(n_samples, 1))
+    opener = gzip.open if path.suffix == ".gz" else open
+    with atomic_path(path) as partial:
+        with opener(partial, "wt", encoding="utf-8", newline="\n") as file:
+            file.write("#1.3\n")
+            file.write(f"{n_genes}\t{n_samples}\t{len(rows.columns)}\t")
+            file.write(f"{len(cols.columns)}\n")
+            file.write("\t".join(["id", *rows.columns, *sample_ids]) + "\n")
+            for field, values in zip(cols.columns, col_text, strict=True):
+                file.write("\t".join([field, *filler, *values]) + "\n")
+            for start in range(0, n_genes, step):
+                block = _text_block(data_frame, start, start + step)
+                for offset, values in enumerate(block):
+                    gene = start + offset
+                    meta = [texts[gene] for texts in row_text]
+                    file.write("\t".join([gene_ids[gene], *meta, *values]) + "\n")
+    return path

@@ -9,11 +9,24 @@ from numpy.typing import ArrayLike, DTypeLike
 from sklearn.utils import Bunch
 
 from .._columns import ColumnRows
-from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
+from ._common import (
+    PathLike,
+    _check_file,
+    _import,
+    _read_errors,
+    atomic_path,
+    cast_checked,
+)
 from ._ids import _as_ids, _bunch, _positions, _resolve_genes
-from ._metadata import landmarks_from_metadata, metadata_frame
+from ._metadata import (
+    aligned_metadata,
+    landmarks_from_metadata,
+    metadata_frame,
+    profile_ids,
+    text_values,
+)
 
-__all__ = ["load_gctx", "open_gctx"]
+__all__ = ["load_gctx", "open_gctx", "write_gctx"]
 
 # Nodes of a GCTX file (HDF5), as the CMap tools write them. h5py sees the
 # matrix as samples x genes: its first axis holds the columns (cid), its second
@@ -23,6 +36,10 @@ _GCTX_ROW_IDS = "0/META/ROW/id"
 _GCTX_COL_IDS = "0/META/COL/id"
 # Samples read from a GCTX file at once: bounds the buffer to ~64 MB.
 _GCTX_CHUNK_ELEMENTS = 2**24
+# HDF5 chunks of the matrix written: whole samples, at most ~1 MiB (cmapPy's
+# max_chunk_kb), so that reading a block of samples reads few chunks.
+_GCTX_WRITE_CHUNK_BYTES = 2**20
+_GCTX_VERSION = "GCTX1.0"
 
 
 def _decode(values: np.ndarray) -> np.ndarray:
@@ -136,7 +153,7 @@ def _read_rows(matrix, rows, landmarks, targets, dtype, path, where):
         block = cast_checked(
             block,
             out_dtype,
-            path,
+            f"The file {str(path)!r}",
             lambda row, column, rows=sorted_rows: where(rows[row], column),
         )
         X[wanted] = block[:, landmarks]
@@ -330,3 +347,175 @@ def open_gctx(
         col_metadata=col_metadata,
         file=file,
     )
+
+
+# ------------------------------------------------------------------ writing
+def _encode(strings) -> np.ndarray:
+    """Fixed-length UTF-8 bytes, as cmapPy writes ids and text metadata."""
+    return np.array([value.encode("utf-8") for value in strings], dtype="S")
+
+
+def _metadata_values(column) -> np.ndarray:
+    """A metadata column as the dataset cmapPy would write: numbers stay
+    numbers (booleans as 0/1, missing numbers as -666), text becomes bytes
+    (missing text as "-666")."""
+    kind = column.dtype.kind
+    if kind in "biu" and not column.isna().any():
+        return column.to_numpy(dtype=np.int8 if kind == "b" else None)
+    if kind in "biuf":
+        values = np.array(column.to_numpy(dtype=np.float64, na_value=np.nan))
+        values[np.isnan(values)] = -666.0
+        return values
+    return _encode(text_values(column))
+
+
+def _write_metadata(file, axis: str, ids, metadata, level) -> None:
+    options = (
+        {} if level is None else {"compression": "gzip", "compression_opts": level}
+    )
+    group = file.require_group(f"0/META/{axis}")
+    group.create_dataset("id", data=_encode(ids), **options)
+    for field in metadata.columns:
+        group.create_dataset(field, data=_metadata_values(metadata[field]), **options)
+
+
+def _profile_block(data_frame, start: int, stop: int) -> np.ndarray:
+    values = data_frame.iloc[start:stop].to_numpy()
+    if values.dtype.kind not in "biuf":
+        try:
+            values = values.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                "data_frame must hold numbers; some of its columns hold "
+                f"{values.dtype} values that are not: {exc}"
+            ) from exc
+    return values
+
+
+def write_gctx(
+    path: PathLike,
+    data_frame,
+    row_metadata=None,
+    col_metadata=None,
+    *,
+    dtype: DTypeLike = np.float32,
+    compression_level: int | None = 6,
+) -> Path:
+    """Write expression profiles and their metadata as a GCTX (HDF5) file.
+
+    The file has the layout that cmapPy's ``write_gctx`` and the CMap tools
+    write and read [1]_: the matrix at ``/0/DATA/0/matrix``, stored samples x
+    genes (the HDF5 dataset has shape ``(n_samples, n_genes)``, i.e. columns x
+    rows of the genes x samples GCT view), the gene (row) ids at
+    ``/0/META/ROW/id``, the sample (column) ids at ``/0/META/COL/id``, one
+    dataset per metadata field beside them, and the file attribute
+    ``version = "GCTX1.0"``. Ids and text are fixed-length UTF-8 byte strings
+    (cmapPy 4.0.1 reads ASCII only);
+    numeric metadata stay numeric (booleans as 0/1); missing metadata are
+    written as CMap's null, ``-666``. The matrix is chunked by whole samples
+    (about 1 MiB a chunk) and the metadata are gzip-compressed, as cmapPy
+    does. The file is written under a temporary name and moved into place,
+    so an interrupted write leaves no partial file at ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write (``.gctx`` by convention; no suffix is added).
+    data_frame : DataFrame of shape (n_samples, n_genes)
+        The profiles, one sample per row, one gene per column: the index
+        holds the sample ids (GCTX column ids, ``cid``), the columns the gene
+        ids (GCTX row ids, ``rid``); e.g. inferred target genes.
+    row_metadata : DataFrame of shape (n_genes, n_row_fields), default=None
+        Gene metadata (``pr_gene_symbol``, ``pr_is_lmark``, ...) indexed by
+        gene id; every gene of ``data_frame`` must have a row (extra rows are
+        left out). A loader's ``row_metadata`` can be passed as it is.
+    col_metadata : DataFrame of shape (n_samples, n_col_fields), default=None
+        Sample metadata (``cell_id``, ``pert_iname``, ...) indexed by sample
+        id, likewise.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Storage type of the matrix (cmapPy's ``matrix_dtype``).
+    compression_level : int or None, default=6
+        gzip level of the metadata datasets; None writes them uncompressed.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        When ids repeat, metadata lack some ids, a field name holds ``/``
+        (an HDF5 path separator) or is ``id``, or a finite value exceeds
+        ``dtype``.
+
+    See Also
+    --------
+    load_gctx, open_gctx : Read the file back.
+    write_gct : The text form.
+
+    References
+    ----------
+    .. [1] Broad Institute, "GCTX format",
+       https://clue.io/connectopedia/gctx_format; and cmapPy,
+       ``cmapPy/pandasGEXpress/write_gctx.py``, https://github.com/cmap/cmapPy
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pandas as pd
+    >>> from sktaaf.datasets import load_gctx, write_gctx
+    >>> profiles = pd.DataFrame([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]],
+    ...                         index=["s1", "s2"], columns=["5720", "466", "6009"])
+    >>> genes = pd.DataFrame({"pr_gene_symbol": ["PSME1", "ATF1", "RHEB"],
+    ...                       "pr_is_lmark": [1, 0, 0]}, index=profiles.columns)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_gctx(pathlib.Path(folder) / "out.gctx", profiles, genes)
+    ...     data = load_gctx(path)  # landmarks from pr_is_lmark
+    >>> data.X.ravel(), list(data.target_ids)
+    (array([1., 4.], dtype=float32), ['466', '6009'])
+    >>> data.row_metadata["pr_gene_symbol"].tolist()
+    ['PSME1', 'ATF1', 'RHEB']
+    """
+    h5py = _import("h5py", "h5py", "write_gctx")
+    sample_ids, gene_ids = profile_ids(data_frame, "write_gctx")
+    rows = aligned_metadata(
+        row_metadata, gene_ids, "row_metadata", "gene ids (the data_frame's columns)"
+    )
+    cols = aligned_metadata(
+        col_metadata, sample_ids, "col_metadata", "sample ids (the data_frame's index)"
+    )
+    for metadata, name in ((rows, "row_metadata"), (cols, "col_metadata")):
+        slashed = [field for field in metadata.columns if "/" in field]
+        if slashed:
+            raise ValueError(
+                f"The fields of {name} may not hold '/', which separates HDF5 "
+                f"groups; rename {slashed[:5]} (cmapPy writes '|' instead)."
+            )
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be np.float32 or np.float64; got {dtype}.")
+    path = Path(path)
+    n_samples, n_genes = data_frame.shape
+    per_chunk = max(1, _GCTX_WRITE_CHUNK_BYTES // (dtype.itemsize * max(n_genes, 1)))
+    chunks = (min(n_samples, per_chunk), n_genes) if n_samples and n_genes else None
+    step = max(1, _GCTX_CHUNK_ELEMENTS // max(n_genes, 1))
+    with atomic_path(path) as partial:
+        with h5py.File(partial, "w") as file:
+            file.attrs["version"] = np.bytes_(_GCTX_VERSION)
+            file.attrs["src"] = np.bytes_(path.name.encode("utf-8"))
+            matrix = file.create_dataset(
+                _GCTX_MATRIX, shape=(n_samples, n_genes), dtype=dtype, chunks=chunks
+            )
+            for start in range(0, n_samples, step):
+                matrix[start : start + step] = cast_checked(
+                    _profile_block(data_frame, start, start + step),
+                    dtype,
+                    "data_frame",
+                    lambda row, column, start=start: (
+                        f"sample {sample_ids[start + row]!r}, gene {gene_ids[column]!r}"
+                    ),
+                )
+            _write_metadata(file, "ROW", gene_ids, rows, compression_level)
+            _write_metadata(file, "COL", sample_ids, cols, compression_level)
+    return path

@@ -84,3 +84,85 @@ def landmarks_from_metadata(row_metadata, path) -> np.ndarray:
     ids = np.empty(int(text.isin(_TRUE).sum()), dtype=object)
     ids[:] = [str(value) for value in row_metadata.index[text.isin(_TRUE).to_numpy()]]
     return ids
+
+
+# ------------------------------------------------------------------ writing
+#: What the writers put for a missing metadata value (CMap's null, as cmapPy).
+METADATA_NULL = "-666"
+
+
+def profile_ids(data_frame, caller: str):
+    """The sample ids (index) and gene ids (columns) of a samples x genes
+    DataFrame, as str, checked to be unique."""
+    pd = _import("pandas", "pandas", caller)
+    if not isinstance(data_frame, pd.DataFrame):
+        raise TypeError(
+            f"{caller} writes a pandas DataFrame of samples x genes (index: sample "
+            "ids, columns: gene ids), e.g. the predictions of an estimator with "
+            f"their ids; got {type(data_frame).__name__}."
+        )
+    ids = []
+    for axis, name in (
+        (data_frame.index, "sample ids (index)"),
+        (data_frame.columns, "gene ids (columns)"),
+    ):
+        values = [str(value) for value in axis]
+        if len(set(values)) != len(values):
+            repeated = pd.Index(values)[pd.Index(values).duplicated()].unique()
+            raise ValueError(
+                f"The data_frame's {name} must be unique; repeated: "
+                f"{repeated[:5].tolist()}."
+            )
+        ids.append(values)
+    return ids
+
+
+def aligned_metadata(metadata, ids: list[str], name: str, what: str):
+    """``metadata`` (a DataFrame indexed by ids, or None) with one row per id,
+    in the order of ``ids``; a clear error for missing ids."""
+    pd = _import("pandas", "pandas", "writing GCT/GCTX metadata")
+    if metadata is None:
+        return pd.DataFrame(index=pd.Index(ids, dtype=object))
+    if not isinstance(metadata, pd.DataFrame):
+        raise TypeError(
+            f"{name} must be a DataFrame indexed by the {what}, or None; got "
+            f"{type(metadata).__name__}."
+        )
+    metadata = metadata.set_axis([str(value) for value in metadata.index], axis=0)
+    if metadata.index.has_duplicates:
+        raise ValueError(f"The index of {name} (the {what}) has repeated ids.")
+    missing = pd.Index(ids).difference(metadata.index)
+    if len(missing):
+        raise ValueError(
+            f"{name} has no row for {len(missing)} of the {len(ids)} {what}, e.g. "
+            f"{missing[:5].tolist()}; its index must hold every one."
+        )
+    fields = [str(field) for field in metadata.columns]
+    if "id" in fields or len(set(fields)) != len(fields):
+        raise ValueError(
+            f"The fields (columns) of {name} must be unique and none may be "
+            f"named 'id', which holds the ids; got {fields[:10]}."
+        )
+    return metadata.loc[ids].set_axis(fields, axis=1)
+
+
+def text_values(column) -> list[str]:
+    """A metadata column as text, its missing values as :data:`METADATA_NULL`
+    and booleans as 1/0."""
+    missing = column.isna().to_numpy()
+    if column.dtype.kind == "b":
+        column = column.astype(np.int8)
+    return [
+        METADATA_NULL if null else str(value)
+        for value, null in zip(column.tolist(), missing, strict=True)
+    ]
+
+
+def check_text(values, where: str) -> None:
+    """Refuse tabs and line breaks, which would break a GCT line."""
+    for value in values:
+        if "\t" in value or "\n" in value or "\r" in value:
+            raise ValueError(
+                f"{where} holds {value!r}, with a tab or line break, which GCT "
+                "files cannot hold; replace them first."
+            )
