@@ -15,6 +15,7 @@ from ._gct import load_gct, write_gct
 from ._gctx import load_gctx, open_gctx, write_gctx
 from ._hdf import load_hdf, load_hdf_pair
 from ._ids import split_landmarks
+from ._landmarks import l1000_landmark_ids, load_l1000_landmarks, map_landmark_ids
 from ._npy import load_npy
 from ._synthetic import make_expression
 
@@ -25,6 +26,9 @@ __all__ = [
     "load_gctx",
     "load_hdf",
     "load_hdf_pair",
+    "load_l1000_landmarks",
+    "l1000_landmark_ids",
+    "map_landmark_ids",
     "load_npy",
     "make_expression",
     "split_landmarks",
