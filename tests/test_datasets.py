@@ -412,3 +412,32 @@ def test_load_npy_errors(tmp_path):
         load_npy(tmp_path / "text.npy", X_path)
     with pytest.raises(ValueError, match="landmark_ids has 2 ids but 3"):
         load_npy(X_path, X_path, landmark_ids=["a", "b"])
+
+
+# ------------------------------------------------------------------ layout
+def test_loaders_are_split_by_format():
+    """One module per format; formats share only _common, _ids and _metadata,
+    and the on-disk row access (sktaaf._columns) is a leaf."""
+    import ast
+    from pathlib import Path
+
+    import sktaaf
+
+    root = Path(sktaaf.__file__).parent
+    shared = {"_common", "_ids", "_metadata"}
+    for name in ["_gct", "_gctx", "_hdf", "_npy", "_landmarks", *shared]:
+        source = (root / "datasets" / f"{name}.py").read_text()
+        imported = {
+            node.module
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.ImportFrom) and node.level
+        }
+        allowed = {module for module in shared if module != name} | {"_columns"}
+        assert imported <= allowed, f"{name} imports {imported - allowed}"
+        assert len(source.splitlines()) <= 600
+    leaf = ast.parse((root / "_columns.py").read_text())
+    assert not [
+        node
+        for node in ast.walk(leaf)
+        if isinstance(node, ast.ImportFrom) and (node.level or "sktaaf" in node.module)
+    ]

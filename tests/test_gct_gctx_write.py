@@ -2,8 +2,11 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sktaaf.datasets import load_gct, load_gctx, open_gctx, write_gct, write_gctx
+from sktaaf.datasets._metadata import METADATA_NULLS
 
 pd = pytest.importorskip("pandas")
 h5py = pytest.importorskip("h5py")
@@ -199,3 +202,66 @@ def test_cmappy_reads_our_files(tmp_path, profiles, monkeypatch):
         symbols = gctoo.row_metadata_df["pr_gene_symbol"].tolist()
         assert symbols[:3] == ["PSME1", "ATF1", "RHEB"] and pd.isna(symbols[3])
         assert gctoo.col_metadata_df["cell_id"].tolist() == ["A375", "A375", "PC3"]
+
+
+# ---------------------------------------------------------------- fuzzing
+_IDS = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\r\n\x00"),
+    max_size=6,
+)
+_FLOAT32 = st.floats(width=32, allow_nan=True, allow_infinity=True)
+
+
+@st.composite
+def profile_frames(draw):
+    n_samples, n_genes = draw(st.integers(0, 4)), draw(st.integers(1, 5))
+    samples = draw(st.lists(_IDS, min_size=n_samples, max_size=n_samples, unique=True))
+    genes = draw(st.lists(_IDS, min_size=n_genes, max_size=n_genes, unique=True))
+    values = draw(
+        st.lists(_FLOAT32, min_size=n_samples * n_genes, max_size=n_samples * n_genes)
+    )
+    values = np.array(values, dtype=np.float32).reshape(n_samples, n_genes)
+    symbols = draw(
+        st.lists(
+            st.from_regex(r"[A-Z][A-Z0-9]{0,5}", fullmatch=True).filter(
+                lambda symbol: symbol not in METADATA_NULLS  # "NA", "NULL"
+            ),
+            min_size=n_genes,
+            max_size=n_genes,
+        )
+    )
+    frame = pd.DataFrame(
+        values,
+        index=pd.Index(samples, dtype=object),
+        columns=pd.Index(genes, dtype=object),
+    )
+    row_metadata = pd.DataFrame({"pr_gene_symbol": symbols}, index=frame.columns)
+    return frame, row_metadata
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(contents=profile_frames(), form=st.sampled_from(["gct", "gct.gz", "gctx"]))
+def test_write_then_load_is_exact(tmp_path, contents, form):
+    """Any ids without tabs or line breaks, any float32 values (NaN, infinities,
+    subnormals, the extremes) come back exactly."""
+    frame, row_metadata = contents
+    write = write_gctx if form == "gctx" else write_gct
+    load = load_gctx if form == "gctx" else load_gct
+    path = write(tmp_path / f"fuzz.{form}", frame, row_metadata)
+    data = load(path, [frame.columns[0]])
+    expected = frame.to_numpy()
+    np.testing.assert_array_equal(data.X, expected[:, :1])
+    np.testing.assert_array_equal(data.y, expected[:, 1:])
+    assert list(data.sample_ids) == list(frame.index)
+    assert list(data.target_ids) == list(frame.columns[1:])
+    assert list(data.row_metadata.index) == list(frame.columns)
+    assert (
+        data.row_metadata["pr_gene_symbol"].tolist()
+        == row_metadata["pr_gene_symbol"].tolist()
+    )

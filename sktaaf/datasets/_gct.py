@@ -88,6 +88,9 @@ def _parse_batch(lines: list[str], n_cols: int, first_value: int):
         parts = line.split("\t", first_value)
         heads.append(parts[:first_value])
         rests.append(parts[first_value] if n_cols else "\n")
+    if not n_cols:  # the last field ends the line
+        for head in heads:
+            head[-1] = head[-1].rstrip("\r\n")
     text = np.empty((len(lines), first_value), dtype=object)
     text[:] = heads
     options = dict(

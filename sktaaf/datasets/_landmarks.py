@@ -106,6 +106,7 @@ def l1000_landmark_ids(id_type: str = "entrez_id") -> np.ndarray:
     Returns
     -------
     ids : ndarray of str (object dtype) of shape (978,)
+        The ids of the landmark genes, one per landmark.
 
     See Also
     --------
