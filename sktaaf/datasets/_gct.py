@@ -37,7 +37,7 @@ __all__ = ["load_gct", "write_gct"]
 _DATA_NULLS = ["", "#N/A", "N/A", "NA", "#NA", "NULL", "NaN", "-NaN", "nan", "-nan"]
 _DATA_NULLS += ["NAN", "#N/A!", "na", "None", "#VALUE!"]
 # Characters of data lines parsed at once: bounds the text buffer.
-_BATCH_CHARS = 2**25
+_BATCH_CHARS = 2**23
 
 
 def _open_text(path: Path):
