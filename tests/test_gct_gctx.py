@@ -169,3 +169,32 @@ def test_closed_open_gctx_file_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=message):
         TAAFRegressor(hidden_layer_sizes=(4,), max_epochs=1).fit(data.X, data.y)
     assert "closed file" in repr(data.X)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["no final newline", "CRLF", "one sample, empty value", "no data rows"],
+)
+def test_gct_line_endings_and_edge_shapes(tmp_path, change):
+    text = GCT_12
+    if change == "no final newline":
+        text = text.rstrip("\n")
+    elif change == "CRLF":
+        text = text.replace("\n", "\r\n")
+    elif change == "one sample, empty value":
+        text = "#1.2\n2\t1\nName\tDescription\tS1\n5720\tna\t\n466\tna\t2\n"
+    else:
+        text = "#1.3\n0\t2\t1\t0\nid\tsym\tS1\tS2\n"
+    path = tmp_path / "x.gct"
+    path.write_bytes(text.encode())
+    if change == "no data rows":
+        with pytest.raises(ValueError, match="1 of the 1 landmark ids are not"):
+            load_gct(path, ["5720"])
+        return
+    data = load_gct(path, ["5720"])
+    if change == "one sample, empty value":
+        assert np.isnan(data.X[0, 0]) and data.y.tolist() == [[2.0]]
+    else:
+        np.testing.assert_array_equal(data.y[:, 1], [9, 10, 11, 12.5])
+        assert list(data.target_ids) == ["466", "6009"]
+        assert list(data.sample_ids) == ["S1", "S2", "S3", "S4"]

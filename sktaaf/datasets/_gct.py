@@ -36,8 +36,8 @@ __all__ = ["load_gct", "write_gct"]
 # Null values of GCT data cells: cmapPy's list (CMap writes "NaN" or "na").
 _DATA_NULLS = ["", "#N/A", "N/A", "NA", "#NA", "NULL", "NaN", "-NaN", "nan", "-nan"]
 _DATA_NULLS += ["NAN", "#N/A!", "na", "None", "#VALUE!"]
-# Characters of data lines parsed at once: bounds the text buffer.
-_BATCH_CHARS = 2**23
+# Values parsed at once (a chunk of data lines): bounds the float64 buffer.
+_CHUNK_VALUES = 2**22
 
 
 def _open_text(path: Path):
@@ -76,44 +76,171 @@ def _read_dimensions(file, path: Path):
     )
 
 
-def _parse_batch(lines: list[str], n_cols: int, first_value: int):
-    """Ids and row metadata (text) and float64 values of some data lines.
+class _ValueText(io.TextIOBase):
+    """The value fields of a GCT file's data lines, as text that pandas parses.
 
-    Returns ``(text, values, None)``, or ``(text, None, (row, column, cell))``
-    for the first cell that is not a number.
+    Lines are read as pandas asks for text, each checked for its number of
+    fields; their ids and row metadata are kept in :attr:`heads` and their
+    line numbers in :attr:`line_numbers`. Blank lines end the data.
     """
+
+    def __init__(self, file, path: Path, header: list, layout: tuple, first_line):
+        self._file, self._path, self._header = file, path, header
+        self._n_rows, self._n_cols, self._first_value = layout
+        self._line_number = first_line - 1
+        self._pending, self._blank = "", None
+        self.heads: list[list[str]] = []
+        self.line_numbers: list[int] = []
+        self.error: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def _check(self, line: str) -> None:
+        n_fields = self._first_value + self._n_cols
+        if self._blank is not None:  # a blank line inside the data
+            _fields("", n_fields, self._path, self._blank, self.what)
+        if line.count("\t") != n_fields - 1:  # counting is faster than split
+            _fields(line, n_fields, self._path, self._line_number, self.what)
+        if len(self.heads) == self._n_rows:
+            raise ValueError(
+                f"The GCT file {str(self._path)!r} holds more data rows than the "
+                f"{self._n_rows} genes its dimensions line declares (line "
+                f"{self._line_number})."
+            )
+
+    @property
+    def what(self) -> str:
+        return (
+            f"1 id + {self._first_value - 1} row-metadata + {self._n_cols} sample "
+            "columns, as the dimensions line declares"
+        )
+
+    def _next_values(self) -> str | None:
+        """The value text of the next data line, or None at the end."""
+        for line in self._file:
+            self._line_number += 1
+            if len(line) < 3 and not line.strip():  # blank: "\n" or "\r\n"
+                self._blank = self._blank or self._line_number
+                continue
+            self._check(line)
+            fields = line.split("\t", self._first_value)
+            rest = fields.pop() if self._n_cols else "\n"
+            if not self._n_cols:
+                fields[-1] = fields[-1].rstrip("\r\n")
+            self.heads.append(fields)
+            self.line_numbers.append(self._line_number)
+            return rest if rest.endswith("\n") else rest + "\n"
+        return None
+
+    def read(self, size: int | None = -1) -> str:
+        parts, length = [self._pending], len(self._pending)
+        try:
+            while size is None or size < 0 or length < size:
+                rest = self._next_values()
+                if rest is None:
+                    break
+                parts.append(rest)
+                length += len(rest)
+        except ValueError as exc:
+            self.error = exc
+            raise
+        text = "".join(parts)
+        if size is None or size < 0:
+            self._pending = ""
+            return text
+        self._pending = text[size:]
+        return text[:size]
+
+
+def _not_a_number(path: Path, stream: _ValueText) -> ValueError:
+    """The error for a cell that pandas could not parse, naming it (slow: reads
+    the data lines read so far again, on this error path only)."""
+    nulls, data_lines = set(_DATA_NULLS), set(stream.line_numbers)
+    first_value = stream._first_value
+    with _open_text(path) as file:
+        for line_number, line in enumerate(file, start=1):
+            if line_number not in data_lines:
+                continue
+            cells = line.rstrip("\r\n").split("\t")[first_value:]
+            for column, cell in enumerate(cells):
+                try:
+                    cell in nulls or float(cell)
+                except ValueError:
+                    sample = stream._header[first_value + column]
+                    return ValueError(
+                        f"Line {line_number} of the GCT file {str(path)!r} holds "
+                        f"{cell!r} for sample {sample!r}, which is not a number."
+                    )
+    return ValueError(f"The GCT file {str(path)!r} has values that are not numbers.")
+
+
+def _chunks(reader, stream: _ValueText, path: Path):
+    """The chunks of ``reader``, with pandas' parse errors made clear."""
     pd = _import("pandas", "pandas", "load_gct")
-    heads, rests = [], []
-    for line in lines:
-        parts = line.split("\t", first_value)
-        heads.append(parts[:first_value])
-        rests.append(parts[first_value] if n_cols else "\n")
-    if not n_cols:  # the last field ends the line
-        for head in heads:
-            head[-1] = head[-1].rstrip("\r\n")
-    text = np.empty((len(lines), first_value), dtype=object)
-    text[:] = heads
-    options = dict(
+    chunks = iter(reader)
+    while True:
+        try:
+            yield next(chunks)
+        except (StopIteration, pd.errors.EmptyDataError):  # the end; no data
+            return
+        except ValueError as exc:
+            if exc is stream.error:  # a ragged line, or too many: ours
+                raise
+            raise _not_a_number(path, stream) from exc
+
+
+def _reader(pd, stream, n_cols: int):
+    return pd.read_csv(
+        stream,
         sep="\t",
         header=None,
         names=range(max(n_cols, 1)),
         index_col=False,
+        dtype=np.float64,
         keep_default_na=False,
         na_values=_DATA_NULLS,
         quoting=csv.QUOTE_NONE,  # GCT has no quoting: '"' is a character
         skip_blank_lines=False,  # an empty value in the one sample column
         engine="c",
+        chunksize=max(1, _CHUNK_VALUES // max(n_cols, 1)),
     )
-    joined = "".join(rests)
+
+
+def _read_values(file, path: Path, header, layout, first_line, dtype):
+    """Values (genes x samples), ids and row-metadata text of the data lines."""
+    pd = _import("pandas", "pandas", "load_gct")
+    n_rows, n_cols, first_value = layout
+    values = _allocate(path, n_rows, n_cols, dtype)
+    stream = _ValueText(file, path, header, layout, first_line)
     try:
-        values = pd.read_csv(io.StringIO(joined), dtype=np.float64, **options)
-    except ValueError:  # a cell is not a number: find it
-        frame = pd.read_csv(io.StringIO(joined), dtype=object, **options)
-        numbers = frame.apply(pd.to_numeric, errors="coerce")
-        bad = numbers.isna().to_numpy() & frame.notna().to_numpy()
-        row, column = np.argwhere(bad)[0]
-        return text, None, (row, column, frame.iat[row, column])
-    return text, values.to_numpy()[:, :n_cols], None
+        reader = _reader(pd, stream, n_cols)
+    except pd.errors.EmptyDataError:  # no data line at all
+        reader = []
+    done = 0
+
+    def where(row, column):
+        return (
+            f"line {stream.line_numbers[done + row]} (row id "
+            f"{stream.heads[done + row][0]!r}, column id "
+            f"{header[first_value + column]!r})"
+        )
+
+    for chunk in _chunks(reader, stream, path):
+        numbers = chunk.to_numpy()[:, :n_cols]
+        values[done : done + len(numbers)] = cast_checked(
+            numbers, values.dtype, f"The file {str(path)!r}", where
+        )
+        done += len(numbers)
+    if done != n_rows:
+        raise ValueError(
+            f"The GCT file {str(path)!r} declares {n_rows} genes x {n_cols} "
+            f"samples but holds {done} data rows."
+        )
+    row_text = np.empty((n_rows, first_value), dtype=object)
+    if n_rows:
+        row_text[:] = stream.heads
+    return values, row_text
 
 
 def _read_gct(path: Path, dtype):
@@ -136,34 +263,8 @@ def _read_gct(path: Path, dtype):
         for line_number in range(4, 4 + n_col_meta):
             fields = _fields(file.readline(), n_fields, path, line_number, what)
             col_meta[fields[0]] = fields[first_value:]
-        values = _allocate(path, n_rows, n_cols, dtype)
-        row_text = np.empty((n_rows, first_value), dtype=object)
-        line_number = 3 + n_col_meta
-        done = 0
-        for batch, start in _batches(file, path, line_number, n_fields, n_rows, what):
-            text, numbers, bad = _parse_batch(batch, n_cols, first_value)
-            if bad is not None:
-                row, column, cell = bad
-                raise ValueError(
-                    f"Line {start + row} of the GCT file {str(path)!r} holds "
-                    f"{cell!r} for sample {header[first_value + column]!r}, which "
-                    "is not a number."
-                )
-            row_text[done : done + len(batch)] = text
-            values[done : done + len(batch)] = cast_checked(
-                numbers,
-                values.dtype,
-                f"The file {str(path)!r}",
-                lambda row, column, start=start, text=text: (
-                    f"line {start + row} (row id {text[row, 0]!r}, column id "
-                    f"{header[first_value + column]!r})"
-                ),
-            )
-            done += len(batch)
-    if done != n_rows:
-        raise ValueError(
-            f"The GCT file {str(path)!r} declares {n_rows} genes x {n_cols} "
-            f"samples but holds {done} data rows."
+        values, row_text = _read_values(
+            file, path, header, (n_rows, n_cols, first_value), 4 + n_col_meta, dtype
         )
     row_meta = {
         name: row_text[:, 1 + i] for i, name in enumerate(header[1:first_value])
@@ -185,34 +286,6 @@ def _allocate(path: Path, n_rows: int, n_cols: int, dtype) -> np.ndarray:
             f"The GCT file {str(path)!r} declares {n_rows} genes x {n_cols} "
             f"samples, too many to hold in memory: {exc}"
         ) from exc
-
-
-def _batches(file, path, line_number, n_fields, n_rows, what):
-    """Yield ``(lines, number of the first)``: the data lines, checked for their
-    number of fields, a few megabytes at a time. Blank lines end the data."""
-    batch, size, first, blank, count = [], 0, line_number + 1, None, 0
-    for line in file:
-        line_number += 1
-        if len(line) < 3 and not line.strip():  # blank: "\n" or "\r\n"
-            blank = blank or line_number
-            continue
-        if blank is not None:  # a blank line inside the data
-            _fields("", n_fields, path, blank, what)
-        if line.count("\t") != n_fields - 1:  # counting is faster than split
-            _fields(line, n_fields, path, line_number, what)
-        count += 1
-        if count > n_rows:
-            raise ValueError(
-                f"The GCT file {str(path)!r} holds more data rows than the "
-                f"{n_rows} genes its dimensions line declares (line {line_number})."
-            )
-        batch.append(line)
-        size += len(line)
-        if size >= _BATCH_CHARS:
-            yield batch, first
-            batch, size, first = [], 0, line_number + 1
-    if batch:
-        yield batch, first
 
 
 def load_gct(
