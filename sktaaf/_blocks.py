@@ -17,8 +17,8 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseNetworkRegressor
+from ._columns import ColumnRows
 from ._disk import check_on_disk, is_on_disk
-from .datasets._columns import ColumnRows
 
 
 class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):

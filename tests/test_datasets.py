@@ -10,7 +10,7 @@ from sklearn.metrics import mean_absolute_error
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sktaaf.datasets import (
-    _loaders,
+    _gctx,
     load_gct,
     load_gctx,
     load_hdf,
@@ -201,9 +201,9 @@ def test_load_gct(tmp_path, text, compressed):
     [
         ("#1.4\n3\t4\n", "not a GCT file"),
         ("#1.2\nthree\tfour\n", "not a GCT file"),
-        (GCT_12.replace("3\t4", "3\t5"), "header .* has 6 fields"),
+        (GCT_12.replace("3\t4", "3\t5"), "Line 3 .* has 6 tab-separated fields but 7"),
         (GCT_12.replace("3\t4", "4\t4"), "declares 4 genes x 4 samples but holds 3"),
-        (GCT_12.replace("\t11\t", "\televen\t"), "not numbers"),
+        (GCT_12.replace("\t11\t", "\televen\t"), "Line 6 .*'eleven'.*not a number"),
     ],
 )
 def test_load_gct_errors(tmp_path, text, match):
@@ -264,7 +264,7 @@ def test_load_gctx(gctx_file):
 def test_load_gctx_sample_subset_in_requested_order(
     gctx_file, monkeypatch, chunk_elements
 ):
-    monkeypatch.setattr(_loaders, "_GCTX_CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(_gctx, "_GCTX_CHUNK_ELEMENTS", chunk_elements)
     path, values, genes, samples = gctx_file
     wanted = [samples[5], samples[1], samples[2], samples[6]]
     data = load_gctx(path, ["30"], target_ids=["60", "10"], sample_ids=wanted)
@@ -412,3 +412,32 @@ def test_load_npy_errors(tmp_path):
         load_npy(tmp_path / "text.npy", X_path)
     with pytest.raises(ValueError, match="landmark_ids has 2 ids but 3"):
         load_npy(X_path, X_path, landmark_ids=["a", "b"])
+
+
+# ------------------------------------------------------------------ layout
+def test_loaders_are_split_by_format():
+    """One module per format; formats share only _common, _ids and _metadata,
+    and the on-disk row access (sktaaf._columns) is a leaf."""
+    import ast
+    from pathlib import Path
+
+    import sktaaf
+
+    root = Path(sktaaf.__file__).parent
+    shared = {"_common", "_ids", "_metadata"}
+    for name in ["_gct", "_gctx", "_hdf", "_npy", "_landmarks", *shared]:
+        source = (root / "datasets" / f"{name}.py").read_text()
+        imported = {
+            node.module
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.ImportFrom) and node.level
+        }
+        allowed = {module for module in shared if module != name} | {"_columns"}
+        assert imported <= allowed, f"{name} imports {imported - allowed}"
+        assert len(source.splitlines()) <= 600
+    leaf = ast.parse((root / "_columns.py").read_text())
+    assert not [
+        node
+        for node in ast.walk(leaf)
+        if isinstance(node, ast.ImportFrom) and (node.level or "sktaaf" in node.module)
+    ]

@@ -1,24 +1,28 @@
-"""Expression data: a synthetic generator and loaders of real data files.
+"""Expression data: a synthetic generator, loaders and writers of data files.
 
 :func:`make_expression` simulates landmark and target profiles. The loaders
 read GCT/GCTX (the LINCS L1000 formats), pandas HDF5 (including the two-file
 layout of the TAAF-D-GEX reference code) and ``.npy`` files, and return a
 :class:`sklearn.utils.Bunch` with ``X`` (landmarks), ``y`` (targets),
-``landmark_ids``, ``target_ids`` and ``sample_ids``. The file loaders need the
-``io`` extra: ``pip install 'sktaaf[io]'`` (pandas, h5py, PyTables).
-:func:`open_gctx` and :class:`ColumnRows` give on-disk views instead, which the
-estimators stream chunk by chunk for data larger than memory.
+``landmark_ids``, ``target_ids`` and ``sample_ids``; the GCT/GCTX loaders add
+``row_metadata`` and ``col_metadata`` (DataFrames), and take the landmarks
+from a file's ``pr_is_lmark`` field when no ids are given.
+:func:`write_gctx` and :func:`write_gct` write profiles with their metadata.
+:func:`load_l1000_landmarks` and :func:`l1000_landmark_ids` give the 978 L1000
+landmark genes (probe ids, Entrez ids, symbols) shipped with the package. The
+file loaders need the ``io`` extra: ``pip install 'sktaaf[io]'`` (pandas,
+h5py, PyTables). :func:`open_gctx` and :class:`ColumnRows` give on-disk views
+instead, which the estimators stream chunk by chunk for data larger than
+memory.
 """
 
-from ._columns import ColumnRows, open_gctx
-from ._loaders import (
-    load_gct,
-    load_gctx,
-    load_hdf,
-    load_hdf_pair,
-    load_npy,
-    split_landmarks,
-)
+from .._columns import ColumnRows
+from ._gct import load_gct, write_gct
+from ._gctx import load_gctx, open_gctx, write_gctx
+from ._hdf import load_hdf, load_hdf_pair
+from ._ids import split_landmarks
+from ._landmarks import l1000_landmark_ids, load_l1000_landmarks, map_landmark_ids
+from ._npy import load_npy
 from ._synthetic import make_expression
 
 __all__ = [
@@ -28,7 +32,12 @@ __all__ = [
     "load_gctx",
     "load_hdf",
     "load_hdf_pair",
+    "load_l1000_landmarks",
+    "l1000_landmark_ids",
+    "map_landmark_ids",
     "load_npy",
     "make_expression",
     "split_landmarks",
+    "write_gct",
+    "write_gctx",
 ]

@@ -6,7 +6,11 @@ import pytest
 
 _OPTIONAL = {
     "load_gct": ["pandas"],
-    "load_gctx": ["h5py"],
+    "load_gctx": ["h5py", "pandas"],
+    "open_gctx": ["h5py", "pandas"],
+    "write_gct": ["pandas"],
+    "write_gctx": ["h5py", "pandas"],
+    "load_l1000_landmarks": ["pandas"],
     "load_hdf": ["pandas", "tables"],
     "load_hdf_pair": ["pandas", "tables"],
     "make_expression": ["pandas"],

@@ -1,0 +1,168 @@
+"""Row and column metadata of GCT/GCTX files, as pandas DataFrames.
+
+GCT 1.3 and GCTX files carry, besides the expression values, metadata fields
+for the rows (genes: ``pr_gene_symbol``, ``pr_is_lmark``, ...) and for the
+columns (samples: ``cell_id``, ``pert_iname``, ...). They are read as text, as
+cmapPy does: the null values of the CMap tools (``-666``, ``na``, ``NaN``, ...)
+become NaN, and a field whose values are all numbers becomes a numeric column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import _import
+
+# Null values of metadata: cmapPy's list and CMap's "-666".
+METADATA_NULLS = frozenset(
+    ["", "#N/A", "N/A", "NA", "#NA", "NULL", "NaN", "-NaN", "nan", "-nan"]
+    + ["#N/A!", "na", "None", "#VALUE!", "-666", "-666.0"]
+)
+# Row-metadata fields that flag the landmark genes, as the CMap tools name them.
+LANDMARK_FIELDS = ("pr_is_lmark", "pr_is_lm")
+_TRUE = frozenset(["1", "1.0", "y", "yes", "true", "t"])
+_FALSE = frozenset(["0", "0.0", "n", "no", "false", "f"])
+
+
+def typed_column(values):
+    """A metadata field's values (text or numbers) as a pandas column.
+
+    Nulls become NaN; text whose values are all numbers becomes numbers.
+    """
+    pd = _import("pandas", "pandas", "reading GCT/GCTX metadata")
+    values = np.asarray(values)
+    if values.dtype.kind in "biuf":
+        column = pd.Series(values)
+        if values.dtype.kind in "iuf" and (values == -666).any():
+            column = column.astype(np.float64).mask(values == -666)
+        return column
+    text = [
+        value.decode() if isinstance(value, bytes) else str(value)
+        for value in values.tolist()
+    ]
+    column = pd.Series(text, dtype=object)
+    column = column.mask(column.isin(METADATA_NULLS))
+    try:
+        return pd.to_numeric(column)
+    except (ValueError, TypeError):
+        return column
+
+
+def metadata_frame(fields: dict, ids, index_name: str):
+    """A DataFrame of the metadata ``fields`` (name -> values), indexed by ids."""
+    pd = _import("pandas", "pandas", "reading GCT/GCTX metadata")
+    index = pd.Index(np.asarray(ids, dtype=object), dtype=object, name=index_name)
+    columns = {name: typed_column(values).to_numpy() for name, values in fields.items()}
+    frame = pd.DataFrame(columns, index=index)
+    frame.columns.name = "rhd" if index_name == "rid" else "chd"
+    return frame
+
+
+def landmarks_from_metadata(row_metadata, path) -> np.ndarray:
+    """Ids of the rows that the file's ``pr_is_lmark`` field flags, in file order."""
+    field = next((name for name in LANDMARK_FIELDS if name in row_metadata), None)
+    if field is None:
+        raise ValueError(
+            f"landmark_ids was not given and the file {str(path)!r} has no "
+            f"{' or '.join(LANDMARK_FIELDS)} row metadata to take them from; its "
+            f"row metadata fields are {list(row_metadata.columns)[:10]}. Give "
+            "landmark_ids, e.g. sktaaf.datasets.l1000_landmark_ids('entrez_id')."
+        )
+    flags = row_metadata[field]
+    text = flags.map(lambda value: str(value).strip().lower())
+    unknown = ~(text.isin(_TRUE) | text.isin(_FALSE))
+    if unknown.any():
+        raise ValueError(
+            f"The {field} row metadata of {str(path)!r} must flag landmarks with "
+            f"1/0 or Y/N; got {flags[unknown].unique()[:5].tolist()}."
+        )
+    if not text.isin(_TRUE).any():
+        raise ValueError(
+            f"The {field} row metadata of {str(path)!r} flags no row as a landmark; "
+            "give landmark_ids."
+        )
+    ids = np.empty(int(text.isin(_TRUE).sum()), dtype=object)
+    ids[:] = [str(value) for value in row_metadata.index[text.isin(_TRUE).to_numpy()]]
+    return ids
+
+
+# ------------------------------------------------------------------ writing
+#: What the writers put for a missing metadata value (CMap's null, as cmapPy).
+METADATA_NULL = "-666"
+
+
+def profile_ids(data_frame, caller: str):
+    """The sample ids (index) and gene ids (columns) of a samples x genes
+    DataFrame, as str, checked to be unique."""
+    pd = _import("pandas", "pandas", caller)
+    if not isinstance(data_frame, pd.DataFrame):
+        raise TypeError(
+            f"{caller} writes a pandas DataFrame of samples x genes (index: sample "
+            "ids, columns: gene ids), e.g. the predictions of an estimator with "
+            f"their ids; got {type(data_frame).__name__}."
+        )
+    ids = []
+    for axis, name in (
+        (data_frame.index, "sample ids (index)"),
+        (data_frame.columns, "gene ids (columns)"),
+    ):
+        values = [str(value) for value in axis]
+        if len(set(values)) != len(values):
+            repeated = pd.Index(values)[pd.Index(values).duplicated()].unique()
+            raise ValueError(
+                f"The data_frame's {name} must be unique; repeated: "
+                f"{repeated[:5].tolist()}."
+            )
+        ids.append(values)
+    return ids
+
+
+def aligned_metadata(metadata, ids: list[str], name: str, what: str):
+    """``metadata`` (a DataFrame indexed by ids, or None) with one row per id,
+    in the order of ``ids``; a clear error for missing ids."""
+    pd = _import("pandas", "pandas", "writing GCT/GCTX metadata")
+    if metadata is None:
+        return pd.DataFrame(index=pd.Index(ids, dtype=object))
+    if not isinstance(metadata, pd.DataFrame):
+        raise TypeError(
+            f"{name} must be a DataFrame indexed by the {what}, or None; got "
+            f"{type(metadata).__name__}."
+        )
+    metadata = metadata.set_axis([str(value) for value in metadata.index], axis=0)
+    if metadata.index.has_duplicates:
+        raise ValueError(f"The index of {name} (the {what}) has repeated ids.")
+    missing = pd.Index(ids).difference(metadata.index)
+    if len(missing):
+        raise ValueError(
+            f"{name} has no row for {len(missing)} of the {len(ids)} {what}, e.g. "
+            f"{missing[:5].tolist()}; its index must hold every one."
+        )
+    fields = [str(field) for field in metadata.columns]
+    if "id" in fields or len(set(fields)) != len(fields):
+        raise ValueError(
+            f"The fields (columns) of {name} must be unique and none may be "
+            f"named 'id', which holds the ids; got {fields[:10]}."
+        )
+    return metadata.loc[ids].set_axis(fields, axis=1)
+
+
+def text_values(column) -> list[str]:
+    """A metadata column as text, its missing values as :data:`METADATA_NULL`
+    and booleans as 1/0."""
+    missing = column.isna().to_numpy()
+    if column.dtype.kind == "b":
+        column = column.astype(np.int8)
+    return [
+        METADATA_NULL if null else str(value)
+        for value, null in zip(column.tolist(), missing, strict=True)
+    ]
+
+
+def check_text(values, where: str) -> None:
+    """Refuse tabs and line breaks, which would break a GCT line."""
+    for value in values:
+        if "\t" in value or "\n" in value or "\r" in value:
+            raise ValueError(
+                f"{where} holds {value!r}, with a tab or line break, which GCT "
+                "files cannot hold; replace them first."
+            )
