@@ -583,6 +583,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             self._rng_state,
             self.best_epoch_,
             optimizer=same_optimizer,
+            copy_optimizer=True,  # the fitted estimator's stays as it is
             epochs_at_start=len(self.history_),
         )
 

@@ -48,7 +48,7 @@ def _update(sha, value) -> None:
     if isinstance(value, torch.Tensor):
         tensor = value.detach().cpu().contiguous().reshape(-1)
         sha.update(f"T{tensor.dtype}{tuple(value.shape)}".encode())
-        sha.update(tensor.view(torch.uint8).numpy().tobytes())
+        sha.update(tensor.view(torch.uint8).numpy())  # no copy
     elif isinstance(value, dict):
         sha.update(f"{{{len(value)}".encode())
         for key in sorted(value, key=repr):
@@ -132,13 +132,25 @@ class TrainingState:
     complete: bool = False
 
     @classmethod
-    def from_net(cls, net, rng_state, best_epoch, *, optimizer=True, **run):
-        """The state of the skorch ``net`` (``run``: the other fields)."""
+    def from_net(
+        cls, net, rng_state, best_epoch, *, optimizer=True, copy_optimizer=False, **run
+    ):
+        """The state of the skorch ``net`` (``run``: the other fields).
+
+        Its tensors may be ``net``'s own; ``copy_optimizer`` copies the
+        optimizer's, which training from this state would otherwise update in
+        place (torch's optimizers adopt the tensors they load).
+        """
         scaler = getattr(net, "grad_scaler_", None)
+        optimizer_state = None
+        if optimizer:
+            optimizer_state = _to_cpu(net.optimizer_.state_dict())
+            if copy_optimizer:
+                optimizer_state = copy.deepcopy(optimizer_state)
         return cls(
             # The network's own names, whether training compiled or wrapped it.
             module=_to_cpu(unwrap_module(net.module_).state_dict()),
-            optimizer=_to_cpu(net.optimizer_.state_dict()) if optimizer else None,
+            optimizer=optimizer_state,
             rng_state=[state.cpu() for state in rng_state],
             generator_state=net.iterator_train__generator.get_state(),
             # Epoch records only: per-batch records would dwarf the weights.
@@ -211,10 +223,9 @@ class TrainingState:
         weights, see :meth:`load_weights`)."""
         net.history_ = History([dict(record) for record in self.history])
         if self.optimizer is not None:
-            # A copy: torch's optimizers adopt the tensors they are given and
-            # update them in place, which would change this state (and the
-            # fitted estimator it may come from) as training goes on.
-            net.optimizer_.load_state_dict(copy.deepcopy(self.optimizer))
+            # torch's optimizers adopt the tensors they are given (on their
+            # device) and update them in place: see from_net's copy.
+            net.optimizer_.load_state_dict(self.optimizer)
         scaler = getattr(net, "grad_scaler_", None)
         if scaler is not None and self.grad_scaler:
             scaler.load_state_dict(self.grad_scaler)

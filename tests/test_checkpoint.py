@@ -18,7 +18,11 @@ from skorch.callbacks import Callback
 
 import sktaaf._state
 from sktaaf import DGEXRegressor, TAAFRegressor
-from sktaaf.exceptions import CheckpointWarning, TrainingInterruptedWarning
+from sktaaf.exceptions import (
+    CheckpointWarning,
+    NonFiniteLossWarning,
+    TrainingInterruptedWarning,
+)
 
 SETTINGS = {**FAST, "max_epochs": 12, "n_iter_no_change": 4}
 
@@ -292,3 +296,21 @@ def test_a_grid_search_shares_one_checkpoint_dir(data, tmp_path):
         shared.set_params(n_jobs=2).fit(X, y)
         np.testing.assert_array_equal(shared.cv_results_["mean_test_score"], expected)
     assert len(list(tmp_path.rglob("checkpoint.pt"))) == 4 + 1  # and the refit
+
+
+def test_a_diverged_fit_is_returned_as_it_ended(data, tmp_path):
+    # The finished checkpoint of a diverged fit records the epoch whose
+    # weights it kept (the last finite one), as the fit did.
+    X, y = data
+    params = {
+        **SETTINGS,
+        "loss": "mse",
+        "optimizer": "sgd",
+        "learning_rate": 1e6,
+        "early_stopping": False,
+    }
+    with pytest.warns(NonFiniteLossWarning):
+        first = DGEXRegressor(**params, checkpoint_dir=tmp_path).fit(X, y)
+    again = DGEXRegressor(**params, checkpoint_dir=tmp_path).fit(X, y)
+    assert again.best_epoch_ == first.best_epoch_ < first.n_iter_
+    np.testing.assert_array_equal(again.predict(X), first.predict(X))
