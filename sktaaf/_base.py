@@ -387,7 +387,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             ) from exc
         return best_epoch(net), get_rng_state(device)
 
-    def _set_fitted(self, net, device: str, best_epoch: int, rng_state) -> None:
+    def _set_fitted(self, net, device: str, best: int, rng_state) -> None:
         """Set the fitted attributes of training: at the end of ``fit``, and
         of ``load``."""
         net.module_.eval()
@@ -396,7 +396,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         self.history_ = net.history_
         self.device_ = device
         self.n_iter_ = len(net.history_)
-        self.best_epoch_ = int(best_epoch)
+        self.best_epoch_ = int(best)
         self._rng_state = list(rng_state)
 
     def _warn_interrupted(self) -> None:

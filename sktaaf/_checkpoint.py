@@ -51,15 +51,23 @@ class CheckpointFolder:
         self._lock = None
 
     def __enter__(self) -> CheckpointFolder:
+        try:
+            self._open()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         own = self.folder / self.fingerprint[:16]
         if (own / CHECKPOINT_NAME).is_file():
             self._use(own)
-            return self
+            return
         self._lock = _try_lock(self.folder)
         if self._lock is None:  # another fit is training in the folder now
             self._use(own)
-            return self
+            return
         top = self.folder / CHECKPOINT_NAME
         found = self._read(top)
         if found is not None and found[1] != self.fingerprint:
@@ -70,12 +78,11 @@ class CheckpointFolder:
                 f"The checkpoint {str(top)!r} belongs to other parameters or "
                 f"data; this fit keeps its own in {str(self.path)!r}.",
                 CheckpointWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
-            return self
+            return
         self.path = top
         self.state = self._matching(found)
-        return self
 
     def __exit__(self, *exc_info) -> None:
         if self._lock is not None:
@@ -110,7 +117,7 @@ class CheckpointFolder:
                 f"Ignoring an unreadable checkpoint; training starts afresh and "
                 f"will overwrite it: {exc}",
                 CheckpointWarning,
-                stacklevel=5,
+                stacklevel=6,
             )
             return None
         return state, fingerprint
