@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
 import warnings
 from numbers import Integral, Real
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -22,22 +22,27 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import Callback
-from skorch.history import History
 
+from ._checkpoint import CheckpointFolder
 from ._disk import DiskData, check_on_disk, is_on_disk, read_rows
 from ._persistence import (
+    RUN_ONLY_PARAMS,
     load_estimator,
     model_metadata,
-    read_model,
     save_estimator,
-    write_model,
+)
+from ._state import (
+    RestoreState,
+    TrainingState,
+    best_epoch,
+    digest,
+    get_rng_state,
 )
 from ._progress import print_log, progress_callbacks
 from ._training import (
     MIXED_PRECISION_DTYPES,
     BatchIterator,
     BestEpochStopping,
-    EpochCheckpoint,
     FiniteLossGuard,
     ShuffledSplit,
     TensorData,
@@ -135,50 +140,6 @@ def check_mixed_precision(mixed_precision: str | None, device: str) -> None:
         )
 
 
-def _get_rng_state(device: str) -> list:
-    """The state of torch's random stream on ``device`` (dropout masks)."""
-    if device.startswith("cuda"):
-        return [torch.get_rng_state(), torch.cuda.get_rng_state(device)]
-    return [torch.get_rng_state()]
-
-
-def _set_rng_state(state: list, device: str) -> None:
-    torch.set_rng_state(state[0])
-    if device.startswith("cuda") and len(state) > 1:
-        torch.cuda.set_rng_state(state[1], device)
-
-
-def _read_checkpoint(path: Path, fingerprint: str) -> dict | None:
-    """The training state in the checkpoint at ``path``, if it belongs to this
-    fit (same parameters and data); else None, with a warning if one exists."""
-    if not path.is_file():
-        return None
-    try:
-        payload, metadata = read_model(path)
-    except ValueError as exc:
-        warnings.warn(
-            f"Ignoring an unreadable checkpoint: {exc}", UserWarning, stacklevel=4
-        )
-        return None
-    checkpoint = metadata.get("checkpoint", {})
-    if checkpoint.get("fingerprint") != fingerprint:
-        warnings.warn(
-            f"The checkpoint {str(path)!r} belongs to other parameters or data; "
-            "training starts afresh and will overwrite it.",
-            UserWarning,
-            stacklevel=4,
-        )
-        return None
-    return {
-        **payload,
-        "history": metadata["history"],
-        "epochs_at_start": checkpoint["epochs_at_start"],
-        "complete": checkpoint["complete"],
-        "best_epoch": metadata["fitted"]["best_epoch_"],
-        "early_stopping": checkpoint.get("early_stopping"),
-    }
-
-
 def _out_of_memory_message(estimator, device: str, stage: str) -> str:
     n_parameters = (
         sum(p.numel() for p in estimator.module_.parameters())
@@ -197,13 +158,6 @@ def _out_of_memory_message(estimator, device: str, stage: str) -> str:
 def _finish_copy(y_pred, start, host, done) -> None:
     done.synchronize()
     y_pred[start : start + len(host)] = host.numpy()
-
-
-def _restore_grad_scaler(net, state) -> None:
-    """Continue the loss scale of an earlier fit (with mixed_precision='fp16')."""
-    scaler = getattr(net, "grad_scaler_", None)
-    if scaler is not None and state:
-        scaler.load_state_dict(state)
 
 
 class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
@@ -381,73 +335,85 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         split = self._validation_split(n_samples, rng) if self.early_stopping else None
         torch_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
 
-        resume = None
-        if self.checkpoint_dir is not None:
-            checkpoint_path = Path(self.checkpoint_dir) / "checkpoint.pt"
-            fingerprint = self._fingerprint(X, y)
-            resume = _read_checkpoint(checkpoint_path, fingerprint)
-        if resume is None and warm:
-            resume = self._resume_state()
+        with self._checkpoint_folder(X, y, warm) as checkpoint:
+            state = self._initial_state(checkpoint, warm)
+            if on_disk:
+                data = DiskData(X, y, device)
+            else:
+                y = y.reshape(len(y), -1)
+                data = TensorData(as_tensor(X).to(device), as_tensor(y).to(device))
+            # Seed torch (weights, dropout) without leaving its global state changed.
+            cuda = device.startswith("cuda")
+            fork_devices = [torch.device(device).index or 0] if cuda else []
+            with torch.random.fork_rng(devices=fork_devices):
+                torch.manual_seed(torch_seed)
+                module = self._make_network(
+                    self.n_features_in_, self.n_outputs_, hidden_layer_sizes
+                )
+                if self.accelerator is not None and self.accelerator.num_processes > 1:
+                    # The same weights everywhere, but each its own dropout masks.
+                    torch.manual_seed(torch_seed + self.accelerator.process_index)
+                generator = torch.Generator().manual_seed(shuffle_seed)
+                if state is not None:  # continue the weights, and (as training
+                    # begins) the optimizer, the history and both random streams
+                    self._restore_weights(module, state)
+                net = self._build_net(module, device, split, generator, state)
+                if checkpoint is not None:
+                    callback = checkpoint.callback(self._metadata(device), device)
+                    net.callbacks_.append(("checkpoint", callback))
+                best, rng_state = self._train(net, data, state, device)
+        self._set_fitted(net, device, best, rng_state)
+        if getattr(net, "interrupted_", False):
+            self._warn_interrupted()
+        return self
 
-        if on_disk:
-            data = DiskData(X, y, device)
-        else:
-            y = y.reshape(len(y), -1)
-            data = TensorData(as_tensor(X).to(device), as_tensor(y).to(device))
-        # Seed torch (weights, dropout) without leaving its global state changed.
-        cuda = device.startswith("cuda")
-        fork_devices = [torch.device(device).index or 0] if cuda else []
-        with torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(torch_seed)
-            module = self._make_network(
-                self.n_features_in_, self.n_outputs_, hidden_layer_sizes
-            )
-            if self.accelerator is not None and self.accelerator.num_processes > 1:
-                # The same weights everywhere, but each its own dropout masks.
-                torch.manual_seed(torch_seed + self.accelerator.process_index)
-            generator = torch.Generator().manual_seed(shuffle_seed)
-            if resume is not None:  # continue the weights and both random streams
-                self._restore_weights(module, resume["module"])
-                generator.set_state(resume["generator_state"])
-                _set_rng_state(resume["rng_state"], device)
-            net = self._build_net(module, device, split, generator)
-            if self.checkpoint_dir is not None:
-                self._add_checkpoint(net, checkpoint_path, fingerprint, device, resume)
-            epochs = self.max_epochs
-            if resume is not None:
-                net.history_ = History(resume["history"])
-                optimizer_state = resume["optimizer"]
-                if optimizer_state is not None:
-                    net.optimizer_.load_state_dict(optimizer_state)
-                _restore_grad_scaler(net, resume.get("grad_scaler"))
-                self._restore_early_stopping(net, resume, device)
-                epochs -= len(net.history_) - resume["epochs_at_start"]
-            complete = resume is not None and resume.get("complete", False)
-            try:
-                if epochs > 0 and not complete:
-                    net.partial_fit(data, epochs=epochs)
-            except torch.cuda.OutOfMemoryError as exc:
-                raise torch.cuda.OutOfMemoryError(
-                    _out_of_memory_message(self, device, "training")
-                ) from exc
-            self._rng_state = _get_rng_state(device)
+    def _train(self, net, data, state, device) -> tuple[int, list]:
+        """Train ``net`` for what is left of ``max_epochs`` from ``state``;
+        return the epoch whose weights it ends with, and torch's random state.
+
+        A run that had ended is not trained again; one with no epoch left
+        (killed between its last epoch and its end) only ends."""
+        if state is not None and state.complete:
+            state.apply(net)
+            return state.best_epoch, state.rng_state
+        epochs = self.max_epochs
+        if state is not None:
+            epochs -= len(state.history) - state.epochs_at_start
+        try:
+            net.partial_fit(data, epochs=max(epochs, 0))
+        except torch.cuda.OutOfMemoryError as exc:
+            raise torch.cuda.OutOfMemoryError(
+                _out_of_memory_message(self, device, "training")
+            ) from exc
+        return best_epoch(net), get_rng_state(device)
+
+    def _set_fitted(self, net, device: str, best: int, rng_state) -> None:
+        """Set the fitted attributes of training: at the end of ``fit``, and
+        of ``load``."""
         net.module_.eval()
-
         self.net_ = net
         self.module_ = unwrap_module(net.module_)
         self.history_ = net.history_
         self.device_ = device
         self.n_iter_ = len(net.history_)
-        self.best_epoch_ = resume["best_epoch"] if complete else self._best_epoch(net)
-        if getattr(net, "interrupted_", False):
-            warnings.warn(
-                f"fit was interrupted at epoch {self.n_iter_}; the estimator keeps "
-                f"the weights of epoch {self.best_epoch_} and can predict. Fit with "
-                "warm_start=True to continue training.",
-                TrainingInterruptedWarning,
-                stacklevel=3,  # the caller of fit, past sklearn's fit wrapper
-            )
-        return self
+        self.best_epoch_ = int(best)
+        self._rng_state = list(rng_state)
+
+    def _warn_interrupted(self) -> None:
+        last = self.history_[-1] if len(self.history_) else {}
+        cut_short = (
+            f", after {self.n_iter_ - 1} finished epochs and "
+            f"{last['train_batch_count']} batches of the last"
+            if last.get("interrupted")
+            else ""
+        )
+        warnings.warn(
+            f"fit was interrupted at epoch {self.n_iter_}{cut_short}; the "
+            f"estimator keeps the weights of epoch {self.best_epoch_} and can "
+            "predict. Fit with warm_start=True to continue training.",
+            TrainingInterruptedWarning,
+            stacklevel=4,  # the caller of fit, past sklearn's fit wrapper
+        )
 
     def _training_device(self, optimizer_class) -> str:
         """The device training runs on, once the options that decide it (and
@@ -502,9 +468,13 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
     def _compiles(self) -> bool:
         return isinstance(self.compile, dict) or bool(self.compile)
 
-    def _build_net(self, module, device, split=None, generator=None) -> TrainingNet:
-        """The initialised skorch net that trains ``module`` with our settings."""
-        net_class, options = TrainingNet, {}
+    def _build_net(
+        self, module, device, split=None, generator=None, state=None
+    ) -> TrainingNet:
+        """The initialised skorch net that trains ``module`` with our settings,
+        continuing ``state`` (a :class:`~sktaaf._state.TrainingState`) when
+        training begins."""
+        training_device, net_class, options = device, TrainingNet, {}
         # Options are passed only when used: with none, this is plain skorch
         # with a leaner loop (see TrainingNet).
         if self.mixed_precision is not None:
@@ -543,8 +513,12 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 for key, value in (self.optimizer_kwargs or {}).items()
             },
             **options,
-        )
-        return net.initialize()
+        ).initialize()
+        if state is not None and not state.complete:
+            # First: the callbacks after it start from the restored state.
+            restore = RestoreState(state, training_device).initialize()
+            net.callbacks_.insert(0, ("restore_state", restore))
+        return net
 
     def _validate_on_disk(self, X, y, reset: bool):
         """Check streamed data without loading it; set or check the number of
@@ -576,68 +550,55 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             )
         return X, y
 
-    def _resume_state(self) -> dict:
-        """The state ``warm_start`` continues from: this estimator's."""
-        optimizer = self.net_.optimizer_
-        same_optimizer = type(optimizer) is self._optimizer_class()
-        scaler = getattr(self.net_, "grad_scaler_", None)
-        return {
-            "module": self.module_.state_dict(),
-            "optimizer": optimizer.state_dict() if same_optimizer else None,
-            "grad_scaler": None if scaler is None else scaler.state_dict(),
-            "history": list(self.history_),
-            "rng_state": self._rng_state,
-            "generator_state": self.net_.iterator_train__generator.get_state(),
-            "epochs_at_start": len(self.history_),
-        }
+    def _checkpoint_folder(self, X, y, warm: bool):
+        """The context in which this fit reads and writes its checkpoint: a
+        locked :class:`~sktaaf._checkpoint.CheckpointFolder`, or None."""
+        if self.checkpoint_dir is None:
+            return contextlib.nullcontext()
+        if warm:  # this run continues the fitted network: from where it is
+            start = len(self.history_), digest(self.module_.state_dict())
+        else:
+            start = 0, None
+        return CheckpointFolder(self.checkpoint_dir, self._fingerprint(X, y), *start)
 
     def _fingerprint(self, X, y) -> str:
-        """Identify the parameters and data a checkpoint belongs to."""
+        """Identify the estimator class, parameters and data a checkpoint
+        belongs to."""
         params = self.get_params(deep=False)
-        for name in (
-            "verbose",
-            "checkpoint_dir",
-            "warm_start",
-            "callbacks",
-            "accelerator",
-        ):
+        for name in (*RUN_ONLY_PARAMS, "verbose", "warm_start"):
             params.pop(name)
         step = max(1, len(X) // 1024)  # a sample of rows keeps this cheap
-        return joblib.hash((params, X.shape, y.shape, X[::step], y[::step]))
+        estimator = f"{type(self).__module__}.{type(self).__qualname__}"
+        return joblib.hash((estimator, params, X.shape, y.shape, X[::step], y[::step]))
 
-    def _add_checkpoint(self, net, path, fingerprint, device, resume) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    def _initial_state(self, checkpoint, warm: bool) -> TrainingState | None:
+        """The state this fit continues from: its checkpoint's, else (with
+        ``warm_start``) the fitted network's, else none (a new network)."""
+        if checkpoint is not None and checkpoint.state is not None:
+            return checkpoint.state
+        if not warm:
+            return None
+        same_optimizer = type(self.net_.optimizer_) is self._optimizer_class()
+        return TrainingState.from_net(
+            self.net_,
+            self._rng_state,
+            self.best_epoch_,
+            optimizer=same_optimizer,
+            copy_optimizer=True,  # the fitted estimator's stays as it is
+            epochs_at_start=len(self.history_),
+        )
+
+    def _metadata(self, device: str) -> dict:
+        """The metadata of this fit's checkpoint."""
         with warnings.catch_warnings():
             # A resumed fit takes random_state from the estimator, not from
             # the checkpoint: that it is not saved there does not matter.
             warnings.filterwarnings("ignore", "random_state is a RandomState")
-            metadata = model_metadata(self, device)
-        metadata["checkpoint"] = {
-            "fingerprint": fingerprint,
-            "epochs_at_start": resume["epochs_at_start"] if resume else 0,
-        }
-        net.callbacks_.append(
-            (
-                "checkpoint",
-                EpochCheckpoint(
-                    path, metadata, write_model, lambda: _get_rng_state(device)
-                ).initialize(),
-            )
-        )
+            return model_metadata(self, device)
 
-    @staticmethod
-    def _restore_early_stopping(net, resume, device) -> None:
-        stopping = dict(net.callbacks_).get("early_stopping")
-        if stopping is None or resume.get("early_stopping") is None:
-            return
-        weights = resume.get("best_module")
-        if weights is not None:
-            weights = {name: tensor.to(device) for name, tensor in weights.items()}
-        stopping.resume_state = {**resume["early_stopping"], "weights": weights}
-
-    def _restore_weights(self, module, state_dict) -> None:
+    def _restore_weights(self, module, state: TrainingState) -> None:
         try:
-            module.load_state_dict(state_dict)
+            state.load_weights(module)
         except RuntimeError as exc:
             raise ValueError(
                 "warm_start=True continues training the fitted network, but the "
@@ -645,14 +606,6 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 "hidden_layer_sizes or output_activation changed?). Set "
                 "warm_start=False to train a new network."
             ) from exc
-
-    @staticmethod
-    def _best_epoch(net) -> int:
-        callbacks = dict(net.callbacks_)
-        if "early_stopping" in callbacks:
-            return int(callbacks["early_stopping"].best_epoch_)
-        guard = callbacks["finite_loss_guard"]
-        return int(guard.last_finite_epoch_ if guard.diverged_ else len(net.history_))
 
     # ------------------------------------------------------------- prediction
     def predict(self, X):

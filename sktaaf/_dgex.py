@@ -70,7 +70,9 @@ class DGEXRegressor(BaseNetworkRegressor):
         its last finished epoch (optimizer, early stopping and random streams
         included: on the CPU the result equals an uninterrupted fit), or
         returns its final model if it had finished. Lets a killed process pick
-        up where it stopped.
+        up where it stopped. Fits of other parameters or data sharing the
+        directory (e.g. those of a grid search) each keep their own checkpoint
+        in a sub-folder; see :ref:`persistence`.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (instances, or ``(name, callback)`` pairs), e.g.
         a learning-rate schedule; see the example below. They are copied at

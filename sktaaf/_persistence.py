@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import secrets
 import warnings
 from pathlib import Path
 
@@ -23,13 +24,16 @@ import numpy as np
 import sklearn
 import skorch
 import torch
-from skorch.history import History
 
-from ._training import unwrap_module
+from ._state import TrainingState, digest
 from .exceptions import ModelVersionWarning
 
 FORMAT = "sktaaf-model"
-FORMAT_VERSION = 1
+# Version 2 added the checksum: a file of version 2 or later must carry one.
+FORMAT_VERSION = 2
+#: Parameters that are objects of one training run (not of the model): not
+#: saved (a loaded model has them None), nor part of a checkpoint's identity.
+RUN_ONLY_PARAMS = ("callbacks", "checkpoint_dir", "accelerator")
 # Saved classes and functions of these packages are imported back by path.
 _TRUSTED_PACKAGES = ("torch",)
 
@@ -125,9 +129,7 @@ def model_metadata(estimator, device: str) -> dict:
     """What a model file says besides its tensors, known once fit has
     validated the data: class, versions, parameters and the data's shape."""
     params = estimator.get_params(deep=False)
-    params["callbacks"] = None  # training-time objects: not saved
-    params["checkpoint_dir"] = None
-    params["accelerator"] = None
+    params.update(dict.fromkeys(RUN_ONLY_PARAMS))  # not saved
     names = getattr(estimator, "feature_names_in_", None)
     return {
         "format": FORMAT,
@@ -145,37 +147,17 @@ def model_metadata(estimator, device: str) -> dict:
     }
 
 
-def write_model(path, metadata: dict, net, rng_state, best_epoch: int, **extra) -> None:
-    """Write a model file: ``metadata`` plus the state of the skorch ``net``.
-
-    ``extra`` entries (tensors, or JSON-able values under ``"metadata"``-free
-    keys) are stored alongside, for checkpoints.
-    """
+def write_model(path, metadata: dict, state: TrainingState) -> None:
+    """Write a model file: ``metadata`` plus the training ``state``, and the
+    SHA-256 checksum of both, which :func:`read_model` checks."""
+    tensors, state_metadata = state.to_payload()
     metadata = {
         **metadata,
-        "fitted": {
-            **metadata["fitted"],
-            "best_epoch_": best_epoch,
-            "n_iter_": len(net.history_),
-        },
-        # Epoch records only: per-batch records would dwarf the weights.
-        "history": [
-            {key: value for key, value in record.items() if key != "batches"}
-            for record in net.history_
-        ],
+        **state_metadata,
+        "fitted": {**metadata["fitted"], **state_metadata["fitted"]},
     }
-    payload = {
-        "metadata": json.dumps(metadata),
-        # The network's own names, whether training compiled or wrapped it.
-        "module": _to_cpu(unwrap_module(net.module_).state_dict()),
-        "optimizer": _to_cpu(net.optimizer_.state_dict()),
-        "rng_state": [state.cpu() for state in rng_state],
-        "generator_state": net.iterator_train__generator.get_state(),
-        **extra,
-    }
-    scaler = getattr(net, "grad_scaler_", None)
-    if scaler is not None:  # mixed_precision="fp16": the loss scale, as numbers
-        payload["grad_scaler"] = scaler.state_dict()
+    payload = {"metadata": json.dumps(metadata), **tensors}
+    payload["checksum"] = digest(payload)
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(
@@ -187,13 +169,45 @@ def write_model(path, metadata: dict, net, rng_state, best_epoch: int, **extra) 
             f"Cannot save to {str(path)!r}: it is a folder; give a file name "
             "such as 'model.pt'."
         )
-    partial = path.with_name(path.name + ".partial")
+    _write_atomically(payload, path)
+
+
+def _write_atomically(payload: dict, path: Path) -> None:
+    """``torch.save`` to a file of its own, then rename it to ``path``: a crash
+    mid-write never leaves a broken file, and concurrent writers never share
+    one (the last rename wins, each file whole)."""
+    partial = None
     try:
+        partial = _new_partial_file(path)
         torch.save(payload, partial)
-        os.replace(partial, path)  # a crash mid-write never leaves a broken file
-    except BaseException:
-        partial.unlink(missing_ok=True)
+        os.replace(partial, path)
+    except BaseException as exc:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError | RuntimeError):  # torch: "enforce fail at"
+            raise _save_error(exc, path) from exc
         raise
+
+
+def _new_partial_file(path: Path) -> Path:
+    for _ in range(100):
+        partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial")
+        try:  # exclusive creation; the umask applies as to any new file
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return partial
+    raise FileExistsError(f"Cannot create a temporary file next to {str(path)!r}.")
+
+
+def _save_error(exc: BaseException, path: Path) -> OSError:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    if isinstance(exc, RuntimeError):  # torch's writer: "enforce fail at ..."
+        reason = f"the write failed midway (disk full, or a file size limit?): {exc}"
+    message = f"Could not save the model to {str(path)!r}: {reason}"
+    errno = getattr(exc, "errno", None)
+    # OSError(errno, ...) is the matching subclass (PermissionError, ...).
+    return OSError(errno, message, str(path)) if errno else OSError(message)
 
 
 def save_estimator(estimator, path) -> None:
@@ -205,26 +219,16 @@ def save_estimator(estimator, path) -> None:
             UserWarning,
             stacklevel=3,
         )
-    write_model(
-        path,
-        model_metadata(estimator, estimator.device_),
-        estimator.net_,
-        estimator._rng_state,
-        estimator.best_epoch_,
+    state = TrainingState.from_net(
+        estimator.net_, estimator._rng_state, estimator.best_epoch_, complete=True
     )
-
-
-def _to_cpu(state):
-    if isinstance(state, torch.Tensor):
-        return state.detach().cpu()
-    if isinstance(state, dict):
-        return {key: _to_cpu(value) for key, value in state.items()}
-    if isinstance(state, (list, tuple)):
-        return type(state)(_to_cpu(value) for value in state)
-    return state
+    write_model(path, model_metadata(estimator, estimator.device_), state)
 
 
 def read_model(path) -> tuple[dict, dict]:
+    """The payload and the metadata of the model file at ``path``: a
+    ValueError naming the file if it is unreadable. Check the content with
+    :func:`check_checksum` before using it."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No sktaaf model file at {str(path)!r}.")
@@ -247,6 +251,21 @@ def read_model(path) -> tuple[dict, dict]:
             f"({FORMAT_VERSION}); upgrade sktaaf."
         )
     return payload, metadata
+
+
+def check_checksum(payload: dict, metadata: dict, path) -> None:
+    """Raise a ValueError naming ``path`` if the content read from it does not
+    match the checksum it was written with."""
+    saved = payload.get("checksum")
+    if saved is None and metadata["format_version"] < 2:
+        return  # written before files carried a checksum
+    content = {key: value for key, value in payload.items() if key != "checksum"}
+    if saved != digest(content):
+        raise ValueError(
+            f"{str(path)!r} is damaged: its content does not match the checksum "
+            "it was saved with (a changed byte, or an edited file). Save or fit "
+            "the model again, or use an intact copy."
+        )
 
 
 def check_versions(metadata, path) -> None:
@@ -300,6 +319,9 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
             f"{metadata.get('versions', {}).get('sktaaf', 'of unknown version')}; "
             "load it with that version."
         )
+    # Checked after the names above, which tell a file of another version
+    # for what it is, and before anything of the content is used.
+    check_checksum(payload, metadata, path)
     if isinstance(params["hidden_layer_sizes"], list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     estimator = cls(**params)
@@ -327,27 +349,15 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
         estimator.n_outputs_,
         estimator._hidden_layer_sizes(),
     )
+    state = TrainingState.from_payload(payload, metadata, repr(str(path)))
     try:
-        module.load_state_dict(payload["module"])
+        state.load_weights(module)
     except RuntimeError as exc:
         raise ValueError(
             f"The weights in {str(path)!r} do not fit the network its parameters "
             f"describe: {exc}"
         ) from exc
-    generator = torch.Generator()
-    generator.set_state(payload["generator_state"])
-    net = estimator._build_net(module, device, generator=generator)
-    net.optimizer_.load_state_dict(payload["optimizer"])
-    scaler = getattr(net, "grad_scaler_", None)
-    if scaler is not None and payload.get("grad_scaler"):
-        scaler.load_state_dict(payload["grad_scaler"])
-    net.history_ = History(metadata["history"])
-    net.module_.eval()
-    estimator.net_ = net
-    estimator.module_ = unwrap_module(net.module_)
-    estimator.history_ = net.history_
-    estimator.device_ = device
-    estimator.n_iter_ = fitted["n_iter_"]
-    estimator.best_epoch_ = fitted["best_epoch_"]
-    estimator._rng_state = list(payload["rng_state"])
+    net = estimator._build_net(module, device, generator=torch.Generator())
+    state.apply(net)
+    estimator._set_fitted(net, device, state.best_epoch, state.rng_state)
     return estimator

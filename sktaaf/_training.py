@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
+import threading
 import warnings
 
 import numpy as np
@@ -205,11 +207,9 @@ class BestEpochStopping(EarlyStopping):
     """skorch's early stopping, restoring the best weights and then dropping
     its copy of them (it would otherwise double the size of a pickled model).
 
-    ``resume_state`` (set by the estimator when resuming from a checkpoint)
-    carries the patience count, the best score and weights over.
+    A resumed fit restores its progress through
+    :class:`~sktaaf._state.RestoreState`.
     """
-
-    resume_state = None
 
     def on_epoch_end(self, net, **kwargs):
         best_epoch = self.best_epoch_
@@ -221,17 +221,8 @@ class BestEpochStopping(EarlyStopping):
                 net.module_, self.best_model_weights_
             )
 
-    def on_train_begin(self, net, **kwargs):
-        super().on_train_begin(net, **kwargs)
-        if self.resume_state is not None:
-            state, self.resume_state = self.resume_state, None
-            self.misses_ = state["misses"]
-            self.dynamic_threshold_ = state["threshold"]
-            self.best_epoch_ = state["best_epoch"]
-            self.best_model_weights_ = state["weights"]
-
     def state(self) -> dict:
-        """The state a checkpoint keeps (weights separately, as tensors)."""
+        """The progress a checkpoint keeps (weights separately, as tensors)."""
         return {
             "misses": self.misses_,
             "threshold": float(self.dynamic_threshold_),
@@ -328,6 +319,50 @@ class FiniteLossGuard(Callback):
         self.snapshots_ = [(epoch, None) for epoch, _ in self.snapshots_[-1:]]
 
 
+@contextlib.contextmanager
+def _noting_sigint(net):
+    """Set ``net.sigint_`` when a SIGINT (Ctrl-C) arrives, so that a Ctrl-C
+    during a callback is told from a callback raising ``KeyboardInterrupt``
+    to stop training (skorch's idiom). Only the main thread receives signals."""
+    net.sigint_ = False
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(
+        previous
+    ):  # SIG_IGN or SIG_DFL: a Ctrl-C raises nothing here
+        yield
+        return
+
+    def note(signum, frame):
+        net.sigint_ = True
+        previous(signum, frame)  # Python's own raises KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _close_interrupted_epoch(history) -> None:
+    """Give an epoch that a Ctrl-C cut short the training loss of the batches
+    it ran (weighted by their sizes, as skorch's), and mark it
+    ``interrupted``; drop it if it ran none. Every epoch in the history then
+    has a training loss, which training continued later relies on."""
+    if not len(history) or "train_loss" in history[-1]:
+        return
+    batches = [
+        batch for batch in history[-1].get("batches", []) if "train_loss" in batch
+    ]
+    if not batches:
+        del history[-1]
+        return
+    sizes = [batch["train_batch_size"] for batch in batches]
+    losses = [batch["train_loss"] for batch in batches]
+    history.record("train_loss", float(np.average(losses, weights=sizes)))
+    history.record("train_batch_count", len(batches))
+    history.record("interrupted", True)
+
+
 def _all_processes_agree(net, flag: bool) -> bool:
     agree = getattr(net, "all_processes_agree", None)  # plain skorch nets lack it
     return flag if agree is None else agree(flag)
@@ -338,54 +373,6 @@ def _predicts_finitely(net, dataset) -> bool:
     net.module_.eval()
     with torch.no_grad():
         return bool(torch.isfinite(net.infer(rows)).all())
-
-
-class EpochCheckpoint(Callback):
-    """Write the training state to ``path`` after every epoch.
-
-    The file is a model file (see :mod:`sktaaf._persistence`) whose metadata
-    also say which data and parameters it belongs to and how far training got,
-    so that a fit killed at any point resumes from the last finished epoch.
-    After a fit that ends normally it holds the final model, marked complete;
-    after a Ctrl-C it keeps the last finished epoch.
-    """
-
-    def __init__(self, path, metadata: dict, write_model, get_rng_state):
-        self.path = path
-        self.metadata = metadata
-        self.write_model = write_model
-        self.get_rng_state = get_rng_state
-
-    def on_epoch_end(self, net, **kwargs):
-        self._write(net, complete=False)
-
-    def on_train_end(self, net, **kwargs):
-        if not getattr(net, "interrupted_", False):
-            self._write(net, complete=True)
-
-    def _write(self, net, complete: bool) -> None:
-        if not getattr(net, "is_main_process", True):
-            return  # one writer when processes train together
-        stopping = dict(net.callbacks_).get("early_stopping")
-        checkpoint = {**self.metadata["checkpoint"], "complete": complete}
-        extra = {}
-        best_epoch = len(net.history)
-        if stopping is not None:
-            checkpoint["early_stopping"] = stopping.state()
-            best_epoch = stopping.best_epoch_
-            if stopping.best_model_weights_ is not None:
-                extra["best_module"] = {
-                    name: tensor.detach().cpu()
-                    for name, tensor in stopping.best_model_weights_.items()
-                }
-        self.write_model(
-            self.path,
-            {**self.metadata, "checkpoint": checkpoint},
-            net,
-            self.get_rng_state(),
-            best_epoch,
-            **extra,
-        )
 
 
 class TrainingNet(NeuralNet):
@@ -439,19 +426,21 @@ class TrainingNet(NeuralNet):
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         self.interrupted_ = False
         try:
-            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+            with _noting_sigint(self):
+                return super().fit_loop(X, y, epochs=epochs, **fit_params)
         except StopTraining:
             raise
         except KeyboardInterrupt:
             self.interrupted_ = True  # a user's Ctrl-C: skorch returns early
+            _close_interrupted_epoch(self.history)
             raise
 
     def notify(self, method_name, **cb_kwargs):
         try:
             super().notify(method_name, **cb_kwargs)
-        except KeyboardInterrupt as stop:  # a callback stopping training
-            if isinstance(stop, StopTraining):
-                raise
+        except KeyboardInterrupt as stop:  # a callback stopping training...
+            if isinstance(stop, StopTraining) or getattr(self, "sigint_", False):
+                raise  # ... or a Ctrl-C that came while a callback ran
             raise StopTraining from stop
 
     def _set_training(self, training=True):

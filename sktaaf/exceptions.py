@@ -3,6 +3,7 @@
 from sklearn.exceptions import ConvergenceWarning
 
 __all__ = [
+    "CheckpointWarning",
     "ModelVersionWarning",
     "NonFiniteLossWarning",
     "SktaafWarning",
@@ -119,4 +120,11 @@ class ModelVersionWarning(SktaafWarning):
     ...     model = TAAFRegressor.load(path)
     >>> model.n_outputs_
     3
+    """
+
+
+class CheckpointWarning(SktaafWarning):
+    """A checkpoint in ``checkpoint_dir`` is not resumed: it is unreadable or
+    damaged (the fit starts afresh and overwrites it), or it belongs to other
+    parameters or data (the fit keeps its own checkpoint beside it).
     """

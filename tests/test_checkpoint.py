@@ -1,17 +1,28 @@
 """checkpoint_dir: a crashed or killed fit resumes to the uninterrupted result."""
 
+import json
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import ESTIMATORS, FAST
+from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
 
-from sktaaf import TAAFRegressor
+import sktaaf._state
+from sktaaf import DGEXRegressor, TAAFRegressor
+from sktaaf.exceptions import (
+    CheckpointWarning,
+    NonFiniteLossWarning,
+    TrainingInterruptedWarning,
+)
 
 SETTINGS = {**FAST, "max_epochs": 12, "n_iter_no_change": 4}
 
@@ -115,3 +126,191 @@ def test_killed_process_resumes_exactly(data, tmp_path):
     resumed = TAAFRegressor(**SETTINGS, checkpoint_dir=tmp_path).fit(X, y)
     whole = TAAFRegressor(**SETTINGS).fit(X, y)
     np.testing.assert_array_equal(resumed.predict(X), whole.predict(X))
+
+
+class CrashAtTrainEnd(Callback):
+    """A kill after the last epoch's checkpoint, before the final one."""
+
+    def on_train_end(self, net, **kwargs):
+        raise RuntimeError("simulated kill")
+
+
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_kill_after_the_last_epoch_resumes(early_stopping, data, tmp_path):
+    X, y = data
+    params = {**SETTINGS, "early_stopping": early_stopping}
+    whole = TAAFRegressor(**params).fit(X, y)
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        TAAFRegressor(
+            **params, checkpoint_dir=tmp_path, callbacks=[CrashAtTrainEnd()]
+        ).fit(X, y)
+    for _ in range(2):  # the resumed fit ends the run; the next one returns it
+        resumed = TAAFRegressor(**params, checkpoint_dir=tmp_path).fit(X, y)
+        assert resumed.n_iter_ == whole.n_iter_
+        assert resumed.best_epoch_ == whole.best_epoch_
+        np.testing.assert_array_equal(resumed.predict(X), whole.predict(X))
+
+
+class SigintAtEpoch(Callback):
+    """A real Ctrl-C (SIGINT) arriving while a callback runs."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            signal.raise_signal(signal.SIGINT)
+            time.sleep(0.01)  # the handler runs at the next bytecode
+
+
+def test_ctrl_c_during_a_callback_is_an_interruption(data, tmp_path):
+    X, y = data
+    params = {**SETTINGS, "max_epochs": 8, "early_stopping": False}
+    interrupted = TAAFRegressor(
+        **params, checkpoint_dir=tmp_path, callbacks=[SigintAtEpoch(3)]
+    )
+    with pytest.warns(TrainingInterruptedWarning, match="interrupted at epoch 3"):
+        interrupted.fit(X, y)
+    resumed = TAAFRegressor(**params, checkpoint_dir=tmp_path).fit(X, y)
+    assert resumed.n_iter_ == 8
+    whole = TAAFRegressor(**params).fit(X, y)
+    np.testing.assert_array_equal(resumed.predict(X), whole.predict(X))
+
+
+def test_a_callback_stopping_training_completes_the_checkpoint(data, tmp_path):
+    # skorch's idiom (a callback raising KeyboardInterrupt) is a decision,
+    # which the next fit of the same parameters would take again.
+    X, y = data
+    params = {**SETTINGS, "early_stopping": False}
+
+    class StopAtEpoch(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 3:
+                raise KeyboardInterrupt
+
+    first = TAAFRegressor(**params, checkpoint_dir=tmp_path, callbacks=[StopAtEpoch()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingInterruptedWarning)
+        first.fit(X, y)
+    again = TAAFRegressor(**params, checkpoint_dir=tmp_path, callbacks=[StopAtEpoch()])
+    assert again.fit(X, y).n_iter_ == first.n_iter_ == 3
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_warm_start_with_checkpoint_dir_trains_every_time(Estimator, data, tmp_path):
+    X, y = data
+    params = {**SETTINGS, "max_epochs": 4, "early_stopping": False}
+    whole = Estimator(**{**params, "max_epochs": 8}).fit(X, y)
+    est = Estimator(**params, warm_start=True, checkpoint_dir=tmp_path / "a")
+    est.fit(X, y).fit(X, y)
+    assert est.n_iter_ == 8
+    np.testing.assert_array_equal(est.predict(X), whole.predict(X))
+
+    # A crash in the second run: fitting again resumes it exactly.
+    est = Estimator(**params, warm_start=True, checkpoint_dir=tmp_path / "b")
+    est.fit(X, y)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        est.set_params(callbacks=[CrashAtEpoch(7)]).fit(X, y)
+    assert Estimator.load(tmp_path / "b" / "checkpoint.pt").n_iter_ == 6
+    est.set_params(callbacks=None).fit(X, y)
+    assert est.n_iter_ == 8
+    np.testing.assert_array_equal(est.predict(X), whole.predict(X))
+
+
+def test_a_crashed_warm_start_leaves_the_fitted_state_intact(data):
+    # Without a checkpoint: the continued run must not have changed the
+    # optimizer state that the estimator continues from next time.
+    X, y = data
+    params = {**SETTINGS, "max_epochs": 4, "early_stopping": False}
+    whole = TAAFRegressor(**{**params, "max_epochs": 8}).fit(X, y)
+    est = TAAFRegressor(**params, warm_start=True).fit(X, y)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        est.set_params(callbacks=[CrashAtEpoch(7)]).fit(X, y)
+    est.set_params(callbacks=None).fit(X, y)
+    np.testing.assert_array_equal(est.predict(X), whole.predict(X))
+
+
+def test_a_damaged_checkpoint_is_not_resumed(data, tmp_path):
+    X, y = data
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        TAAFRegressor(
+            **SETTINGS, checkpoint_dir=tmp_path, callbacks=[CrashAtEpoch(5)]
+        ).fit(X, y)
+    path = tmp_path / "checkpoint.pt"
+    payload = torch.load(path, weights_only=True)
+    payload["module"]["output.linear.weight"] += 1  # the old checksum stays
+    torch.save(payload, path)
+    with pytest.warns(CheckpointWarning, match=r"checkpoint.pt' is damaged"):
+        resumed = TAAFRegressor(**SETTINGS, checkpoint_dir=tmp_path).fit(X, y)
+    whole = TAAFRegressor(**SETTINGS).fit(X, y)
+    np.testing.assert_array_equal(resumed.predict(X), whole.predict(X))
+
+
+def test_a_checkpoint_missing_an_entry_is_named_and_replaced(data, tmp_path):
+    X, y = data
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        TAAFRegressor(
+            **SETTINGS, checkpoint_dir=tmp_path, callbacks=[CrashAtEpoch(5)]
+        ).fit(X, y)
+    path = tmp_path / "checkpoint.pt"
+    payload = torch.load(path, weights_only=True)
+    metadata = json.loads(payload.pop("metadata"))
+    del metadata["history"], payload["checksum"]
+    payload["metadata"] = json.dumps(metadata)
+    payload["checksum"] = sktaaf._state.digest(payload)  # intact, but lacking
+    torch.save(payload, path)
+    with pytest.warns(CheckpointWarning, match=r"checkpoint.pt.*'history' is missing"):
+        resumed = TAAFRegressor(**SETTINGS, checkpoint_dir=tmp_path).fit(X, y)
+    whole = TAAFRegressor(**SETTINGS).fit(X, y)
+    np.testing.assert_array_equal(resumed.predict(X), whole.predict(X))
+    assert TAAFRegressor.load(path).n_iter_ == whole.n_iter_  # replaced
+
+
+def test_a_checkpoint_of_another_estimator_class_is_not_used(data, tmp_path):
+    # The same parameter values, and networks that differ.
+    X, y = data
+    params = {**SETTINGS, "activation": "tanh", "output_activation": None}
+    params["dropout"] = 0.1
+    TAAFRegressor(**params, checkpoint_dir=tmp_path).fit(X, y)
+    with pytest.warns(CheckpointWarning, match="belongs to other parameters"):
+        dgex = DGEXRegressor(**params, checkpoint_dir=tmp_path).fit(X, y)
+    plain = DGEXRegressor(**params).fit(X, y)
+    np.testing.assert_array_equal(dgex.predict(X), plain.predict(X))
+    again = DGEXRegressor(**params, checkpoint_dir=tmp_path).fit(X, y)
+    assert again.history_[:, "dur"] == dgex.history_[:, "dur"]  # its own, kept
+
+
+def test_a_grid_search_shares_one_checkpoint_dir(data, tmp_path):
+    X, y = data
+    params = {**SETTINGS, "max_epochs": 4}
+    grid = {"learning_rate": [1e-2, 3e-2]}
+
+    def search(**extra):
+        return GridSearchCV(
+            TAAFRegressor(**params, **extra), grid, cv=2, error_score="raise"
+        )
+
+    expected = search().fit(X, y).cv_results_["mean_test_score"]
+    for _ in range(2):  # the second search finds every fit finished
+        shared = search(checkpoint_dir=tmp_path)
+        shared.set_params(n_jobs=2).fit(X, y)
+        np.testing.assert_array_equal(shared.cv_results_["mean_test_score"], expected)
+    assert len(list(tmp_path.rglob("checkpoint.pt"))) == 4 + 1  # and the refit
+
+
+def test_a_diverged_fit_is_returned_as_it_ended(data, tmp_path):
+    # The finished checkpoint of a diverged fit records the epoch whose
+    # weights it kept (the last finite one), as the fit did.
+    X, y = data
+    params = {
+        **SETTINGS,
+        "loss": "mse",
+        "optimizer": "sgd",
+        "learning_rate": 1e6,
+        "early_stopping": False,
+    }
+    with pytest.warns(NonFiniteLossWarning):
+        first = DGEXRegressor(**params, checkpoint_dir=tmp_path).fit(X, y)
+    again = DGEXRegressor(**params, checkpoint_dir=tmp_path).fit(X, y)
+    assert again.best_epoch_ == first.best_epoch_ < first.n_iter_
+    np.testing.assert_array_equal(again.predict(X), first.predict(X))

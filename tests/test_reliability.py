@@ -116,3 +116,24 @@ def test_out_of_memory_in_predict_suggests_remedies(data, monkeypatch):
     monkeypatch.setattr(est.module_, "forward", raise_out_of_memory)
     with pytest.raises(torch.cuda.OutOfMemoryError, match="during prediction"):
         est.predict(X)
+
+
+def test_an_interrupted_epoch_is_marked_and_continued_consistently(data):
+    X, y = data
+    est = TAAFRegressor(
+        **{**NO_STOP, "max_epochs": 5},
+        activation=InterruptAfter(18),  # in epoch 4, after 2 of its 5 batches
+        output_activation="identity",
+    )
+    with pytest.warns(
+        TrainingInterruptedWarning,
+        match="at epoch 4, after 3 finished epochs and 2 batches of the last",
+    ):
+        est.fit(X, y)
+    last = est.history_[-1]
+    assert last["interrupted"] and last["train_batch_count"] == 2
+    assert np.isfinite(last["train_loss"])
+    est.set_params(warm_start=True).fit(X, y)
+    assert est.n_iter_ == 9
+    assert len(est.history_[:, "train_loss"]) == len(est.history_) == 9
+    assert est.history_[:, "interrupted"] == [True]

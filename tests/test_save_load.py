@@ -1,6 +1,13 @@
 """Safe persistence: save() writes tensors and JSON; load() never unpickles code."""
 
+import errno
 import json
+import subprocess
+import sys
+import textwrap
+import threading
+import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -11,6 +18,7 @@ from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import StepLR
 
 import sktaaf._persistence
+import sktaaf._state
 from sktaaf import DGEXRegressor, TAAFRegressor
 from sktaaf.exceptions import ModelVersionWarning
 
@@ -195,3 +203,138 @@ def test_unsaveable_parameters(data, tmp_path):
     with pytest.warns(UserWarning, match="callbacks are not saved"):
         scheduled.save(tmp_path / "scheduled.pt")
     assert TAAFRegressor.load(tmp_path / "scheduled.pt").callbacks is None
+
+
+# ----------------------------------------------- integrity and failed writes
+def _flip(path, offset):
+    damaged = bytearray(path.read_bytes())
+    damaged[offset] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+
+
+def test_a_damaged_file_is_refused_not_loaded(data, tmp_path):
+    # One flipped byte anywhere: load fails, or loads the same model. The
+    # weights' bytes are stored without a check of their own in the archive,
+    # so flips there are what the checksum is for.
+    X, y = data
+    model = TAAFRegressor(**FAST).fit(X, y)
+    expected = model.predict(X)
+    path = tmp_path / "model.pt"
+    model.save(path)
+    content = path.read_bytes()
+    with zipfile.ZipFile(path) as archive:
+        records = [
+            info
+            for info in archive.infolist()
+            if "/data/" in info.filename and info.file_size
+        ]
+    starts = [
+        info.header_offset + 30 + len(info.filename) + len(info.extra)
+        for info in records
+    ]
+    offsets = {start + n for start in starts for n in (0, 1, 7)}
+    offsets |= set(range(0, len(content), len(content) // 200))
+    loaded_differently = []
+    for offset in sorted(offsets):
+        path.write_bytes(content)
+        _flip(path, offset)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. a flipped version number
+            try:
+                loaded = TAAFRegressor.load(path)
+            except (ValueError, TypeError) as exc:
+                assert "model.pt" in str(exc)
+                continue
+        if not np.array_equal(loaded.predict(X), expected):
+            loaded_differently.append(offset)
+    assert loaded_differently == []
+
+
+def test_changed_weights_fail_the_checksum(data, tmp_path):
+    X, y = data
+    path = tmp_path / "model.pt"
+    TAAFRegressor(**FAST).fit(X, y).save(path)
+    payload = torch.load(path, weights_only=True)
+    payload["module"]["output.linear.weight"] *= 2
+    torch.save(payload, path)  # the checksum of the original content
+    with pytest.raises(ValueError, match=r"model.pt' is damaged.*checksum"):
+        TAAFRegressor.load(path)
+
+
+def test_a_missing_entry_is_named(data, tmp_path):
+    X, y = data
+    path = tmp_path / "model.pt"
+    TAAFRegressor(**FAST).fit(X, y).save(path)
+    payload = torch.load(path, weights_only=True)
+    del payload["generator_state"], payload["checksum"]
+    payload["checksum"] = sktaaf._state.digest(payload)  # intact, but lacking
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=r"model.pt.*'generator_state' is missing"):
+        TAAFRegressor.load(path)
+
+
+def test_concurrent_saves_to_one_path_each_write_a_whole_file(data, tmp_path):
+    X, y = data
+    model = TAAFRegressor(**FAST).fit(X, y)
+    path = tmp_path / "model.pt"
+    errors = []
+
+    def save():
+        try:
+            model.save(path)
+        except Exception as exc:  # collected for the assert below
+            errors.append(exc)
+
+    for _ in range(10):
+        threads = [threading.Thread(target=save) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        np.testing.assert_array_equal(
+            TAAFRegressor.load(path).predict(X), model.predict(X)
+        )
+    assert [file.name for file in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_saving_where_it_cannot_write_names_the_file(data, tmp_path, monkeypatch):
+    X, y = data
+    model = TAAFRegressor(**FAST).fit(X, y)
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sktaaf._persistence.os, "open", read_only)
+        with pytest.raises(PermissionError, match=r"save the model to .*model.pt"):
+            model.save(tmp_path / "model.pt")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_write_failing_midway_is_an_os_error_naming_the_file(tmp_path):
+    # A real failure inside torch's writer: a file size limit of 4 kB.
+    script = textwrap.dedent(
+        f"""
+        import os, resource, signal
+        import numpy as np
+        from sktaaf import TAAFRegressor
+
+        X = np.random.RandomState(0).normal(size=(50, 4)).astype(np.float32)
+        model = TAAFRegressor(hidden_layer_sizes=(64,), max_epochs=1).fit(X, X)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))
+        try:
+            model.save({str(tmp_path / "model.pt")!r})
+        except OSError as exc:
+            print("OSError:", exc)
+        """
+    )
+    resource = pytest.importorskip("resource")
+    del resource
+    process = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True
+    )
+    assert "OSError: Could not save the model to" in process.stdout, process.stderr
+    assert "model.pt" in process.stdout and "failed midway" in process.stdout
+    assert not list(tmp_path.iterdir())
