@@ -280,6 +280,8 @@ def test_a_checkpoint_of_another_estimator_class_is_not_used(data, tmp_path):
     assert again.history_[:, "dur"] == dgex.history_[:, "dur"]  # its own, kept
 
 
+@pytest.mark.slow  # worker processes: about 20 s
+@pytest.mark.filterwarnings("ignore::sktaaf.exceptions.CheckpointWarning")
 def test_a_grid_search_shares_one_checkpoint_dir(data, tmp_path):
     X, y = data
     params = {**SETTINGS, "max_epochs": 4}

@@ -201,6 +201,7 @@ def test_load_gct(tmp_path, text, compressed):
     [
         ("#1.4\n3\t4\n", "not a GCT file"),
         ("#1.2\nthree\tfour\n", "not a GCT file"),
+        ("#1.3\n-3\t4\t1\t0\n", "not a GCT file"),
         (GCT_12.replace("3\t4", "3\t5"), "Line 3 .* has 6 tab-separated fields but 7"),
         (GCT_12.replace("3\t4", "4\t4"), "declares 4 genes x 4 samples but holds 3"),
         (GCT_12.replace("\t11\t", "\televen\t"), "Line 6 .*'eleven'.*not a number"),

@@ -65,6 +65,8 @@ def _read_dimensions(file, path: Path):
         dimensions = [int(field) for field in dimensions]
     except ValueError:
         dimensions = []
+    if any(size < 0 for size in dimensions):
+        dimensions = []
     if version == "#1.2" and len(dimensions) >= 2:
         return (*dimensions[:2], 1, 0)  # the Description column
     if version == "#1.3" and len(dimensions) >= 4:
