@@ -368,10 +368,13 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         try:
             optimizer_class([dummy], lr=self.learning_rate, **kwargs)
         except Exception as exc:
+            if kwargs:
+                problem = f"optimizer_kwargs={kwargs!r} are not accepted by"
+            else:  # e.g. a custom optimizer with required arguments
+                problem = "optimizer_kwargs=None: cannot create"
             raise InvalidParameterError(  # a ValueError and a TypeError
-                f"optimizer_kwargs={kwargs!r} are not accepted by the optimizer "
-                f"{optimizer} (with lr=learning_rate={self.learning_rate!r}): "
-                f"{exc}"
+                f"{problem} the optimizer {optimizer} (with "
+                f"lr=learning_rate={self.learning_rate!r}): {exc}"
             ) from exc
 
     def _activation_module(self, param: str) -> torch.nn.Module | None:
@@ -406,6 +409,30 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 f"{torch.__version__}: {exc}"
             ) from exc
 
+    def _check_loss(self, n_outputs: int) -> None:
+        """Raise if the loss does not turn a batch of predictions and targets
+        into one number."""
+        predictions = torch.zeros(2, n_outputs)
+        try:
+            with torch.no_grad():
+                loss = self._criterion()(predictions, torch.zeros(2, n_outputs))
+        except (MemoryError, torch.cuda.OutOfMemoryError):
+            raise
+        except Exception as exc:
+            raise ValueError(
+                f"The 'loss' parameter of {type(self).__name__}, {self.loss!r}, "
+                f"fails on predictions and targets of shape (2, {n_outputs}): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else loss
+            raise ValueError(
+                f"The 'loss' parameter of {type(self).__name__} must reduce "
+                "predictions and targets to one number (a tensor of one "
+                f"element); {self.loss!r} gives {shape!r} for a batch of shape "
+                f"(2, {n_outputs})."
+            )
+
     def _check_network(
         self, n_features: int, n_outputs: int, hidden_layer_sizes, device: str
     ) -> None:
@@ -432,7 +459,8 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             )
         shapes = {"activation": sorted(set(hidden_layer_sizes))}
         shapes["output_activation"] = [n_outputs]
-        with isolated_torch_rng():  # an activation may draw random numbers
+        with isolated_torch_rng():  # an activation or a loss may draw
+            self._check_loss(n_outputs)
             for param, param_widths in shapes.items():
                 module = self._activation_module(param)
                 if module is None:

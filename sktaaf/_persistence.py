@@ -52,7 +52,9 @@ _FUNCTIONAL_ACTIVATIONS = (
     "sigmoid", "silu", "softplus", "softshrink", "softsign", "tanh",
     "tanhshrink",
 )  # fmt: skip
-# Largest number of features, targets or epochs a model file may state.
+# Parameters that model_metadata saves as None.
+_UNSAVED_PARAMS = ("callbacks", "checkpoint_dir", "accelerator")
+# Largest number of features, targets or neurons a model file may state.
 _MAX_COUNT = 2**31 - 1
 _DEVICE_PATTERN = re.compile(r"cpu|cuda|cuda:\d+|mps")
 
@@ -129,34 +131,42 @@ def _allowed_references() -> dict[str, dict[str, object]]:
 
     activation_classes = torch.nn.modules.activation
     activations = [
-        *ACTIVATIONS.values(),
+        *(("torch.nn", value) for value in ACTIVATIONS.values()),
         *(
-            getattr(activation_classes, name)
+            ("torch.nn", getattr(activation_classes, name))
             for name in activation_classes.__all__
             if name != "MultiheadAttention"
         ),
         *(
-            getattr(sktaaf_nn, name)
+            ("sktaaf.nn", getattr(sktaaf_nn, name))
             for name in sktaaf_nn.__all__
             if isinstance(getattr(sktaaf_nn, name), type)
         ),
-        *(getattr(torch, name) for name in _TORCH_FUNCTIONS),
-        *(getattr(torch.nn.functional, name) for name in _FUNCTIONAL_ACTIVATIONS),
+        *(("torch", getattr(torch, name)) for name in _TORCH_FUNCTIONS),
+        *(
+            ("torch.nn.functional", getattr(torch.nn.functional, name))
+            for name in _FUNCTIONAL_ACTIVATIONS
+        ),
     ]
     losses = [
-        getattr(torch.nn.modules.loss, name) for name in torch.nn.modules.loss.__all__
+        ("torch.nn", getattr(torch.nn.modules.loss, name))
+        for name in torch.nn.modules.loss.__all__
     ]
     optimizers = [
-        value
+        ("torch.optim", value)
         for value in vars(torch.optim).values()
         if isinstance(value, type)
         and issubclass(value, torch.optim.Optimizer)
         and value is not torch.optim.Optimizer
     ]
 
-    def by_reference(objects):
+    def by_reference(entries):
+        """Each object under the reference save gives it with this torch, and
+        under its public path (the same object may live elsewhere in another
+        version of torch)."""
         references = {}
-        for value in objects:
+        for public_module, value in entries:
+            references[f"{public_module}:{value.__name__}"] = value
             reference = _reference_to(value)
             if reference is not None:
                 references[reference] = value
@@ -173,6 +183,11 @@ def _allowed_references() -> dict[str, dict[str, object]]:
 
 def _decode_params(params: dict, custom_objects: dict) -> dict:
     """The parameters saved as ``params``, references resolved safely."""
+    if not isinstance(custom_objects, dict):
+        raise TypeError(
+            "custom_objects must be a dict mapping names to your classes and "
+            f"functions; got {type(custom_objects).__name__}."
+        )
     allowed = _allowed_references()
     return {
         name: _decode_param(name, value, custom_objects, allowed.get(name, {}))
@@ -481,6 +496,9 @@ def _validate_metadata(metadata: dict, payload: dict, path) -> None:
     ]:
         if not isinstance(metadata.get(field), kind):
             raise _invalid(path, field, metadata.get(field), f"a {kind.__name__}")
+    for name in _UNSAVED_PARAMS:  # objects of a training run: never saved
+        if metadata["params"].get(name) is not None:
+            raise _invalid(path, f"parameter {name}", metadata["params"][name], "None")
     for name, version in metadata["versions"].items():
         if not isinstance(version, str):
             raise _invalid(path, f"version of {name}", version, "a str")
@@ -590,6 +608,13 @@ def _network_for(estimator, weights: dict, device: str, path) -> torch.nn.Module
     checked to fit ``weights``, built without touching torch's random state."""
     n_features, n_outputs = estimator.n_features_in_, estimator.n_outputs_
     hidden_layer_sizes = estimator._hidden_layer_sizes()
+    if max(hidden_layer_sizes) > _MAX_COUNT:
+        raise _invalid(
+            path,
+            "parameter hidden_layer_sizes",
+            estimator.hidden_layer_sizes,
+            f"sizes of at most {_MAX_COUNT}",
+        )
     with torch.device("meta"):  # shapes only: allocates and draws nothing
         expected = estimator._make_network(n_features, n_outputs, hidden_layer_sizes)
     expected = {

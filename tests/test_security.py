@@ -107,6 +107,29 @@ def test_references_are_allowed_only_where_they_belong(
     assert dangerous_calls == []
 
 
+@pytest.mark.parametrize(
+    "param, reference, expected",
+    [
+        ("optimizer", "torch.optim:NAdam", torch.optim.NAdam),
+        ("activation", "torch.nn:Sigmoid", torch.nn.Sigmoid),
+        ("activation", "torch.nn.functional:sigmoid", torch.nn.functional.sigmoid),
+    ],
+)
+def test_public_paths_of_allowed_objects_load(
+    saved, data, tmp_path, param, reference, expected
+):
+    """A reference written by another version of torch, where the object lives
+    in another private module, still loads by its public path."""
+    path = _tampered(
+        saved[0],
+        tmp_path / "public.pt",
+        lambda p, m: m["params"].update({param: {"__reference__": reference}}),
+    )
+    loaded = TAAFRegressor.load(path)
+    assert getattr(loaded, param) is expected
+    np.testing.assert_array_equal(loaded.predict(data[0]), saved[1])
+
+
 def softsign_squared(x):
     return torch.nn.functional.softsign(x) ** 2
 
@@ -174,6 +197,13 @@ TAMPERED = {
         "hidden_layer_sizes",
     ),
     "dropout=2": (_set("params", "dropout", 2), "dropout"),
+    "hidden_layer_sizes=[10**30]": (
+        _set("params", "hidden_layer_sizes", [10**30]),
+        "hidden_layer_sizes",
+    ),
+    "callbacks=[{}]": (_set("params", "callbacks", [{}]), "callbacks"),
+    "checkpoint_dir='/tmp'": (_set("params", "checkpoint_dir", "/tmp"), "checkpoint"),
+    "random_state={}": (_set("params", "random_state", {}), "random_state"),
     "optimizer_kwargs lr": (
         _set("params", "optimizer_kwargs", {"lr": 5}),
         "optimizer_kwargs",
@@ -221,6 +251,11 @@ def test_tampered_fields_are_a_value_error_naming_them(saved, tmp_path, damage):
     with pytest.raises(ValueError, match=field) as caught:
         TAAFRegressor.load(path)
     assert type(caught.value) is ValueError  # not an InvalidParameterError/TypeError
+
+
+def test_custom_objects_must_be_a_dict(saved):
+    with pytest.raises(TypeError, match="custom_objects must be a dict"):
+        TAAFRegressor.load(saved[0], custom_objects=["softsign_squared"])
 
 
 def test_untampered_file_still_loads(saved, data, tmp_path):
@@ -333,6 +368,11 @@ def test_optimizer_kwargs_of_another_optimizer(data):
         )
 
 
+class _NeedsBetas(torch.optim.Adam):
+    def __init__(self, params, lr, betas):
+        super().__init__(params, lr=lr, betas=betas)
+
+
 def _rows_summed(x):
     return x.sum(dim=1)
 
@@ -358,6 +398,13 @@ def _rows_summed(x):
             ValueError,
             "'output_activation'",
         ),
+        (
+            {"loss": torch.nn.L1Loss(reduction="none")},
+            ValueError,
+            "'loss'.*one number.*\\(2, 3\\)",
+        ),
+        ({"loss": torch.nn.Linear(3, 3)}, ValueError, "'loss'.*fails"),
+        ({"optimizer": _NeedsBetas}, ValueError, "create the optimizer _NeedsBetas"),
         ({"compile": {"mode": "bogus"}}, ValueError, "compile=.*bogus"),
         ({"compile": {"foo": 1}}, TypeError, "compile=.*foo"),
         (
