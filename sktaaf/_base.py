@@ -6,6 +6,7 @@ import copy
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -100,10 +101,10 @@ def _device_memory(device: str) -> int | None:
     return None
 
 
-def _check_activation_shape(module, param: str, width: int, estimator) -> None:
+def _check_activation_shape(module, param: str, width: int, estimator, device) -> None:
     """Raise if the activation ``module`` fails on, or changes the shape of, a
-    batch of ``width`` features."""
-    inputs = torch.zeros(2, width)
+    batch of ``width`` features on ``device``."""
+    inputs = torch.zeros(2, width, device=device)
     try:
         with torch.no_grad():
             outputs = module(inputs)
@@ -317,11 +318,14 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
 
     def _hidden_layer_sizes(self) -> tuple[int, ...]:
         sizes = self.hidden_layer_sizes
+        if isinstance(sizes, np.ndarray):
+            sizes = sizes.tolist() if sizes.ndim else [sizes.item()]
         if isinstance(sizes, Integral) and not isinstance(sizes, bool):
             sizes = (sizes,)
-        try:  # one level only: ((16, 8),) is not two layers
-            sizes = tuple(sizes) if not isinstance(sizes, str | bytes) else ()
-        except TypeError:
+        # One level only: ((16, 8),) is not two layers; and an order (no sets).
+        if isinstance(sizes, Sequence) and not isinstance(sizes, str):
+            sizes = tuple(sizes)
+        else:
             sizes = ()
         if not sizes or not all(
             isinstance(size, Integral)
@@ -409,13 +413,14 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 f"{torch.__version__}: {exc}"
             ) from exc
 
-    def _check_loss(self, n_outputs: int) -> None:
+    def _check_loss(self, n_outputs: int, device: str) -> None:
         """Raise if the loss does not turn a batch of predictions and targets
-        into one number."""
-        predictions = torch.zeros(2, n_outputs)
+        (on ``device``) into one number."""
+        predictions = torch.zeros(2, n_outputs, device=device)
         try:
             with torch.no_grad():
-                loss = self._criterion()(predictions, torch.zeros(2, n_outputs))
+                criterion = self._criterion().to(device)
+                loss = criterion(predictions, torch.zeros_like(predictions))
         except (MemoryError, torch.cuda.OutOfMemoryError):
             raise
         except Exception as exc:
@@ -437,7 +442,8 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         self, n_features: int, n_outputs: int, hidden_layer_sizes, device: str
     ) -> None:
         """Check, without building it, that the network fits in ``device``'s
-        memory and that its activations keep the shape of their input."""
+        memory, that its activations keep the shape of their input and that
+        its loss gives one number."""
         widths = [n_features, *hidden_layer_sizes, n_outputs]
         # Weights and biases, and TAAF's four parameters per neuron: an upper
         # bound of both networks' parameters (gradients and optimizer state
@@ -460,15 +466,15 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         shapes = {"activation": sorted(set(hidden_layer_sizes))}
         shapes["output_activation"] = [n_outputs]
         with isolated_torch_rng():  # an activation or a loss may draw
-            self._check_loss(n_outputs)
+            self._check_loss(n_outputs, device)
             for param, param_widths in shapes.items():
                 module = self._activation_module(param)
                 if module is None:
                     continue
-                module.eval()
+                module.to(device).eval()
                 for width in param_widths:
                     try:
-                        _check_activation_shape(module, param, width, self)
+                        _check_activation_shape(module, param, width, self, device)
                     except torch.cuda.OutOfMemoryError as exc:
                         raise torch.cuda.OutOfMemoryError(
                             _out_of_memory_message(
