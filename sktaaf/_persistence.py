@@ -412,7 +412,7 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     if isinstance(params["hidden_layer_sizes"], list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     estimator = cls(**params)
-    _validate_params(estimator, path)
+    _check_saved_params(estimator, path)
     fitted = metadata["fitted"]
     saved_device = fitted["device_"]
     if device is None:
@@ -486,7 +486,7 @@ def _is_count(value, low: int, high: int = _MAX_COUNT) -> bool:
 def _validate_metadata(metadata: dict, payload: dict, path) -> None:
     """Check the type and range of every field of a model file that load
     uses, before any of it is used (the parameters are checked by
-    :func:`_validate_params`, the weights' shapes by :func:`_network_for`)."""
+    :func:`_check_saved_params`, the weights' shapes by :func:`_network_for`)."""
     for field, kind in [
         ("class", str),
         ("params", dict),
@@ -591,7 +591,7 @@ def _validate_payload(payload: dict, path) -> None:
             )
 
 
-def _validate_params(estimator, path) -> None:
+def _check_saved_params(estimator, path) -> None:
     """Run ``fit``'s checks of the parameters on those read from a file."""
     try:
         estimator._validate_params()
