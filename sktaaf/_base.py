@@ -7,6 +7,7 @@ import copy
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from numbers import Integral, Real
 
 import joblib
@@ -31,6 +32,8 @@ from ._persistence import (
     model_metadata,
     save_estimator,
 )
+from ._progress import print_log, progress_callbacks
+from ._random import isolated_torch_rng
 from ._state import (
     RestoreState,
     TrainingState,
@@ -38,7 +41,6 @@ from ._state import (
     digest,
     get_rng_state,
 )
-from ._progress import print_log, progress_callbacks
 from ._training import (
     MIXED_PRECISION_DTYPES,
     BatchIterator,
@@ -54,7 +56,7 @@ from ._training import (
     unwrap_module,
 )
 from .exceptions import TrainingInterruptedWarning
-from .nn import ACTIVATIONS
+from .nn import ACTIVATIONS, get_activation
 
 LOSSES = {"mae": torch.nn.L1Loss, "mse": torch.nn.MSELoss}
 OPTIMIZERS = {
@@ -74,6 +76,60 @@ _MIN_CUDA_PREDICT_BATCH_SIZE = 16384
 # without padding a sample's prediction would change in its last bits with the
 # number of samples predicted alongside it.
 _PREDICT_ROW_MULTIPLE = 8
+
+
+# Numeric parameters, which sklearn's Interval constraints let bools through.
+_NUMERIC_PARAMS = (
+    "hidden_layer_sizes",
+    "dropout",
+    "learning_rate",
+    "batch_size",
+    "max_epochs",
+    "validation_fraction",
+    "n_iter_no_change",
+)
+# Optimizer arguments that other parameters set, and which.
+_RESERVED_OPTIMIZER_KWARGS = {
+    "lr": "the 'learning_rate' parameter sets",
+    "params": "the estimator sets (the network's parameters)",
+}
+
+
+def _device_memory(device: str) -> int | None:
+    """Bytes of memory of ``device`` (None when unknown)."""
+    try:
+        if device.startswith("cuda"):
+            return torch.cuda.get_device_properties(torch.device(device)).total_memory
+        if device == "cpu":
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError, RuntimeError):
+        pass
+    return None
+
+
+def _check_activation_shape(module, param: str, width: int, estimator, device) -> None:
+    """Raise if the activation ``module`` fails on, or changes the shape of, a
+    batch of ``width`` features on ``device``."""
+    inputs = torch.zeros(2, width, device=device)
+    try:
+        with torch.no_grad():
+            outputs = module(inputs)
+    except (MemoryError, torch.cuda.OutOfMemoryError):
+        raise  # not a problem of the parameter
+    except Exception as exc:
+        raise ValueError(
+            f"The {param!r} parameter of {type(estimator).__name__}, "
+            f"{getattr(estimator, param)!r}, fails on a batch of shape "
+            f"{tuple(inputs.shape)}: {type(exc).__name__}: {exc}"
+        ) from exc
+    shape = getattr(outputs, "shape", type(outputs).__name__)
+    if not isinstance(outputs, torch.Tensor) or outputs.shape != inputs.shape:
+        raise ValueError(
+            f"The {param!r} parameter of {type(estimator).__name__} must map a "
+            f"tensor to a tensor of the same shape (an element-wise function); "
+            f"{getattr(estimator, param)!r} maps shape {tuple(inputs.shape)} to "
+            f"{tuple(shape) if isinstance(shape, torch.Size) else shape}."
+        )
 
 
 def resolve_device(device: str | torch.device) -> str:
@@ -196,18 +252,45 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
     }
 
     # ------------------------------------------------------------------ checks
+    def _check_params(self) -> tuple[int, ...]:
+        """The checks of the parameters that ``_parameter_constraints`` cannot
+        express, run by ``fit`` (and ``load``) before any data work; returns
+        the hidden layer sizes."""
+        name = type(self).__name__
+        for param in _NUMERIC_PARAMS:
+            value = getattr(self, param)
+            if isinstance(value, bool | np.bool_):
+                raise InvalidParameterError(
+                    f"The {param!r} parameter of {name} must be a number, not a "
+                    f"bool; got {value!r}."
+                )
+        hidden_layer_sizes = self._hidden_layer_sizes()
+        self._check_optimizer_kwargs(self._optimizer_class())
+        for param in ("activation", "output_activation"):
+            self._activation_module(param)
+        self._check_compile()
+        return hidden_layer_sizes
+
     def _hidden_layer_sizes(self) -> tuple[int, ...]:
         sizes = self.hidden_layer_sizes
-        if isinstance(sizes, Integral):
-            return (int(sizes),)
-        sizes = tuple(np.ravel(np.asarray(sizes, dtype=object)))
+        if isinstance(sizes, np.ndarray):
+            sizes = sizes.tolist() if sizes.ndim else [sizes.item()]
+        if isinstance(sizes, Integral) and not isinstance(sizes, bool):
+            sizes = (sizes,)
+        # One level only: ((16, 8),) is not two layers; and an order (no sets).
+        if isinstance(sizes, Sequence) and not isinstance(sizes, str):
+            sizes = tuple(sizes)
+        else:
+            sizes = ()
         if not sizes or not all(
-            isinstance(size, Integral) and not isinstance(size, bool) and size >= 1
+            isinstance(size, Integral)
+            and not isinstance(size, bool | np.bool_)
+            and size >= 1
             for size in sizes
         ):
             raise InvalidParameterError(
                 f"The 'hidden_layer_sizes' parameter of {type(self).__name__} must be "
-                "a positive int or a non-empty sequence of positive ints; got "
+                "a positive int or a non-empty flat sequence of positive ints; got "
                 f"{self.hidden_layer_sizes!r}."
             )
         return tuple(int(size) for size in sizes)
@@ -222,6 +305,137 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 f"{self.optimizer!r}."
             )
         return self.optimizer
+
+    def _check_optimizer_kwargs(self, optimizer_class: type) -> None:
+        """Refuse ``optimizer_kwargs`` that conflict with other parameters or
+        that the optimizer does not accept (tried on a dummy parameter)."""
+        kwargs = self.optimizer_kwargs or {}
+        optimizer = optimizer_class.__name__
+        keys = [key for key in kwargs if not isinstance(key, str)]
+        if keys:
+            raise InvalidParameterError(
+                "The 'optimizer_kwargs' parameter must have str keys (names of "
+                f"arguments of the optimizer {optimizer}); got {keys[0]!r}."
+            )
+        for key, instead in _RESERVED_OPTIMIZER_KWARGS.items():
+            if key in kwargs:
+                raise ValueError(
+                    f"optimizer_kwargs={kwargs!r} sets {key!r} of the optimizer "
+                    f"{optimizer}, which {instead}: remove it from optimizer_kwargs."
+                )
+        dummy = torch.nn.Parameter(torch.zeros(1))
+        try:
+            optimizer_class([dummy], lr=self.learning_rate, **kwargs)
+        except Exception as exc:
+            if kwargs:
+                problem = f"optimizer_kwargs={kwargs!r} are not accepted by"
+            else:  # e.g. a custom optimizer with required arguments
+                problem = "optimizer_kwargs=None: cannot create"
+            raise InvalidParameterError(  # a ValueError and a TypeError
+                f"{problem} the optimizer {optimizer} (with "
+                f"lr=learning_rate={self.learning_rate!r}): {exc}"
+            ) from exc
+
+    def _activation_module(self, param: str) -> torch.nn.Module | None:
+        """A fresh module of the activation parameter ``param``, or None (a
+        linear output); errors name the parameter."""
+        value = getattr(self, param)
+        if param == "output_activation":
+            value = self._output_activation()
+        if value is None:
+            return None
+        try:
+            return get_activation(value)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(
+                f"The {param!r} parameter of {type(self).__name__} is unusable: {exc}"
+            ) from exc
+
+    def _check_compile(self) -> None:
+        if not isinstance(self.compile, dict):
+            return
+        keys = [key for key in self.compile if not isinstance(key, str)]
+        if keys or "model" in self.compile:
+            raise InvalidParameterError(
+                "The 'compile' parameter must map names of arguments of "
+                f"torch.compile (other than 'model') to values; got {self.compile!r}."
+            )
+        try:  # torch.compile checks its arguments eagerly and compiles lazily
+            torch.compile(torch.nn.Identity(), **self.compile)
+        except Exception as exc:
+            raise InvalidParameterError(  # a ValueError and a TypeError
+                f"compile={self.compile!r} is not accepted by torch.compile "
+                f"{torch.__version__}: {exc}"
+            ) from exc
+
+    def _check_loss(self, n_outputs: int, device: str) -> None:
+        """Raise if the loss does not turn a batch of predictions and targets
+        (on ``device``) into one number."""
+        predictions = torch.zeros(2, n_outputs, device=device)
+        try:
+            with torch.no_grad():
+                criterion = self._criterion().to(device)
+                loss = criterion(predictions, torch.zeros_like(predictions))
+        except (MemoryError, torch.cuda.OutOfMemoryError):
+            raise
+        except Exception as exc:
+            raise ValueError(
+                f"The 'loss' parameter of {type(self).__name__}, {self.loss!r}, "
+                f"fails on predictions and targets of shape (2, {n_outputs}): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else loss
+            raise ValueError(
+                f"The 'loss' parameter of {type(self).__name__} must reduce "
+                "predictions and targets to one number (a tensor of one "
+                f"element); {self.loss!r} gives {shape!r} for a batch of shape "
+                f"(2, {n_outputs})."
+            )
+
+    def _check_network(
+        self, n_features: int, n_outputs: int, hidden_layer_sizes, device: str
+    ) -> None:
+        """Check, without building it, that the network fits in ``device``'s
+        memory, that its activations keep the shape of their input and that
+        its loss gives one number."""
+        widths = [n_features, *hidden_layer_sizes, n_outputs]
+        # Weights and biases, and TAAF's four parameters per neuron: an upper
+        # bound of both networks' parameters (gradients and optimizer state
+        # need two to three times more).
+        n_parameters = sum(
+            (n_in + 5) * n_out
+            for n_in, n_out in zip(widths[:-1], widths[1:], strict=True)
+        )
+        needed = 4 * n_parameters
+        available = _device_memory(device)
+        if available is not None and needed > available:
+            raise ValueError(
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r} describes, with "
+                f"{n_features} features and {n_outputs} targets, a network of "
+                f"about {n_parameters:,} parameters, whose float32 weights alone "
+                f"need {needed / 2**30:,.1f} GiB, more than the "
+                f"{available / 2**30:,.1f} GiB of memory of device {device!r}. "
+                "Use smaller hidden layers."
+            )
+        shapes = {"activation": sorted(set(hidden_layer_sizes))}
+        shapes["output_activation"] = [n_outputs]
+        with isolated_torch_rng():  # an activation or a loss may draw
+            self._check_loss(n_outputs, device)
+            for param, param_widths in shapes.items():
+                module = self._activation_module(param)
+                if module is None:
+                    continue
+                module.to(device).eval()
+                for width in param_widths:
+                    try:
+                        _check_activation_shape(module, param, width, self, device)
+                    except torch.cuda.OutOfMemoryError as exc:
+                        raise torch.cuda.OutOfMemoryError(
+                            _out_of_memory_message(
+                                self, device, "the check of the activations"
+                            )
+                        ) from exc
 
     def _criterion(self):
         if isinstance(self.loss, str):
@@ -291,7 +505,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        hidden_layer_sizes = self._hidden_layer_sizes()
+        hidden_layer_sizes = self._check_params()
         # Validated before any data work.
         device = self._training_device(self._optimizer_class())
         warm = self.warm_start and hasattr(self, "net_")
@@ -322,6 +536,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 f"with {self.n_outputs_}; warm_start=True continues training the "
                 "same network."
             )
+        self._check_network(self.n_features_in_, n_targets, hidden_layer_sizes, device)
         self._target_is_1d = target_is_1d
         self.n_outputs_ = n_targets
 
@@ -342,10 +557,11 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             else:
                 y = y.reshape(len(y), -1)
                 data = TensorData(as_tensor(X).to(device), as_tensor(y).to(device))
-            # Seed torch (weights, dropout) without leaving its global state changed.
+            # Seed torch (weights, dropout) without leaving its global state changed,
+            # nor sharing it with fits in other threads (see sktaaf._random).
             cuda = device.startswith("cuda")
             fork_devices = [torch.device(device).index or 0] if cuda else []
-            with torch.random.fork_rng(devices=fork_devices):
+            with isolated_torch_rng(fork_devices):
                 torch.manual_seed(torch_seed)
                 module = self._make_network(
                     self.n_features_in_, self.n_outputs_, hidden_layer_sizes

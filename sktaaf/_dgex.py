@@ -117,7 +117,10 @@ class DGEXRegressor(BaseNetworkRegressor):
         Closure optimizers (LBFGS) are not supported. See :ref:`devices`.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, dropout, the validation split and the shuffling of
-        the batches. An int makes fits on the CPU reproducible bit for bit.
+        the batches. An int makes fits on the CPU reproducible bit for bit,
+        also when fits run in threads beside it: torch's random generator is
+        process-wide, so fits in threads of one process train one at a time
+        (fit in processes, joblib's default backend, to train in parallel).
         torch's global random state is left as it was.
     verbose : int, default=0
         0 is silent; 1 or more reports the losses of each epoch: on a terminal

@@ -9,13 +9,22 @@ Parameters that are Python objects are saved by reference: classes and
 functions of torch by their import path, the user's own by name (they are
 passed back to ``load`` in ``custom_objects``); callbacks and the accelerator
 (objects of the training run) are not saved.
+
+Loading trusts nothing in the file: a reference resolves only to an entry of
+an explicit allow-list (the activations, losses and optimizers of torch and the
+modules of :mod:`sktaaf.nn` that each parameter may name) or of the user's
+``custom_objects``, never by importing or walking attributes; the parameters
+then pass the estimator's own validation, and every fitted attribute is checked
+for its type, its range and its agreement with the weights' shapes.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
+import re
 import secrets
 import warnings
 from pathlib import Path
@@ -25,6 +34,7 @@ import sklearn
 import skorch
 import torch
 
+from ._random import isolated_torch_rng
 from ._state import TrainingState, digest
 from .exceptions import ModelVersionWarning
 
@@ -34,8 +44,21 @@ FORMAT_VERSION = 2
 #: Parameters that are objects of one training run (not of the model): not
 #: saved (a loaded model has them None), nor part of a checkpoint's identity.
 RUN_ONLY_PARAMS = ("callbacks", "checkpoint_dir", "accelerator")
-# Saved classes and functions of these packages are imported back by path.
-_TRUSTED_PACKAGES = ("torch",)
+# Element-wise functions a saved activation may name, besides the activation
+# classes of torch.nn and sktaaf.nn.
+_TORCH_FUNCTIONS = (
+    "abs", "atan", "cos", "erf", "exp", "relu", "sigmoid", "sign", "sin",
+    "sinh", "square", "tanh",
+)  # fmt: skip
+_FUNCTIONAL_ACTIVATIONS = (
+    "celu", "elu", "gelu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh",
+    "leaky_relu", "logsigmoid", "mish", "relu", "relu6", "rrelu", "selu",
+    "sigmoid", "silu", "softplus", "softshrink", "softsign", "tanh",
+    "tanhshrink",
+)  # fmt: skip
+# Largest number of features, targets or neurons a model file may state.
+_MAX_COUNT = 2**31 - 1
+_DEVICE_PATTERN = re.compile(r"cpu|cuda|cuda:\d+|mps")
 
 
 def _versions() -> dict:
@@ -101,28 +124,114 @@ def _import(module_name: str, qualname: str):
     return target
 
 
-def _decode_param(value, custom_objects):
+@functools.cache
+def _allowed_references() -> dict[str, dict[str, object]]:
+    """The classes and functions each parameter may name in a model file, by
+    the reference under which :func:`_encode_param` saves them."""
+    from . import nn as sktaaf_nn
+    from .nn import ACTIVATIONS
+
+    activation_classes = torch.nn.modules.activation
+    activations = [
+        *(("torch.nn", value) for value in ACTIVATIONS.values()),
+        *(
+            ("torch.nn", getattr(activation_classes, name))
+            for name in activation_classes.__all__
+            if name != "MultiheadAttention"
+        ),
+        *(
+            ("sktaaf.nn", getattr(sktaaf_nn, name))
+            for name in sktaaf_nn.__all__
+            if isinstance(getattr(sktaaf_nn, name), type)
+        ),
+        *(("torch", getattr(torch, name)) for name in _TORCH_FUNCTIONS),
+        *(
+            ("torch.nn.functional", getattr(torch.nn.functional, name))
+            for name in _FUNCTIONAL_ACTIVATIONS
+        ),
+    ]
+    losses = [
+        ("torch.nn", getattr(torch.nn.modules.loss, name))
+        for name in torch.nn.modules.loss.__all__
+    ]
+    optimizers = [
+        ("torch.optim", value)
+        for value in vars(torch.optim).values()
+        if isinstance(value, type)
+        and issubclass(value, torch.optim.Optimizer)
+        and value is not torch.optim.Optimizer
+    ]
+
+    def by_reference(entries):
+        """Each object under the reference save gives it with this torch, and
+        under its public path (the same object may live elsewhere in another
+        version of torch)."""
+        references = {}
+        for public_module, value in entries:
+            references[f"{public_module}:{value.__name__}"] = value
+            reference = _reference_to(value)
+            if reference is not None:
+                references[reference] = value
+        return references
+
+    activations = by_reference(activations)
+    return {
+        "activation": activations,
+        "output_activation": activations,
+        "loss": by_reference(losses),
+        "optimizer": by_reference(optimizers),
+    }
+
+
+def _decode_params(params: dict, custom_objects: dict) -> dict:
+    """The parameters saved as ``params``, references resolved safely."""
+    if not isinstance(custom_objects, dict):
+        raise TypeError(
+            "custom_objects must be a dict mapping names to your classes and "
+            f"functions; got {type(custom_objects).__name__}."
+        )
+    allowed = _allowed_references()
+    return {
+        name: _decode_param(name, value, custom_objects, allowed.get(name, {}))
+        for name, value in params.items()
+    }
+
+
+def _decode_param(name, value, custom_objects, allowed):
+    # References inside lists and dicts (e.g. optimizer_kwargs) can only be
+    # the user's own: no torch object is allowed there.
     if isinstance(value, list):
-        return [_decode_param(item, custom_objects) for item in value]
+        return [_decode_param(name, item, custom_objects, {}) for item in value]
     if isinstance(value, dict) and set(value) == {"__reference__"}:
-        return _resolve_reference(value["__reference__"], custom_objects)
+        return _resolve_reference(name, value["__reference__"], custom_objects, allowed)
     if isinstance(value, dict):
-        return {key: _decode_param(item, custom_objects) for key, item in value.items()}
+        return {
+            key: _decode_param(name, item, custom_objects, {})
+            for key, item in value.items()
+        }
     return value
 
 
-def _resolve_reference(reference: str, custom_objects: dict):
-    module_name, _, qualname = reference.partition(":")
+def _resolve_reference(name: str, reference, custom_objects: dict, allowed: dict):
+    """The object ``reference`` names: the user's, from ``custom_objects``, or
+    one of the ``allowed`` ones; nothing is imported."""
+    if not isinstance(reference, str):
+        raise ValueError(
+            f"The model's parameter {name!r} holds a damaged reference, "
+            f"{reference!r}; expected a 'module:name' string."
+        )
+    qualname = reference.partition(":")[2]
     for key in (reference, qualname):
         if key in custom_objects:
             return custom_objects[key]
-    if module_name.split(".")[0] not in _TRUSTED_PACKAGES:
-        raise ValueError(
-            f"The model refers to {reference!r}, which load does not import from a "
-            "file. Pass it yourself: load(path, custom_objects="
-            f"{{{qualname!r}: ...}})."
-        )
-    return _import(module_name, qualname)
+    if reference in allowed:
+        return allowed[reference]
+    raise ValueError(
+        f"The model's parameter {name!r} refers to {reference!r}, which is not "
+        f"one of the torch and sktaaf classes and functions that load accepts for "
+        f"{name!r}. If it is your own, pass it yourself: load(path, "
+        f"custom_objects={{{qualname!r}: ...}})."
+    )
 
 
 def model_metadata(estimator, device: str) -> dict:
@@ -306,11 +415,9 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
             f"{str(path)!r} holds a {metadata['class']}, not a {cls.__name__}; "
             f"load it with {metadata['class']}.load."
         )
+    _validate_metadata(metadata, payload, path)
     check_versions(metadata, path)
-    params = {
-        name: _decode_param(value, custom_objects or {})
-        for name, value in metadata["params"].items()
-    }
+    params = _decode_params(metadata["params"], custom_objects or {})
     unknown = sorted(set(params) - set(cls._get_param_names()))
     if unknown:
         raise TypeError(
@@ -325,11 +432,12 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     if isinstance(params["hidden_layer_sizes"], list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     estimator = cls(**params)
+    _check_saved_params(estimator, path)
     fitted = metadata["fitted"]
     saved_device = fitted["device_"]
     if device is None:
         device = saved_device
-        if saved_device.startswith("cuda") and not torch.cuda.is_available():
+        if not _is_available(saved_device):
             warnings.warn(
                 f"The model was fitted on {saved_device}, which this machine lacks; "
                 "it is loaded on the CPU.",
@@ -344,11 +452,7 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
         estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], object)
     estimator.n_outputs_ = fitted["n_outputs_"]
     estimator._target_is_1d = fitted["target_is_1d"]
-    module = estimator._make_network(
-        estimator.n_features_in_,
-        estimator.n_outputs_,
-        estimator._hidden_layer_sizes(),
-    )
+    module = _network_for(estimator, payload["module"], device, path)
     state = TrainingState.from_payload(payload, metadata, repr(str(path)))
     try:
         state.load_weights(module)
@@ -361,3 +465,183 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     state.apply(net)
     estimator._set_fitted(net, device, state.best_epoch, state.rng_state)
     return estimator
+
+
+def _is_available(device: str) -> bool:
+    """Whether this machine has ``device`` (a saved ``device_``)."""
+    if device.startswith("cuda"):
+        index = torch.device(device).index or 0
+        return torch.cuda.is_available() and index < torch.cuda.device_count()
+    if device == "mps":
+        return torch.backends.mps.is_available()
+    return True
+
+
+def _invalid(path, field: str, value, expected: str) -> ValueError:
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return ValueError(
+        f"{str(path)!r} is not a valid sktaaf model file: its {field} is {shown}; "
+        f"expected {expected}. The file is damaged or was edited."
+    )
+
+
+def _is_count(value, low: int, high: int = _MAX_COUNT) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def _validate_metadata(metadata: dict, payload: dict, path) -> None:
+    """Check the type and range of every field of a model file that load
+    uses, before any of it is used (the parameters are checked by
+    :func:`_check_saved_params`, the weights' shapes by :func:`_network_for`)."""
+    for field, kind in [
+        ("class", str),
+        ("params", dict),
+        ("fitted", dict),
+        ("history", list),
+        ("versions", dict),
+    ]:
+        if not isinstance(metadata.get(field), kind):
+            raise _invalid(path, field, metadata.get(field), f"a {kind.__name__}")
+    for name in RUN_ONLY_PARAMS:  # objects of a training run: never saved
+        if metadata["params"].get(name) is not None:
+            raise _invalid(path, f"parameter {name}", metadata["params"][name], "None")
+    for name, version in metadata["versions"].items():
+        if not isinstance(version, str):
+            raise _invalid(path, f"version of {name}", version, "a str")
+    history = metadata["history"]
+    for record in history:
+        if not isinstance(record, dict):
+            raise _invalid(path, "history", record, "a list of per-epoch dicts")
+    fitted = metadata["fitted"]
+    n_epochs = len(history)
+    checks = {
+        "n_features_in_": (
+            lambda value: _is_count(value, 1),
+            f"an int in [1, {_MAX_COUNT}]",
+        ),
+        "n_outputs_": (
+            lambda value: _is_count(value, 1),
+            f"an int in [1, {_MAX_COUNT}]",
+        ),
+        "n_iter_": (
+            lambda value: _is_count(value, 0, n_epochs),
+            f"an int in [0, {n_epochs}] (the epochs in the history)",
+        ),
+        "best_epoch_": (
+            lambda value: _is_count(value, 0, n_epochs),
+            f"an int in [0, {n_epochs}] (the epochs in the history)",
+        ),
+        "target_is_1d": (
+            lambda value: (
+                isinstance(value, bool) and (not value or fitted.get("n_outputs_") == 1)
+            ),
+            "a bool, and False unless n_outputs_ is 1",
+        ),
+        "device_": (
+            lambda value: isinstance(value, str) and _DEVICE_PATTERN.fullmatch(value),
+            "'cpu', 'cuda', 'cuda:N' or 'mps'",
+        ),
+        "feature_names_in_": (
+            lambda value: (
+                value is None
+                or (
+                    isinstance(value, list)
+                    and len(value) == fitted.get("n_features_in_")
+                    and all(isinstance(name, str) for name in value)
+                )
+            ),
+            "None or a list of n_features_in_ str",
+        ),
+    }
+    for field, (is_valid, expected) in checks.items():
+        if field not in fitted:
+            raise _invalid(path, f"fitted attribute {field}", "missing", expected)
+        if not is_valid(fitted[field]):
+            raise _invalid(path, f"fitted attribute {field}", fitted[field], expected)
+    _validate_payload(payload, path)
+
+
+def _validate_payload(payload: dict, path) -> None:
+    """Check the types of the tensor entries of a model file."""
+    tensors = {
+        "module": lambda value: (
+            isinstance(value, dict)
+            and all(
+                isinstance(key, str) and isinstance(tensor, torch.Tensor)
+                for key, tensor in value.items()
+            )
+        ),
+        "optimizer": lambda value: (
+            isinstance(value, dict)
+            and isinstance(value.get("state"), dict)
+            and isinstance(value.get("param_groups"), list)
+        ),
+        "rng_state": lambda value: (
+            isinstance(value, list | tuple)
+            and len(value) >= 1
+            and all(
+                isinstance(state, torch.Tensor) and state.dtype == torch.uint8
+                for state in value
+            )
+        ),
+        "generator_state": lambda value: (
+            isinstance(value, torch.Tensor) and value.dtype == torch.uint8
+        ),
+    }
+    for entry, is_valid in tensors.items():
+        if entry not in payload:
+            raise _invalid(path, f"entry {entry!r}", "missing", "saved by save()")
+        if not is_valid(payload[entry]):
+            raise _invalid(
+                path, f"entry {entry!r}", type(payload[entry]).__name__, "tensors"
+            )
+
+
+def _check_saved_params(estimator, path) -> None:
+    """Run ``fit``'s checks of the parameters on those read from a file."""
+    try:
+        estimator._validate_params()
+        estimator._check_params()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a valid sktaaf model file: its parameters are "
+            f"invalid: {exc}"
+        ) from exc
+
+
+def _network_for(estimator, weights: dict, device: str, path) -> torch.nn.Module:
+    """A new network of ``estimator``'s parameters and fitted attributes,
+    checked to fit ``weights``, built without touching torch's random state."""
+    n_features, n_outputs = estimator.n_features_in_, estimator.n_outputs_
+    hidden_layer_sizes = estimator._hidden_layer_sizes()
+    if max(hidden_layer_sizes) > _MAX_COUNT:
+        raise _invalid(
+            path,
+            "parameter hidden_layer_sizes",
+            estimator.hidden_layer_sizes,
+            f"sizes of at most {_MAX_COUNT}",
+        )
+    with torch.device("meta"):  # shapes only: allocates and draws nothing
+        expected = estimator._make_network(n_features, n_outputs, hidden_layer_sizes)
+    expected = {
+        name: tuple(value.shape) for name, value in expected.state_dict().items()
+    }
+    found = {name: tuple(value.shape) for name, value in weights.items()}
+    if found != expected:
+        differences = [
+            f"{name}: {found.get(name, 'missing')} in the file, "
+            f"{expected.get(name, 'none')} expected"
+            for name in sorted(set(found) | set(expected), key=str)
+            if found.get(name) != expected.get(name)
+        ]
+        raise ValueError(
+            f"The weights in {str(path)!r} do not fit the network its parameters "
+            f"and fitted attributes describe (n_features_in_={n_features}, "
+            f"n_outputs_={n_outputs}, hidden_layer_sizes={hidden_layer_sizes}): "
+            + "; ".join(differences[:3])
+        )
+    estimator._check_network(n_features, n_outputs, hidden_layer_sizes, device)
+    with isolated_torch_rng():  # initial weights, overwritten: no trace left
+        return estimator._make_network(n_features, n_outputs, hidden_layer_sizes)

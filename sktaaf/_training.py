@@ -303,8 +303,8 @@ class FiniteLossGuard(Callback):
             self.snapshots_.pop()
             module.load_state_dict(self.snapshots_[-1][1])
         warnings.warn(
-            f"Training diverged: the {'weights' if losses_finite else 'loss'} "
-            f"became non-finite at epoch {epoch['epoch']} (loss {losses[0]}). "
+            f"Training diverged at epoch {epoch['epoch']}: "
+            f"{_divergence(epoch, losses_finite, weights_finite)}. "
             f"Training stopped, keeping the weights of epoch "
             f"{self.last_finite_epoch_}, the last finite one (epoch 0 is the "
             "initialisation). A lower learning_rate, or scaled inputs and "
@@ -361,6 +361,23 @@ def _close_interrupted_epoch(history) -> None:
     history.record("train_loss", float(np.average(losses, weights=sizes)))
     history.record("train_batch_count", len(batches))
     history.record("interrupted", True)
+
+
+def _divergence(epoch, losses_finite: bool, weights_finite: bool) -> str:
+    """What became non-finite in ``epoch`` (a history record)."""
+    if not losses_finite:
+        return (
+            "the loss became non-finite ("
+            + ", ".join(
+                f"{key} {epoch[key]}"
+                for key in ("train_loss", "valid_loss")
+                if key in epoch and not math.isfinite(epoch[key])
+            )
+            + ")"
+        )
+    if not weights_finite:
+        return "the weights became non-finite (the losses were still finite)"
+    return "the loss or the weights became non-finite in another process"
 
 
 def _all_processes_agree(net, flag: bool) -> bool:

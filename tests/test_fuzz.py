@@ -565,7 +565,9 @@ _UNAVAILABLE_DEVICES = [
 NETWORK_BAD_PARAMS = {
     "hidden_layer_sizes": st.one_of(
         st.integers(max_value=0),
+        st.booleans(),
         st.just(()),
+        st.lists(st.integers(1, 8), min_size=1, max_size=2).map(lambda s: (tuple(s),)),
         st.lists(
             st.one_of(st.integers(max_value=0), st.floats(), st.booleans(), _TEXT),
             min_size=1,
@@ -588,13 +590,23 @@ NETWORK_BAD_PARAMS = {
         _TEXT.filter(_not({"adam", "adamw", "nadam", "rmsprop", "sgd"})),
         st.sampled_from([None, 3, int, dict, torch.nn.Linear]),
     ),
-    "learning_rate": _bad_real(0, None, low_closed=False, high_closed=False),
-    "optimizer_kwargs": st.one_of(st.lists(st.integers()), _TEXT, st.integers()),
-    "batch_size": _bad_int(1),
-    "max_epochs": _bad_int(1),
+    "learning_rate": st.one_of(
+        _bad_real(0, None, low_closed=False, high_closed=False), st.just(True)
+    ),
+    "optimizer_kwargs": st.one_of(
+        st.lists(st.integers()),
+        _TEXT,
+        st.integers(),
+        st.dictionaries(st.sampled_from(["lr", "params", "foo"]), st.floats()).filter(
+            bool
+        ),
+        st.builds(dict, weight_decay=st.floats(max_value=-1e-9)),
+    ),
+    "batch_size": st.one_of(_bad_int(1), st.booleans()),
+    "max_epochs": st.one_of(_bad_int(1), st.booleans()),
     "early_stopping": _BAD_BOOL,
     "validation_fraction": _bad_real(0, 1, low_closed=False, high_closed=False),
-    "n_iter_no_change": _bad_int(1),
+    "n_iter_no_change": st.one_of(_bad_int(1), st.booleans()),
     "warm_start": _BAD_BOOL,
     "checkpoint_dir": st.one_of(st.integers(), st.floats(), st.binary(), st.just([])),
     "callbacks": st.one_of(_TEXT, st.integers(), st.just({})),

@@ -205,6 +205,16 @@ INVALID_PARAMS = [
     ("hidden_layer_sizes", (10, -1)),
     ("hidden_layer_sizes", (2.5,)),
     ("hidden_layer_sizes", (True,)),
+    ("hidden_layer_sizes", True),  # not a 1-unit network
+    ("hidden_layer_sizes", ((16, 8),)),  # not two layers
+    ("hidden_layer_sizes", np.array([[16, 8]])),
+    ("hidden_layer_sizes", {16, 8}),  # no order
+    ("hidden_layer_sizes", {16: 8}),
+    ("batch_size", True),
+    ("max_epochs", True),
+    ("n_iter_no_change", True),
+    ("learning_rate", True),
+    ("dropout", False),
     ("hidden_layer_sizes", "abc"),
     ("activation", "swishy"),
     ("activation", 3),
@@ -250,6 +260,7 @@ VALID_PARAMS = [
     ("hidden_layer_sizes", [6, 4]),
     ("hidden_layer_sizes", np.array([6, 4])),
     ("hidden_layer_sizes", (np.int64(5),)),
+    ("hidden_layer_sizes", np.array(5)),
     ("optimizer", torch.optim.Adagrad),
     ("loss", torch.nn.HuberLoss()),
     ("output_activation", None),

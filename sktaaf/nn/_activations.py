@@ -66,7 +66,8 @@ def get_activation(activation: ActivationLike) -> nn.Module:
     ValueError
         If ``activation`` is a string that names no known activation.
     TypeError
-        If ``activation`` is neither a string nor callable.
+        If ``activation`` is neither a string nor callable, or is an
+        ``nn.Module`` subclass that needs constructor arguments.
 
     Examples
     --------
@@ -90,7 +91,14 @@ def get_activation(activation: ActivationLike) -> nn.Module:
     if isinstance(activation, nn.Module):
         return copy.deepcopy(activation)
     if isinstance(activation, type) and issubclass(activation, nn.Module):
-        return activation()
+        try:
+            return activation()
+        except TypeError as exc:  # e.g. nn.Linear: required arguments
+            raise TypeError(
+                f"The activation class {activation.__name__} cannot be created "
+                f"without arguments ({exc}). Pass an instance instead, e.g. "
+                f"{activation.__name__}(...), or an element-wise function."
+            ) from exc
     if callable(activation):
         return _FunctionActivation(activation)
     raise TypeError(
