@@ -39,6 +39,7 @@ from ._state import (
     TrainingState,
     best_epoch,
     digest,
+    finished_epochs,
     get_rng_state,
 )
 from ._training import (
@@ -345,7 +346,8 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         if value is None:
             return None
         try:
-            return get_activation(value)
+            # A copy: checking a stateful callable must not change the user's.
+            return get_activation(copy.deepcopy(value))
         except (TypeError, ValueError) as exc:
             raise type(exc)(
                 f"The {param!r} parameter of {type(self).__name__} is unusable: {exc}"
@@ -611,20 +613,21 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         self.module_ = unwrap_module(net.module_)
         self.history_ = net.history_
         self.device_ = device
-        self.n_iter_ = len(net.history_)
+        self.n_iter_ = finished_epochs(net.history_)
         self.best_epoch_ = int(best)
         self._rng_state = list(rng_state)
 
     def _warn_interrupted(self) -> None:
-        last = self.history_[-1] if len(self.history_) else {}
+        n_epochs = len(self.history_)
+        last = self.history_[-1] if n_epochs else {}
         cut_short = (
-            f", after {self.n_iter_ - 1} finished epochs and "
+            f", after {self.n_iter_} finished epochs and "
             f"{last['train_batch_count']} batches of the last"
             if last.get("interrupted")
             else ""
         )
         warnings.warn(
-            f"fit was interrupted at epoch {self.n_iter_}{cut_short}; the "
+            f"fit was interrupted at epoch {n_epochs}{cut_short}; the "
             f"estimator keeps the weights of epoch {self.best_epoch_} and can "
             "predict. Fit with warm_start=True to continue training.",
             TrainingInterruptedWarning,

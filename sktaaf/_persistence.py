@@ -592,7 +592,10 @@ def _validate_payload(payload: dict, path) -> None:
     }
     for entry, is_valid in tensors.items():
         if entry not in payload:
-            raise _invalid(path, f"entry {entry!r}", "missing", "saved by save()")
+            raise ValueError(
+                f"{str(path)!r} is not a valid sktaaf model file: the entry "
+                f"{entry!r} is missing (the file is damaged or was edited)."
+            )
         if not is_valid(payload[entry]):
             raise _invalid(
                 path, f"entry {entry!r}", type(payload[entry]).__name__, "tensors"

@@ -36,6 +36,12 @@ def set_rng_state(state: list, device: str) -> None:
         torch.cuda.set_rng_state(state[1], device)
 
 
+def finished_epochs(history) -> int:
+    """The epochs of ``history`` that ran to their end: all but one that a
+    Ctrl-C cut short (marked ``interrupted``)."""
+    return sum(not record.get("interrupted", False) for record in history)
+
+
 def digest(value) -> str:
     """SHA-256 of ``value`` (nested dicts, lists, tensors and JSON values):
     the tensors' dtypes, shapes and bytes, and everything else as JSON."""
@@ -177,7 +183,10 @@ class TrainingState:
             tensors["best_module"] = _to_cpu(self.best_module)
         metadata = {
             "history": self.history,
-            "fitted": {"best_epoch_": self.best_epoch, "n_iter_": len(self.history)},
+            "fitted": {
+                "best_epoch_": self.best_epoch,
+                "n_iter_": finished_epochs(self.history),
+            },
             "state": {
                 "epochs_at_start": self.epochs_at_start,
                 "start_digest": self.start_digest,

@@ -141,7 +141,9 @@ class TAAFRegressor(BaseNetworkRegressor):
         The (1-based) epoch whose weights the model holds: the best validation
         epoch with early stopping, else the last epoch trained.
     n_iter_ : int
-        Number of epochs trained, over all fits with ``warm_start``.
+        Number of epochs trained to their end, over all fits with
+        ``warm_start``. An epoch cut short by Ctrl-C is in ``history_``
+        (marked ``interrupted``) but not counted.
     device_ : str
         The device the model was trained on and predicts on.
     n_features_in_ : int

@@ -16,6 +16,7 @@ from sklearn.model_selection import GridSearchCV
 
 import sktaaf._base
 from sktaaf import DGEXRegressor, TAAFRegressor
+from sktaaf._state import digest
 from sktaaf.exceptions import NonFiniteLossWarning
 
 NO_STOP = {**FAST, "max_epochs": 6, "early_stopping": False}
@@ -33,11 +34,15 @@ def saved(data, tmp_path_factory):
 
 def _tampered(source, target, change):
     """Copy the model file ``source`` to ``target`` with ``change(payload,
-    metadata)`` applied, re-saved as a valid torch archive."""
+    metadata)`` applied, re-saved as a valid torch archive with a matching
+    checksum: an attacker can recompute it (the checksum catches damage, not
+    forgery), so validation must hold on its own."""
     payload = torch.load(source, weights_only=True)
     metadata = json.loads(payload["metadata"])
     change(payload, metadata)
     payload["metadata"] = json.dumps(metadata)
+    payload.pop("checksum", None)
+    payload["checksum"] = digest(payload)
     torch.save(payload, target)
     return target
 
