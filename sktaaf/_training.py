@@ -18,6 +18,7 @@ from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 
+from ._malloc import tune_malloc_for_training
 from .exceptions import NonFiniteLossWarning
 
 #: The ``mixed_precision`` options and the dtypes autocast computes in.
@@ -277,15 +278,22 @@ class FiniteLossGuard(Callback):
     """
 
     def on_train_begin(self, net, **kwargs):
-        self.snapshots_ = []
-        self._snapshot(net, epoch=len(net.history))
+        state = unwrap_module(net.module_).state_dict()
+        # The tensors of both snapshots, allocated once per fit: each epoch's
+        # is written over the older one. A model-sized allocation per epoch
+        # made glibc's malloc trim and regrow its heap (see sktaaf._malloc).
+        self._buffers = [
+            {name: tensor.detach().clone() for name, tensor in state.items()}
+            for _ in range(2)
+        ]
+        self.snapshots_ = [(len(net.history), self._buffers[0])]
         self.diverged_ = False
 
     def _snapshot(self, net, epoch):
-        weights = {
-            name: tensor.detach().clone()
-            for name, tensor in unwrap_module(net.module_).state_dict().items()
-        }
+        latest = self.snapshots_[-1][1]
+        weights = self._buffers[1] if latest is self._buffers[0] else self._buffers[0]
+        for name, tensor in unwrap_module(net.module_).state_dict().items():
+            weights[name].copy_(tensor.detach())
         self.snapshots_ = [*self.snapshots_[-1:], (epoch, weights)]
 
     @property
@@ -326,6 +334,7 @@ class FiniteLossGuard(Callback):
     def on_train_end(self, net, **kwargs):
         # Keep the epoch number, drop the weights (a model-sized copy).
         self.snapshots_ = [(epoch, None) for epoch, _ in self.snapshots_[-1:]]
+        self._buffers = None
 
 
 def _all_processes_agree(net, flag: bool) -> bool:
@@ -388,6 +397,11 @@ class EpochCheckpoint(Callback):
         )
 
 
+def _on_cpu(module: torch.nn.Module) -> bool:
+    parameter = next(module.parameters(), None)
+    return parameter is None or parameter.device.type == "cpu"
+
+
 class TrainingNet(NeuralNet):
     """The skorch net under the estimators, with a leaner per-batch path.
 
@@ -438,6 +452,10 @@ class TrainingNet(NeuralNet):
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         self.interrupted_ = False
+        if _on_cpu(self.module_):
+            # Without it, glibc's malloc trims and regrows the heap at every
+            # batch in many process states (see sktaaf._malloc).
+            tune_malloc_for_training()
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
         except StopTraining:
