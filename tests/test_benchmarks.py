@@ -402,3 +402,18 @@ def test_gpu_throughput_rejects_bad_arguments(argv, message, capsys):
     with pytest.raises(SystemExit):
         gpu_throughput.parse_args(argv)
     assert message in capsys.readouterr().err
+
+
+def test_out_of_core_fits_from_files_in_a_fresh_process(tmp_path):
+    from benchmarks import out_of_core
+
+    argv = ["--sizes-gb", "0.004", "--dir", str(tmp_path), "--out", str(tmp_path)]
+    results = out_of_core.main(argv, log=quiet)
+    (result,) = results["results"]
+    assert result["n_samples"] == 95 and result["epochs"] == 1
+    assert result["fit_seconds"] > 0 and result["fit_page_faults"] > 0
+    assert result["rss_growth_mib"] >= 0
+    assert not list(tmp_path.glob("*.npy"))  # the data files are removed
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert set(saved) == {"config", "environment", "results"}
+    assert "| page faults |" in (tmp_path / "results.md").read_text()
