@@ -42,9 +42,11 @@ method ``--rounds`` times, interleaved, the order rotated from one round to
 the next and from one process to the next, so that each method runs first in
 a fresh process as often as the others. Reported per method: the median over
 runs of the mean epoch time and of the fit time, system seconds and page
-faults per epoch (means over every epoch of every run), and the *paired
-ratios*: each run's total epoch time (fit time) over that of the raw loop in
-the same round of the same process, then the median over all rounds.
+faults per epoch (means over every epoch of every run, and over the runs
+that came first in their process: "first-run faults", the same allocator
+state for every method), and the *paired ratios*: each run's total epoch time
+(fit time) over that of the raw loop in the same round of the same process,
+then the median over all rounds.
 
 ``--malloc`` chooses the allocator state of the processes: ``glibc`` (the
 default: glibc's malloc as it starts, without ``GLIBC_TUNABLES``,
@@ -125,6 +127,7 @@ COLUMNS = [
     ("fit s", "fit_seconds", ".3f"),
     ("sys s/epoch", "sys_per_epoch", ".3f"),
     ("faults/epoch", "minflt_per_epoch", ".0f"),
+    ("first-run faults/epoch", "fresh_minflt_per_epoch", ".0f"),
     ("major", "majflt_per_epoch", ".1f"),
     ("paired ratio", "paired_ratio", ".3f"),
     ("paired fit ratio", "paired_fit_ratio", ".3f"),
@@ -309,6 +312,12 @@ def summarize(processes: list[dict], methods: list[str]) -> dict:
             "minflt_per_epoch": statistics.fmean(e["minflt"] for e in epochs),
             "majflt_per_epoch": statistics.fmean(e["majflt"] for e in epochs),
         }
+        # Runs that came first in their (fresh) process: the same allocator
+        # state for every method, whatever the others allocated before.
+        first = [e for run in own if _first_in_process(run) for e in run["epochs"]]
+        result["fresh_minflt_per_epoch"] = (
+            statistics.fmean(e["minflt"] for e in first) if first else None
+        )
         if reference:
             pairs = [(run, reference[run["process"], run["round"]]) for run in own]
             result["paired_ratio"] = statistics.median(
@@ -325,6 +334,10 @@ def summarize(processes: list[dict], methods: list[str]) -> dict:
                 result["minflt_per_epoch"] / raw_faults if raw_faults else None
             )
     return {"methods": summary, "runs": runs}
+
+
+def _first_in_process(run: dict) -> bool:
+    return run["round"] == 0 and run.get("position") == 0
 
 
 def _total(run: dict) -> float:

@@ -263,7 +263,14 @@ def test_speed_summary_pairs_runs_of_the_same_round():
             for w, f in zip(walls, faults, strict=True)
         ]
         fit = {"wall": sum(walls) + 1, "user": 0, "sys": 0, "minflt": 0, "majflt": 0}
-        return {"round": round_, "method": method, "epochs": epochs, "fit": fit}
+        position = {"raw": 0, "taaf": 1}[method] ^ round_
+        return {
+            "round": round_,
+            "position": position,
+            "method": method,
+            "epochs": epochs,
+            "fit": fit,
+        }
 
     process = {
         "runs": [
@@ -279,6 +286,8 @@ def test_speed_summary_pairs_runs_of_the_same_round():
     assert summary["taaf"]["minflt_per_epoch"] == 30
     assert summary["taaf"]["faults_ratio"] == pytest.approx(30 / 50)
     assert summary["taaf"]["sec_per_epoch"] == pytest.approx(1.75)
+    assert summary["raw"]["fresh_minflt_per_epoch"] == 100
+    assert summary["taaf"]["fresh_minflt_per_epoch"] is None  # never first
 
 
 def test_speed_defaults():
