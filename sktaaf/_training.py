@@ -412,7 +412,7 @@ class TrainingNet(NeuralNet):
     ``run_single_epoch``). Measured against them in the same fresh processes
     (n = 2,000 x 942 -> 952, TAAF 300 x 300, batch 64, 1 CPU thread, epochs
     1-3, the two versions and a raw loop interleaved): this version's time
-    over theirs was 0.998 (median of 12 pairs), so they were dropped; the
+    over theirs was 0.998 (median of 18 pairs), so they were dropped; the
     speed of the estimators comes from :class:`BatchIterator`.
 
     ``mixed_precision`` (``"bf16"`` or ``"fp16"``) runs the forward passes and
