@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sktaaf._malloc import _glibc, _user_configured
+from sktaaf._malloc import _USER_SETTINGS, ENV_SWITCH, _glibc, _user_configured
 
 ROOT = Path(__file__).resolve().parents[1]
 GLIBC = _glibc() is not None
@@ -16,7 +16,9 @@ GLIBC = _glibc() is not None
 def _python(code: str, **environ) -> str:
     """Run ``code`` in a fresh interpreter (a fresh allocator); its stdout."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **environ}
-    for name in ("GLIBC_TUNABLES", "SKTAAF_TUNE_MALLOC", "LD_PRELOAD"):
+    # Not the allocator settings of this process's environment (Dask's nanny,
+    # for one, sets MALLOC_TRIM_THRESHOLD_=65536 here when tests start it).
+    for name in (ENV_SWITCH, *_USER_SETTINGS, "GLIBC_TUNABLES", "LD_PRELOAD"):
         if name not in environ:
             env.pop(name, None)
     done = subprocess.run(
