@@ -13,52 +13,70 @@ RSS just before ``fit``, after the imports and the opening of the files.
 (``getrusage``'s ``ru_maxrss`` would be wrong here: on Linux it keeps, across
 ``exec``, the peak of the parent that spawned the child, here the writer of the
 data.) The model's own size
-(weights, gradients and optimizer state) is reported beside it. The data
-stay in the kernel's page cache, which is not part of a process's RSS.
+(weights, gradients and optimizer state) is reported beside it, and the
+system time and page faults of ``fit`` (``getrusage``; major faults are reads
+of the files). The data stay in the kernel's page cache, which is not part of
+a process's RSS. With ``--out DIR``, ``results.json`` and ``results.md`` are
+written there.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ._common import (
+    add_output_arguments,
+    environment,
+    markdown_table,
+    run_fresh,
+    usage,
+    usage_since,
+    write_results,
+)
+
 N_LANDMARKS, N_TARGETS = 942, 9520
 
-CHILD = """
-import json, sys, time
-import numpy as np
-from sktaaf import TAAFRegressor
 
-def status_mib(field):
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
+def status_mib(field: str) -> float:
+    """A memory figure of this process from ``/proc/self/status``, in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise KeyError(field)
 
-X = np.load(sys.argv[1], mmap_mode="r")
-y = np.load(sys.argv[2], mmap_mode="r")
-model = TAAFRegressor(max_epochs=int(sys.argv[3]), random_state=0, device="cpu")
-before = status_mib("VmRSS")
-start = time.perf_counter()
-model.fit(X, y)
-seconds = time.perf_counter() - start
-peak = status_mib("VmHWM")
-n_params = sum(p.numel() for p in model.module_.parameters())
-print(json.dumps({
-    "fit_seconds": seconds,
-    "rss_before_fit_mib": before,
-    "peak_rss_mib": peak,
-    "rss_growth_mib": peak - before,
-    "model_mib": 4 * 4 * n_params / 2**20,  # weights, grads, Nadam's 2 states
-    "epochs": model.n_iter_,
-    "final_valid_loss": model.history_[-1, "valid_loss"],
-}))
-"""
+
+def fit_from_files(X_path: str, y_path: str, epochs: int) -> dict:
+    """Open the files as memory maps and fit (in a fresh process)."""
+    from sktaaf import TAAFRegressor
+
+    X = np.load(X_path, mmap_mode="r")
+    y = np.load(y_path, mmap_mode="r")
+    model = TAAFRegressor(max_epochs=epochs, random_state=0, device="cpu")
+    before = status_mib("VmRSS")
+    start = usage()
+    model.fit(X, y)
+    fit = usage_since(start)
+    peak = status_mib("VmHWM")
+    n_params = sum(p.numel() for p in model.module_.parameters())
+    return {
+        "fit_seconds": fit["wall"],
+        "fit_sys_seconds": fit["sys"],
+        "fit_page_faults": fit["minflt"],
+        "fit_major_page_faults": fit["majflt"],
+        "rss_before_fit_mib": before,
+        "peak_rss_mib": peak,
+        "rss_growth_mib": peak - before,
+        "model_mib": 4 * 4 * n_params / 2**20,  # weights, grads, NAdam's 2 states
+        "epochs": model.n_iter_,
+        "final_valid_loss": model.history_[-1, "valid_loss"],
+    }
 
 
 def write_data(directory: Path, n_samples: int, seed: int = 0) -> tuple[Path, Path]:
@@ -87,51 +105,64 @@ def write_data(directory: Path, n_samples: int, seed: int = 0) -> tuple[Path, Pa
     return paths
 
 
-def main(argv=None) -> dict:
+COLUMNS = [
+    ("data GB", "data_gb", ".2f"),
+    ("samples", "n_samples", "d"),
+    ("fit s", "fit_seconds", ".1f"),
+    ("sys s", "fit_sys_seconds", ".1f"),
+    ("page faults", "fit_page_faults", "d"),
+    ("major", "fit_major_page_faults", "d"),
+    ("RSS before MiB", "rss_before_fit_mib", ".0f"),
+    ("RSS growth MiB", "rss_growth_mib", ".0f"),
+    ("model MiB", "model_mib", ".0f"),
+]
+
+
+def results_table(results: list[dict]) -> str:
+    rows = [[format(r[key], spec) for _, key, spec in COLUMNS] for r in results]
+    return markdown_table([title for title, _, _ in COLUMNS], rows, "r" * len(COLUMNS))
+
+
+def main(argv=None, log=print) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes-gb", type=float, nargs="+", default=[0.5, 4.0])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/sktaaf-out-of-core"))
-    parser.add_argument("--out", type=Path, default=None, help="write results.json")
+    add_output_arguments(parser, "results.json and results.md")
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
+    env = environment()
     row_bytes = 4 * (N_LANDMARKS + N_TARGETS)
     results = []
-    print(
-        f"{'data GB':>8} {'samples':>9} {'fit s':>8} {'RSS before':>11} "
-        f"{'RSS growth':>11} {'model':>7}"
-    )
     for size in args.sizes_gb:
         n_samples = int(size * 1e9 // row_bytes)
         start = time.perf_counter()
         paths = write_data(args.dir, n_samples)
         written = time.perf_counter() - start
-        child = subprocess.run(
-            [sys.executable, "-c", CHILD, *map(str, paths), str(args.epochs)],
-            capture_output=True,
-            text=True,
-            check=True,
+        child = run_fresh(
+            "benchmarks.out_of_core", ["--child", *map(str, paths), str(args.epochs)]
         )
         result = {
             "data_gb": n_samples * row_bytes / 1e9,
             "n_samples": n_samples,
             "write_seconds": written,
-            **json.loads(child.stdout.strip().splitlines()[-1]),
+            **child,
         }
         results.append(result)
-        print(
-            f"{result['data_gb']:>8.2f} {n_samples:>9} {result['fit_seconds']:>8.1f} "
-            f"{result['rss_before_fit_mib']:>8.0f} MiB {result['rss_growth_mib']:>7.0f}"
-            f" MiB {result['model_mib']:>4.0f} MiB",
-            flush=True,
-        )
+        log(f"{result['data_gb']:.2f} GB: fit {result['fit_seconds']:.1f} s")
         for path in paths:
             path.unlink()
+    text = results_table(results)
+    log(f"\n{text}")
+    config = {"sizes_gb": args.sizes_gb, "epochs": args.epochs}
+    output = {"config": config, "environment": env, "results": results}
     if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "results.json").write_text(json.dumps(results, indent=2))
-    return {"results": results}
+        write_results(args.out, "results", output, text)
+    return output
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        print(json.dumps(fit_from_files(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+    else:
+        main()

@@ -55,14 +55,6 @@ class AcceleratedTrainingNet(AccelerateMixin, TrainingNet):
         finally:
             self._criteria = criteria
 
-    def _step_optimizer(self, step_fn):
-        # TrainingNet.train_step has computed the gradients already and passes
-        # no closure; AccelerateMixin would call it unconditionally.
-        if step_fn is not None:
-            step_fn()
-        for name in self._optimizers:
-            getattr(self, name + "_").step()
-
     @property
     def is_main_process(self) -> bool:
         return self.accelerator.is_main_process

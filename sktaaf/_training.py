@@ -20,6 +20,7 @@ from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 
+from ._malloc import tune_malloc_for_training
 from .exceptions import NonFiniteLossWarning
 
 #: The ``mixed_precision`` options and the dtypes autocast computes in.
@@ -268,15 +269,22 @@ class FiniteLossGuard(Callback):
     """
 
     def on_train_begin(self, net, **kwargs):
-        self.snapshots_ = []
-        self._snapshot(net, epoch=len(net.history))
+        state = unwrap_module(net.module_).state_dict()
+        # The tensors of both snapshots, allocated once per fit: each epoch's
+        # is written over the older one. A model-sized allocation per epoch
+        # made glibc's malloc trim and regrow its heap (see sktaaf._malloc).
+        self._buffers = [
+            {name: tensor.detach().clone() for name, tensor in state.items()}
+            for _ in range(2)
+        ]
+        self.snapshots_ = [(len(net.history), self._buffers[0])]
         self.diverged_ = False
 
     def _snapshot(self, net, epoch):
-        weights = {
-            name: tensor.detach().clone()
-            for name, tensor in unwrap_module(net.module_).state_dict().items()
-        }
+        latest = self.snapshots_[-1][1]
+        weights = self._buffers[1] if latest is self._buffers[0] else self._buffers[0]
+        for name, tensor in unwrap_module(net.module_).state_dict().items():
+            weights[name].copy_(tensor.detach())
         self.snapshots_ = [*self.snapshots_[-1:], (epoch, weights)]
 
     @property
@@ -317,6 +325,7 @@ class FiniteLossGuard(Callback):
     def on_train_end(self, net, **kwargs):
         # Keep the epoch number, drop the weights (a model-sized copy).
         self.snapshots_ = [(epoch, None) for epoch, _ in self.snapshots_[-1:]]
+        self._buffers = None
 
 
 @contextlib.contextmanager
@@ -392,15 +401,23 @@ def _predicts_finitely(net, dataset) -> bool:
         return bool(torch.isfinite(net.infer(rows)).all())
 
 
-class TrainingNet(NeuralNet):
-    """The skorch net under the estimators, with a leaner per-batch path.
+def _on_cpu(module: torch.nn.Module) -> bool:
+    parameter = next(module.parameters(), None)
+    return parameter is None or parameter.device.type == "cpu"
 
-    skorch's generic loop pays, on every batch, for work that tensor batches
-    already on the device do not need: re-setting the train/eval flag of every
-    submodule, converting tensors to tensors, measuring batch lengths through
-    ``skorch.dataset.get_len`` and wrapping the step in an optimizer closure.
-    These overrides skip that work and nothing else: callbacks see the same
-    events, the history holds the same records, results are bit-identical.
+
+class TrainingNet(NeuralNet):
+    """The skorch net under the estimators: skorch's loop, extended only
+    through its public hooks (``train_step``, ``train_step_single``,
+    ``validation_step``, ``evaluation_step``, ``fit_loop``, ``notify``).
+
+    Earlier versions also overrode skorch's private per-batch methods (the
+    train/eval flags, tensor conversions, the optimizer closure, a copy of
+    ``run_single_epoch``). Measured against them in the same fresh processes
+    (n = 2,000 x 942 -> 952, TAAF 300 x 300, batch 64, 1 CPU thread, epochs
+    1-3, the two versions and a raw loop interleaved): this version's time
+    over theirs was 0.998 (median of 18 pairs), so they were dropped; the
+    speed of the estimators comes from :class:`BatchIterator`.
 
     ``mixed_precision`` (``"bf16"`` or ``"fp16"``) runs the forward passes and
     the loss under ``torch.autocast``; ``"fp16"`` also scales the loss with a
@@ -414,8 +431,8 @@ class TrainingNet(NeuralNet):
         super().__init__(*args, **kwargs)
         self.mixed_precision = mixed_precision
 
-    def _initialize_optimizer(self, reason=None):
-        super()._initialize_optimizer(reason=reason)
+    def initialize_optimizer(self, triggered_directly=None):
+        super().initialize_optimizer(triggered_directly=triggered_directly)
         # The loss scale belongs with the optimizer it protects.
         self.grad_scaler_ = (
             torch.amp.GradScaler(torch.device(self.device).type)
@@ -442,6 +459,10 @@ class TrainingNet(NeuralNet):
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         self.interrupted_ = False
+        if _on_cpu(self.module_):
+            # Without it, glibc's malloc trims and regrows the heap at every
+            # batch in many process states (see sktaaf._malloc).
+            tune_malloc_for_training()
         try:
             with _noting_sigint(self):
                 return super().fit_loop(X, y, epochs=epochs, **fit_params)
@@ -460,52 +481,23 @@ class TrainingNet(NeuralNet):
                 raise  # ... or a Ctrl-C that came while a callback ran
             raise StopTraining from stop
 
-    def _set_training(self, training=True):
-        # nn.Module.train assigns a flag on every submodule through the slow
-        # nn.Module.__setattr__; reading the flags first is several times
-        # cheaper, and they are already right on almost every batch.
-        for name in self._modules + self._criteria:
-            module = getattr(self, name + "_")
-            if isinstance(module, torch.nn.Module) and any(
-                sub.training != training for sub in module.modules()
-            ):
-                module.train(training)
-
-    def infer(self, x, **fit_params):
-        if isinstance(x, torch.Tensor):  # BatchIterator batches: on the device
-            return self.module_(x, **fit_params)
-        return super().infer(x, **fit_params)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        if isinstance(y_true, torch.Tensor):
-            return self.criterion_(y_pred, y_true)
-        return super().get_loss(y_pred, y_true, X=X, training=training)
-
     def train_step(self, batch, **fit_params):
-        # Only optimizers that re-evaluate the loss (LBFGS) need the closure.
-        if any(
-            isinstance(getattr(self, name + "_"), torch.optim.LBFGS)
-            for name in self._optimizers
-        ):
-            return super().train_step(batch, **fit_params)
-        self._zero_grad_optimizer()
-        step = self.train_step_single(batch, **fit_params)
         scaler = self.grad_scaler_
-        if scaler is not None:  # callbacks (e.g. clipping) see true gradients
-            for name in self._optimizers:
-                scaler.unscale_(getattr(self, name + "_"))
+        if scaler is None:
+            return super().train_step(batch, **fit_params)
+        # GradScaler.step takes no closure: one pass, then the scaled step.
+        optimizer = self.optimizer_
+        optimizer.zero_grad()
+        step = self.train_step_single(batch, **fit_params)
+        scaler.unscale_(optimizer)  # callbacks (e.g. clipping) see true gradients
         self.notify(
             "on_grad_computed",
             named_parameters=TeeGenerator(self.get_all_learnable_params()),
             batch=batch,
             training=True,
         )
-        if scaler is None:
-            self._step_optimizer(None)
-        else:  # skips the step when the gradients overflowed
-            for name in self._optimizers:
-                scaler.step(getattr(self, name + "_"))
-            scaler.update()
+        scaler.step(optimizer)  # skips the step when the gradients overflowed
+        scaler.update()
         return step
 
     def _autocast(self):
@@ -514,7 +506,8 @@ class TrainingNet(NeuralNet):
     def train_step_single(self, batch, **fit_params):
         if self.mixed_precision is None:
             return super().train_step_single(batch, **fit_params)
-        self._set_training(True)
+        self.module_.train()
+        self.criterion_.train()
         Xi, yi = unpack_data(batch)
         with self._autocast():
             y_pred = self.infer(Xi, **fit_params)
@@ -535,18 +528,3 @@ class TrainingNet(NeuralNet):
             return super().evaluation_step(batch, training=training)
         with self._autocast():
             return as_float32(super().evaluation_step(batch, training=training))
-
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        # skorch's loop, with len() in place of skorch.dataset.get_len.
-        if iterator is None:
-            return
-        history, notify = self.history, self.notify
-        batch_count = 0
-        for batch in iterator:
-            notify("on_batch_begin", batch=batch, training=training)
-            step = step_fn(batch, **fit_params)
-            history.record_batch(prefix + "_loss", step["loss"].item())
-            history.record_batch(prefix + "_batch_size", len(batch[0]))
-            notify("on_batch_end", batch=batch, training=training, **step)
-            batch_count += 1
-        history.record(prefix + "_batch_count", batch_count)

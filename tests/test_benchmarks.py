@@ -199,102 +199,112 @@ def test_compare_rejects_bad_arguments(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_speed_benchmark_is_importable():
-    X, y = speed.make_data(8)
-    assert X.shape == (8, speed.N_FEATURES) and y.shape == (8, speed.N_TARGETS)
-    assert set(speed.RUNS) == {speed.RAW, speed.TAAF, speed.SKORCH, speed.MLP}
+def test_speed_data_are_float32_and_reproducible():
+    X, y = speed.make_data(40)
+    assert X.shape == (40, speed.N_FEATURES) and y.shape == (40, speed.N_TARGETS)
+    assert X.dtype == y.dtype == np.float32
+    assert np.abs(y).max() < 2
+    np.testing.assert_array_equal(speed.make_data(40)[1], y)
+    assert set(speed.TRAINERS) == set(speed.METHODS)
 
 
-SPEED_TINY = ["--n-samples", "64", "--width", "8", "--epochs", "2", "--repeats", "1"]
+SPEED_TINY = ["--n-samples", "64", "--widths", "8", "--epochs", "2"]
 
 
-def test_speed_compares_training_and_prediction(tmp_path):
-    argv = [*SPEED_TINY, "--predict-repeats", "2", "--no-skorch", "--no-mlp"]
-    results = speed.main([*argv, "--out", str(tmp_path)])
+def test_speed_measures_fresh_processes(tmp_path):
+    argv = [*SPEED_TINY, "--rounds", "2", "--processes", "1"]
+    argv += ["--malloc", "glibc", "tunables", "--out", str(tmp_path)]
+    results = speed.main(argv, log=quiet)
 
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert set(saved) == {"config", "environment", "results", "predict"}
-    assert saved["predict"] == results["predict"]
-    assert list(saved["results"]) == [speed.RAW, speed.TAAF]
-    for run in saved["results"].values():
-        assert run["samples_per_sec"] == pytest.approx(64 / run["sec_per_epoch"])
-    predict = saved["predict"]
-    assert predict["n_samples"] == 64 and predict["repeats"] == 2
-    assert predict["batch_size"] == 4096  # max(batch_size=64, 4096), as predict
-    assert predict["max_abs_difference"] < 1e-5  # the same network, the same maths
-    raw, taaf = (predict["results"][name] for name in (speed.RAW, speed.TAAF))
-    for result in (raw, taaf):
-        assert len(result["seconds"]) == 2
-        assert result["samples_per_sec"] == pytest.approx(
-            64 / result["sec_per_predict"]
+    assert set(saved) == {"config", "environment", "points"}
+    assert saved["points"] == json.loads(json.dumps(results["points"]))
+    glibc, tunables = saved["points"]
+    assert (glibc["malloc"], tunables["malloc"]) == ("glibc", "tunables")
+    assert "GLIBC_TUNABLES" not in glibc["environ"]
+    assert tunables["environ"]["GLIBC_TUNABLES"] == speed.TUNABLES
+    assert glibc["torch_threads"] == 1
+    for point in saved["points"]:
+        # Two rounds, the order rotated: each method first once.
+        runs = point["runs"]
+        assert [(r["round"], r["method"]) for r in runs] == [
+            (0, "raw"),
+            (0, "taaf"),
+            (1, "taaf"),
+            (1, "raw"),
+        ]
+        for run in runs:
+            assert len(run["epochs"]) == 2
+            for usage in [run["fit"], *run["epochs"]]:
+                assert set(usage) == {"wall", "user", "sys", "minflt", "majflt"}
+                assert usage["wall"] > 0 and usage["minflt"] >= 0
+            assert run["fit"]["wall"] >= sum(e["wall"] for e in run["epochs"])
+        raw, taaf = (point["methods"][name] for name in ("raw", "taaf"))
+        assert raw["paired_ratio"] == raw["paired_fit_ratio"] == 1
+        totals = {
+            (r["round"], r["method"]): sum(e["wall"] for e in r["epochs"])
+            for r in runs
+        }
+        assert taaf["paired_ratio"] == pytest.approx(
+            np.median([totals[i, "taaf"] / totals[i, "raw"] for i in (0, 1)])
         )
-    assert raw["ratio"] == 1
-    assert taaf["ratio"] == pytest.approx(
-        raw["samples_per_sec"] / taaf["samples_per_sec"]
-    )
-
     table = (tmp_path / "results.md").read_text()
-    assert "Prediction of 64 samples in batches of 4096" in table
-    assert "| TAAFRegressor |" in table and "samples/s" in table
+    assert "| 64 | 8 | 1 | glibc | TAAFRegressor |" in table
+    assert "faults/epoch" in table and "sys s/epoch" in table
     assert (tmp_path / "speed.png").stat().st_size > 10_000
-    assert not (tmp_path / "sweep.json").exists()
-
-
-def test_speed_sweep_writes_every_point(tmp_path):
-    argv = ["--sweep", "--sweep-samples", "64", "128", "--sweep-widths", "8", "16"]
-    speed.main([*argv, *SPEED_TINY, "--out", str(tmp_path)])
-
-    saved = json.loads((tmp_path / "sweep.json").read_text())
-    assert set(saved) == {"config", "environment", "sweep", "wall_seconds"}
-    assert saved["config"]["sweep_samples"] == [64, 128]
-    assert saved["config"]["sweep_widths"] == [8, 16]
-    points = saved["sweep"]
-    grid = {
-        axis: [(p["n_samples"], p["width"]) for p in ps] for axis, ps in points.items()
-    }
-    assert grid == {"n_samples": [(64, 8), (128, 8)], "width": [(64, 8), (64, 16)]}
-    for point in [*points["n_samples"], *points["width"]]:
-        raw, taaf = (point["results"][name] for name in (speed.RAW, speed.TAAF))
-        assert list(point["results"]) == [speed.RAW, speed.TAAF]
-        assert [len(times) for times in raw["epoch_times"]] == [2]  # 1 repeat
-        assert point["ratio"] == taaf["ratio"] > 0
-        assert point["ratio"] == pytest.approx(
-            taaf["sec_per_epoch"] / raw["sec_per_epoch"]
-        )
-        assert point["paired_ratio"] == pytest.approx(point["ratio"])  # 1 repeat
-        assert taaf["samples_per_sec"] == pytest.approx(
-            point["n_samples"] / taaf["sec_per_epoch"]
-        )
-    table = (tmp_path / "sweep.md").read_text()
-    assert "## Against n_samples (width 8)" in table
-    assert "## Against width (64 samples)" in table
-    assert table.count("| 64 | 16 |") == 1 and "TAAF s/epoch" in table
-    assert (tmp_path / "sweep.png").stat().st_size > 10_000
-    assert not (tmp_path / "results.json").exists()
-    # An axis left empty gets no column of panels.
-    one_axis = {"n_samples": points["n_samples"], "width": []}
-    figure = _speed_plots.plot_sweep(one_axis, speed.RAW, speed.COLORS, "title")
+    figure = _speed_plots.plot_speed(saved["points"], speed.METHODS, speed.COLORS, "")
     assert len(figure.axes) == 2
 
 
-def test_speed_defaults_depend_on_the_mode():
+def test_speed_summary_pairs_runs_of_the_same_round():
+    def run(round_, method, walls, faults):
+        epochs = [
+            {"wall": w, "user": w, "sys": 0.0, "minflt": f, "majflt": 0}
+            for w, f in zip(walls, faults, strict=True)
+        ]
+        fit = {"wall": sum(walls) + 1, "user": 0, "sys": 0, "minflt": 0, "majflt": 0}
+        position = {"raw": 0, "taaf": 1}[method] ^ round_
+        return {
+            "round": round_,
+            "position": position,
+            "method": method,
+            "epochs": epochs,
+            "fit": fit,
+        }
+
+    process = {
+        "runs": [
+            run(0, "raw", [1.0, 1.0], [100, 100]),
+            run(0, "taaf", [1.5, 1.5], [50, 50]),
+            run(1, "taaf", [2.0, 2.0], [10, 10]),
+            run(1, "raw", [2.0, 2.0], [0, 0]),
+        ]
+    }
+    summary = speed.summarize([process], ["raw", "taaf"])["methods"]
+    assert summary["taaf"]["paired_ratio"] == pytest.approx((1.5 + 1.0) / 2)
+    assert summary["taaf"]["paired_fit_ratio"] == pytest.approx((4 / 3 + 1) / 2)
+    assert summary["taaf"]["minflt_per_epoch"] == 30
+    assert summary["taaf"]["faults_ratio"] == pytest.approx(30 / 50)
+    assert summary["taaf"]["sec_per_epoch"] == pytest.approx(1.75)
+    assert summary["raw"]["fresh_minflt_per_epoch"] == 100
+    assert summary["taaf"]["fresh_minflt_per_epoch"] is None  # never first
+
+
+def test_speed_defaults():
     args = speed.parse_args([])
-    assert (args.epochs, args.repeats, args.sweep) == (5, 3, False)
-    assert args.sweep_samples is None and args.sweep_widths is None
-    args = speed.parse_args(["--sweep", "--sweep-widths"])
-    assert args.epochs == 3 and args.sweep_widths == []
-    assert args.sweep_samples == [1000, 2000, 4000, 8000, 16000, 32000, 64000]
-    assert speed.sweep_grid(args)[-1] == ("n_samples", 64000, 300)
+    assert (args.n_samples, args.widths, args.threads) == ([2000], [300], [1])
+    assert (args.epochs, args.rounds, args.processes) == (3, 2, 2)
+    assert args.malloc == ["glibc"] and args.methods == ["raw", "taaf"]
+    assert len(speed.grid(speed.parse_args(["--threads", "1", "2"]))) == 2
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--sweep-samples", "100"], "need --sweep"),
-        (["--sweep", "--sweep-samples", "--sweep-widths"], "both empty"),
-        (["--sweep", "--sweep-widths", "0"], "must be positive"),
-        (["--predict-repeats", "0"], "must be positive"),
-        (["--sweep", "--epochs", "1"], "--epochs must be at least 2"),
+        (["--epochs", "0"], "must be a positive integer"),
+        (["--n-samples", "-5"], "must be a positive integer"),
+        (["--malloc", "jemalloc"], "invalid choice"),
+        (["--methods", "nope"], "invalid choice"),
     ],
 )
 def test_speed_rejects_bad_arguments(argv, message, capsys):
@@ -401,3 +411,18 @@ def test_gpu_throughput_rejects_bad_arguments(argv, message, capsys):
     with pytest.raises(SystemExit):
         gpu_throughput.parse_args(argv)
     assert message in capsys.readouterr().err
+
+
+def test_out_of_core_fits_from_files_in_a_fresh_process(tmp_path):
+    from benchmarks import out_of_core
+
+    argv = ["--sizes-gb", "0.004", "--dir", str(tmp_path), "--out", str(tmp_path)]
+    results = out_of_core.main(argv, log=quiet)
+    (result,) = results["results"]
+    assert result["n_samples"] == 95 and result["epochs"] == 1
+    assert result["fit_seconds"] > 0 and result["fit_page_faults"] > 0
+    assert result["rss_growth_mib"] >= 0
+    assert not list(tmp_path.glob("*.npy"))  # the data files are removed
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert set(saved) == {"config", "environment", "results"}
+    assert "| page faults |" in (tmp_path / "results.md").read_text()
