@@ -55,7 +55,6 @@ class ColumnRows:
            [11.,  9.]])
     """
 
-    _sktaaf_rows = True  # streamed by the estimators, not loaded
 
     def __init__(self, matrix, columns, source: str | None = None) -> None:
         self.matrix = matrix

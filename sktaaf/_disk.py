@@ -28,6 +28,8 @@ from numbers import Integral
 import numpy as np
 import torch
 
+from ._columns import ColumnRows
+
 #: Bytes of data read per chunk (X and y rows together).
 CHUNK_BYTES = 128 * 2**20
 #: Consecutive rows shuffled as one block (at least one batch).
@@ -45,7 +47,7 @@ def is_on_disk(array) -> bool:
     if isinstance(array, np.memmap):
         return True
     module = type(array).__module__ or ""
-    return module.startswith("h5py") or getattr(array, "_sktaaf_rows", False)
+    return module.startswith("h5py") or isinstance(array, ColumnRows)
 
 
 def release(array) -> None:
@@ -58,7 +60,7 @@ def release(array) -> None:
     unavailable. :class:`~sktaaf.datasets.ColumnRows` views release the map
     they view.
     """
-    if getattr(array, "_sktaaf_rows", False):
+    if isinstance(array, ColumnRows):
         array = getattr(array, "matrix", None)
     mapping = getattr(array, "_mmap", None)
     if mapping is None or getattr(array, "mode", None) == "c":
@@ -73,7 +75,7 @@ def release(array) -> None:
 def _backing(array):
     """The array that holds the data: the matrix a
     :class:`~sktaaf.datasets.ColumnRows` view reads, else ``array`` itself."""
-    if getattr(array, "_sktaaf_rows", False):
+    if isinstance(array, ColumnRows):
         return getattr(array, "matrix", array)
     return array
 
@@ -120,6 +122,8 @@ def check_mapped_size(array, name: str = "the array") -> None:
 
 def _check_open(array, name: str) -> None:
     """Raise a ``ValueError`` when ``array`` is (a view of) a closed h5py dataset."""
+    if isinstance(array, ColumnRows):
+        array._check_open()  # its message names the file the view reads
     backing = _backing(array)
     identifier = getattr(backing, "id", None)
     module = type(backing).__module__ or ""
@@ -212,7 +216,7 @@ def read_rows(
 def _shared_matrix(X, y):
     """The matrix of which ``X`` and ``y`` are both column views
     (:class:`~sktaaf.datasets.ColumnRows`), if they view the same one."""
-    if getattr(X, "_sktaaf_rows", False) and getattr(y, "_sktaaf_rows", False):
+    if isinstance(X, ColumnRows) and isinstance(y, ColumnRows):
         matrix = getattr(X, "matrix", None)
         if matrix is not None and matrix is getattr(y, "matrix", None):
             return matrix
