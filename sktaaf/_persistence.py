@@ -292,6 +292,7 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
         name: _decode_param(value, custom_objects or {})
         for name, value in metadata["params"].items()
     }
+    params.setdefault("standardize", False)  # saved before the parameter existed
     unknown = sorted(set(params) - set(cls._get_param_names()))
     if unknown:
         raise TypeError(
