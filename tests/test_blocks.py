@@ -31,7 +31,10 @@ def test_blocks_reassemble_in_target_order():
     blocked = TargetBlockRegressor(LinearRegression(), n_blocks=3).fit(X, y)
     assert [block.tolist() for block in blocked.blocks_] == [[0, 1, 2], [3, 4], [5, 6]]
     np.testing.assert_allclose(
-        blocked.predict(X), LinearRegression().fit(X, y).predict(X), rtol=1e-4
+        blocked.predict(X),
+        LinearRegression().fit(X, y).predict(X),
+        rtol=1e-4,
+        atol=1e-6,
     )
 
 
