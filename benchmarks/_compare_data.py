@@ -121,7 +121,13 @@ def _gene_names(prefix: str, n_genes: int) -> list[str]:
 
 def get_data(args: argparse.Namespace) -> tuple[Bunch, dict]:
     """The data of this run and a description of it."""
-    if args.data is None:
+    if getattr(args, "real", None) is not None:
+        from ._compare_real import load_real
+
+        data = load_real(args.real)
+        data.sample_ids = None
+        source = data.pop("description")
+    elif args.data is None:
         X, y = make_expression(
             n_samples=args.n_samples,
             n_landmarks=args.n_landmarks,
@@ -137,7 +143,7 @@ def get_data(args: argparse.Namespace) -> tuple[Bunch, dict]:
             sample_ids=None,
         )
         source = f"make_expression(random_state={args.seed})"
-    else:
+    if args.data is not None:
         landmarks = read_ids(args.landmarks) if args.landmarks else None
         targets = read_ids(args.targets) if args.targets else None
         data = load_data(args.data, landmarks, targets, args.hdf_key)

@@ -44,13 +44,16 @@ def import_object(target: str):
 
 
 def build_model(spec: dict, seed: int, validation_fraction: float):
-    """The estimator of ``spec``, with per-gene standardisation of X and y."""
+    """The estimator of ``spec``, with per-gene standardisation of X and y
+    (by scalers around it, or, with ``standardize=True``, inside it)."""
     params = dict(spec["params"])
     if spec["seeded"]:
         params["random_state"] = seed
     if spec["network"]:
         params["validation_fraction"] = validation_fraction
     estimator = import_object(spec["target"])(**params)
+    if estimator.get_params().get("standardize", False):
+        return estimator  # the network standardises genes itself
     return TransformedTargetRegressor(
         regressor=make_pipeline(StandardScaler(), estimator),
         transformer=StandardScaler(),
@@ -230,7 +233,8 @@ def run_fit(task: dict, X=None, y=None) -> dict:
         "memory_method": fit_memory.method,
         "load_average_1min": load_average,
     }
-    estimator = model.regressor_[-1]
+    # The fitted estimator itself, inside the scalers' wrapper if any.
+    estimator = model.regressor_[-1] if hasattr(model, "regressor_") else model
     if hasattr(estimator, "history_"):
         history = estimator.history_
         result["history"] = {

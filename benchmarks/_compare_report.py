@@ -335,10 +335,20 @@ def write_outputs(out: Path, results, runs, data, table, no_plots, say) -> None:
 
 
 def network_params_text(config: dict) -> str:
+    given = [
+        f"{label} {value if not isinstance(value, list) else tuple(value)}"
+        for label, value in (
+            ("hidden", config.get("hidden")),
+            ("dropout", config.get("dropout")),
+            ("lr", config.get("learning_rate")),
+            ("batch", config.get("batch_size")),
+        )
+        if value is not None
+    ]
     return (
-        f"hidden {tuple(config['hidden'])}, dropout {config['dropout']}, MAE loss, "
-        f"Nadam lr {config['learning_rate']:g}, batch {config['batch_size']}, "
-        f"at most {config['epochs']} epochs, early stopping (patience "
+        "each estimator's defaults"
+        + (f" but {', '.join(given)}" if given else "")
+        + f", at most {config['epochs']} epochs, early stopping (patience "
         f"{config['patience']}, validation {config['validation_fraction']:g} of "
         "all samples)"
     )

@@ -119,6 +119,7 @@ from sktaaf.metrics import win_rate
 
 from ._compare_data import get_data, make_splits
 from ._compare_fit import import_object, run_fit, run_in_subprocess
+from ._compare_real import REAL_DATASETS
 from ._compare_report import (
     environment,
     markdown_table,
@@ -127,12 +128,37 @@ from ._compare_report import (
 )
 
 REFERENCE = "linear"
-DEFAULT_MODELS = ["linear", "knn_ge", "knn", "dgex_tanh", "dgex_sigmoid", "taaf"]
+DEFAULT_MODELS = [
+    "linear",
+    "ridgecv",
+    "mean",
+    "median",
+    "knn_ge",
+    "knn",
+    "mlp",
+    "dgex_tanh",
+    "taaf",
+]
 #: name -> (label, "module:Class", parameters). Networks get the shared budget.
 MODELS = {
     "linear": ("LinearRegression", "sklearn.linear_model:LinearRegression", {}),
     "ridge": ("Ridge (alpha=1)", "sklearn.linear_model:Ridge", {"alpha": 1.0}),
-    "mean": ("Gene means", "sklearn.dummy:DummyRegressor", {}),
+    "ridgecv": (
+        "RidgeCV",
+        "sklearn.linear_model:RidgeCV",
+        {"alphas": [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0]},
+    ),
+    "mean": ("Dummy (mean)", "sklearn.dummy:DummyRegressor", {"strategy": "mean"}),
+    "median": (
+        "Dummy (median)",
+        "sklearn.dummy:DummyRegressor",
+        {"strategy": "median"},
+    ),
+    "mlp": (
+        "MLPRegressor",
+        "sklearn.neural_network:MLPRegressor",
+        {"hidden_layer_sizes": [300, 300], "early_stopping": True},
+    ),
     "knn_ge": ("KNN-GE (k=10)", "sktaaf.baselines:KNNGERegressor", {"n_neighbors": 10}),
     "knn": (
         "KNeighbors (k=10)",
@@ -174,19 +200,23 @@ def is_network(estimator_class: type) -> bool:
 
 
 def network_params(args: argparse.Namespace) -> dict:
-    """The training budget that every network gets."""
-    return {
-        "hidden_layer_sizes": tuple(args.hidden),
-        "dropout": args.dropout,
-        "loss": "mae",
-        "optimizer": "nadam",
-        "learning_rate": args.learning_rate,
-        "batch_size": args.batch_size,
+    """The training budget that every network gets: the estimators' defaults
+    but for the options given on the command line."""
+    params = {
         "max_epochs": args.epochs,
         "early_stopping": True,
         "n_iter_no_change": args.patience,
         "device": args.device,
     }
+    for name, value in (
+        ("hidden_layer_sizes", None if args.hidden is None else tuple(args.hidden)),
+        ("dropout", args.dropout),
+        ("learning_rate", args.learning_rate),
+        ("batch_size", args.batch_size),
+    ):
+        if value is not None:
+            params[name] = value
+    return params
 
 
 def model_specs(args: argparse.Namespace) -> dict[str, dict]:
@@ -289,8 +319,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--hidden",
         metavar="SIZES",
         type=_int_list,
-        default=[300, 300],
-        help="hidden layer sizes, e.g. 300,300 (default)",
+        help="hidden layer sizes, e.g. 300,300 (default: each estimator's)",
     )
     networks.add_argument(
         "--epochs",
@@ -306,15 +335,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         f"--quick: "
         f"{QUICK['patience']})",
     )
+    networks.add_argument("--dropout", type=float, help="(default: each estimator's)")
     networks.add_argument(
-        "--dropout", type=float, default=0.25, help="(default: %(default)s)"
+        "--learning-rate", type=float, help="(default: each estimator's)"
     )
-    networks.add_argument(
-        "--learning-rate", type=float, default=5e-4, help="Nadam's (%(default)s)"
-    )
-    networks.add_argument(
-        "--batch-size", type=int, default=64, help="(default: %(default)s)"
-    )
+    networks.add_argument("--batch-size", type=int, help="(default: each estimator's)")
     networks.add_argument(
         "--device",
         default="auto",
@@ -326,6 +351,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="FILE",
         type=Path,
         help="a .gctx, .gct, .h5 (pandas), .npz or .npy file; default: make_expression",
+    )
+    data.add_argument(
+        "--real",
+        metavar="NAME",
+        choices=REAL_DATASETS,
+        help="a real data set shipped by a package (the 'real' extra): "
+        f"{', '.join(REAL_DATASETS)}; see benchmarks/_compare_real.py",
     )
     data.add_argument(
         "--landmarks",
@@ -428,7 +460,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     for key in ("epochs", "patience"):
         if getattr(args, key) is None:
             setattr(args, key, defaults[key])
-    if args.data is None:
+    if args.data is not None and args.real is not None:
+        parser.error("give --data or --real, not both")
+    if args.data is None and args.real is None:
         for key in ("n_samples", "n_landmarks", "n_targets"):
             if getattr(args, key) is None:
                 setattr(args, key, defaults[key])
@@ -572,7 +606,8 @@ def main(argv=None, log=print) -> dict:
         network_validation_fraction_of_development=validation_fraction,
         split=f"{args.folds}-fold" if args.folds else "fixed",
         preprocessing="TransformedTargetRegressor(make_pipeline(StandardScaler(), "
-        "model), transformer=StandardScaler()); MAE on the original scale of y",
+        "model), transformer=StandardScaler()), but networks with "
+        "standardize=True as they are; MAE on the original scale of y",
     )
     say(
         f"data: {description['source']}: {description['n_samples']} samples, "

@@ -34,6 +34,7 @@ from ._persistence import (
 )
 from ._progress import print_log, progress_callbacks
 from ._random import isolated_torch_rng
+from ._standardize import column_statistics
 from ._state import (
     RestoreState,
     TrainingState,
@@ -57,7 +58,7 @@ from ._training import (
     unwrap_module,
 )
 from .exceptions import TrainingInterruptedWarning
-from .nn import ACTIVATIONS, get_activation
+from .nn import ACTIVATIONS, StandardizedLoss, get_activation
 
 LOSSES = {"mae": torch.nn.L1Loss, "mse": torch.nn.MSELoss}
 OPTIMIZERS = {
@@ -236,6 +237,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "optimizer_kwargs": [dict, None],
+        "standardize": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -439,10 +441,13 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                             )
                         ) from exc
 
-    def _criterion(self):
+    def _criterion(self, module=None):
         if isinstance(self.loss, str):
-            return LOSSES[self.loss]()
-        return copy.deepcopy(self.loss)  # fit must leave its parameters untouched
+            criterion = LOSSES[self.loss]()
+        else:  # a copy: fit must leave its parameters untouched
+            criterion = copy.deepcopy(self.loss)
+        y_scale = getattr(module, "y_scale", None)  # with standardize=True
+        return criterion if y_scale is None else StandardizedLoss(criterion, y_scale)
 
     def _output_activation(self):
         if isinstance(self.output_activation, str) and self.output_activation == "same":
@@ -568,6 +573,10 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 module = self._make_network(
                     self.n_features_in_, self.n_outputs_, hidden_layer_sizes
                 )
+                if getattr(module, "standardize", False) and state is None:
+                    module.set_standardization(
+                        *column_statistics(X), *column_statistics(y)
+                    )
                 if self.accelerator is not None and self.accelerator.num_processes > 1:
                     # The same weights everywhere, but each its own dropout masks.
                     torch.manual_seed(torch_seed + self.accelerator.process_index)
@@ -713,7 +722,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 device = None  # the accelerator places the network
         net = net_class(
             module=module,
-            criterion=self._criterion(),
+            criterion=self._criterion(module),
             optimizer=self._optimizer_class(),
             lr=self.learning_rate,
             max_epochs=self.max_epochs,

@@ -418,6 +418,7 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     _validate_metadata(metadata, payload, path)
     check_versions(metadata, path)
     params = _decode_params(metadata["params"], custom_objects or {})
+    params.setdefault("standardize", False)  # saved before the parameter existed
     unknown = sorted(set(params) - set(cls._get_param_names()))
     if unknown:
         raise TypeError(

@@ -3,6 +3,23 @@
 from ._base import BaseNetworkRegressor
 from .nn import TAAFNetwork
 
+#: The TAAF-D-GEX reference recipe [Kunc & Kléma 2021], which were
+#: ``TAAFRegressor``'s defaults before ``standardize`` existed:
+#: ``TAAFRegressor(**REFERENCE_SETTINGS)`` trains as they did (942 -> 300 ->
+#: 300 -> 952 on the reference data: sigmoid TAAFs, dropout 0.25, MAE, Nadam
+#: at 5e-4, batches of 64), on data standardised by the user, if at all.
+REFERENCE_SETTINGS = {
+    "hidden_layer_sizes": (300, 300),
+    "activation": "sigmoid",
+    "output_activation": "same",
+    "dropout": 0.25,
+    "loss": "mae",
+    "optimizer": "nadam",
+    "learning_rate": 5e-4,
+    "standardize": False,
+    "batch_size": 64,
+}
+
 
 class TAAFRegressor(BaseNetworkRegressor):
     """Multi-output regression with a TAAF-D-GEX network.
@@ -13,9 +30,14 @@ class TAAFRegressor(BaseNetworkRegressor):
     layers have no bias (``gamma`` takes its place) and, by default, the output
     layer has a TAAF too. Trained with skorch on CUDA when available.
 
-    The defaults follow the TAAF-D-GEX reference example [1]_: two hidden
-    layers of 300 neurons, sigmoid, dropout 0.25, MAE loss, Nadam with learning
-    rate 5e-4 and batches of 64.
+    The network follows the TAAF-D-GEX reference example [1]_: two hidden
+    layers of 300 neurons, sigmoid, MAE loss, Nadam, batches of 64. The
+    training defaults were chosen by experiment on real single-cell and
+    synthetic data (see :ref:`defaults`): genes are standardised inside the
+    network (``standardize=True``), the learning rate is 5e-3 and dropout
+    0.5, which reach the reference recipe's accuracy in a fraction of its
+    epochs and beat it on small data sets. The reference recipe itself is
+    one argument away: ``TAAFRegressor(**sktaaf.REFERENCE_SETTINGS)``.
 
     Parameters
     ----------
@@ -30,19 +52,36 @@ class TAAFRegressor(BaseNetworkRegressor):
         The inner activation of the output TAAF; ``"same"`` uses
         ``activation``, as the reference does. ``None`` gives a plain linear
         output layer with bias instead of a TAAF.
-    dropout : float, default=0.25
-        Dropout probability after each hidden layer, in [0, 1).
+    dropout : float, default=0.5
+        Dropout probability after each hidden layer, in [0, 1). The
+        reference used 0.25; 0.5 regularises better on a few hundred to a few
+        thousand samples (see :ref:`defaults`).
     loss : {"mae", "mse"} or torch.nn.Module, default="mae"
         Training loss: mean absolute error (as in [1]_), mean squared error, or
         any loss module.
     optimizer : {"nadam", "adam", "adamw", "rmsprop", "sgd"} or \
             torch.optim.Optimizer subclass, default="nadam"
         The optimizer.
-    learning_rate : float, default=5e-4
-        The optimizer's learning rate.
+    learning_rate : float, default=5e-3
+        The optimizer's learning rate. The reference used 5e-4, which with
+        standardised genes converges ten times more slowly.
     optimizer_kwargs : dict, default=None
         Further keyword arguments of the optimizer, e.g.
         ``{"weight_decay": 1e-5}`` or ``{"momentum": 0.9}`` for SGD.
+    standardize : bool, default=True
+        Learn each gene's location and scale: ``fit`` computes the mean and
+        standard deviation of every column of ``X`` and ``y`` (in float32, in
+        one pass, chunk by chunk for data on disk; genes that do not vary get
+        the scale 1) and stores them in the network as buffers (``x_mean``,
+        ``x_scale``, ``y_mean``, ``y_scale`` of ``module_``), which
+        standardises the inputs and maps the outputs back to ``y``'s units.
+        The loss is computed in standard units
+        (:class:`sktaaf.nn.StandardizedLoss`), so every target gene weighs
+        alike however large its values; ``history_``'s losses are in those
+        units. The statistics travel with the weights through :meth:`save`,
+        pickle and checkpoints, and ``warm_start`` keeps those of the first
+        fit. ``False`` trains on the data as given, as before this option
+        existed.
     batch_size : int, default=64
         Samples per mini-batch.
     max_epochs : int, default=200
@@ -192,8 +231,9 @@ class TAAFRegressor(BaseNetworkRegressor):
     ...             return factor
     ...     return 1.0
     >>> schedule = LRScheduler(policy=LambdaLR, lr_lambda=reference_schedule)
-    >>> reference = TAAFRegressor(max_epochs=600, early_stopping=False,
-    ...                           callbacks=[schedule])
+    >>> from sktaaf import REFERENCE_SETTINGS
+    >>> reference = TAAFRegressor(**REFERENCE_SETTINGS, max_epochs=600,
+    ...                           early_stopping=False, callbacks=[schedule])
     """
 
     def __init__(
@@ -201,11 +241,12 @@ class TAAFRegressor(BaseNetworkRegressor):
         hidden_layer_sizes=(300, 300),
         activation="sigmoid",
         output_activation="same",
-        dropout=0.25,
+        dropout=0.5,
         loss="mae",
         optimizer="nadam",
-        learning_rate=5e-4,
+        learning_rate=5e-3,
         optimizer_kwargs=None,
+        standardize=True,
         batch_size=64,
         max_epochs=200,
         early_stopping=True,
@@ -229,6 +270,7 @@ class TAAFRegressor(BaseNetworkRegressor):
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.optimizer_kwargs = optimizer_kwargs
+        self.standardize = standardize
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
@@ -252,4 +294,5 @@ class TAAFRegressor(BaseNetworkRegressor):
             activation=self.activation,
             output_activation=self._output_activation(),
             dropout=self.dropout,
+            standardize=self.standardize,
         )

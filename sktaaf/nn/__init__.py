@@ -5,6 +5,7 @@ modules, usable in any PyTorch code.
 """
 
 from ._activations import ACTIVATIONS, TAAF, get_activation
+from ._losses import StandardizedLoss
 from ._networks import DenseBlock, DGEXNetwork, TAAFDenseBlock, TAAFNetwork
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "TAAF",
     "DGEXNetwork",
     "DenseBlock",
+    "StandardizedLoss",
     "TAAFDenseBlock",
     "TAAFNetwork",
     "get_activation",

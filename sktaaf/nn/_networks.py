@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 from ._activations import TAAF, ActivationLike, get_activation
@@ -107,10 +108,24 @@ class _FeedForward(nn.Sequential):
     The children are named ``hidden0``, ``dropout0``, ``hidden1``, ... and
     ``output``, so that ``network.output`` or ``network.hidden0.taaf`` reach a
     layer directly.
+
+    With ``standardize=True`` the network holds each input's and each output's
+    location and scale as buffers (``x_mean``, ``x_scale``, ``y_mean``,
+    ``y_scale``; zeros and ones until :meth:`set_standardization`): the layers
+    see standardised inputs and learn standardised outputs, and ``forward``
+    maps them back to the original units. Buffers travel with the state dict,
+    so saved, pickled and checkpointed networks keep them.
     """
 
     def __init__(
-        self, n_inputs, n_outputs, hidden_layer_sizes, dropout, make_hidden, make_output
+        self,
+        n_inputs,
+        n_outputs,
+        hidden_layer_sizes,
+        dropout,
+        make_hidden,
+        make_output,
+        standardize=False,
     ):
         super().__init__()
         sizes = _check_architecture(n_inputs, n_outputs, hidden_layer_sizes, dropout)
@@ -121,6 +136,41 @@ class _FeedForward(nn.Sequential):
                 self.add_module(f"dropout{index}", nn.Dropout(dropout))
             in_features = size
         self.add_module("output", make_output(in_features, n_outputs))
+        self.standardize = bool(standardize)
+        if self.standardize:
+            self.register_buffer("x_mean", torch.zeros(n_inputs))
+            self.register_buffer("x_scale", torch.ones(n_inputs))
+            self.register_buffer("y_mean", torch.zeros(n_outputs))
+            self.register_buffer("y_scale", torch.ones(n_outputs))
+
+    @torch.no_grad()
+    def set_standardization(self, x_mean, x_scale, y_mean, y_scale) -> None:
+        """Set the location and scale of the inputs and the outputs.
+
+        Parameters
+        ----------
+        x_mean, x_scale : array-like of shape (n_inputs,)
+            Per-input location and (positive) scale.
+        y_mean, y_scale : array-like of shape (n_outputs,)
+            Per-output location and (positive) scale.
+        """
+        if not self.standardize:
+            raise ValueError(
+                "set_standardization needs a network built with standardize=True."
+            )
+        for name, value in zip(
+            ("x_mean", "x_scale", "y_mean", "y_scale"),
+            (x_mean, x_scale, y_mean, y_scale),
+            strict=True,
+        ):
+            buffer = getattr(self, name)
+            buffer.copy_(torch.as_tensor(value, dtype=buffer.dtype).reshape(-1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.standardize:
+            return super().forward(x)
+        x = (x - self.x_mean) / self.x_scale
+        return super().forward(x) * self.y_scale + self.y_mean
 
 
 class TAAFNetwork(_FeedForward):
@@ -142,6 +192,12 @@ class TAAFNetwork(_FeedForward):
         output layer with bias (no TAAF).
     dropout : float, default=0.25
         Dropout probability after each hidden layer.
+    standardize : bool, default=False
+        Hold each input's and output's location and scale as buffers and
+        work in standardised units inside (see :meth:`set_standardization`).
+        The output TAAF then starts centred: its ``delta`` is ``-g(0)`` (-0.5
+        for the sigmoid; for activations given by name), so that the first
+        predictions are near the means.
 
     References
     ----------
@@ -167,6 +223,7 @@ class TAAFNetwork(_FeedForward):
         activation: ActivationLike = "sigmoid",
         output_activation: ActivationLike | None = "sigmoid",
         dropout: float = 0.25,
+        standardize: bool = False,
     ) -> None:
         def make_output(in_features, out_features):
             if output_activation is None:
@@ -180,7 +237,14 @@ class TAAFNetwork(_FeedForward):
             dropout,
             make_hidden=lambda i, o: TAAFDenseBlock(i, o, activation),
             make_output=make_output,
+            standardize=standardize,
         )
+        if standardize and isinstance(output_activation, str):
+            # Standardised targets are centred: so is the output at the start
+            # (for the named activations; a custom one is not called here).
+            taaf = self.output.taaf
+            with torch.no_grad():
+                taaf.delta.fill_(-float(taaf.activation(torch.zeros(1))))
 
 
 class DGEXNetwork(_FeedForward):
@@ -200,6 +264,9 @@ class DGEXNetwork(_FeedForward):
         The activation of the output layer; ``None`` keeps it linear.
     dropout : float, default=0.1
         Dropout probability after each hidden layer.
+    standardize : bool, default=False
+        Hold each input's and output's location and scale as buffers and
+        work in standardised units inside (see :meth:`set_standardization`).
 
     References
     ----------
@@ -226,6 +293,7 @@ class DGEXNetwork(_FeedForward):
         activation: ActivationLike = "tanh",
         output_activation: ActivationLike | None = None,
         dropout: float = 0.1,
+        standardize: bool = False,
     ) -> None:
         super().__init__(
             n_inputs,
@@ -234,4 +302,5 @@ class DGEXNetwork(_FeedForward):
             dropout,
             make_hidden=lambda i, o: DenseBlock(i, o, activation),
             make_output=lambda i, o: DenseBlock(i, o, output_activation),
+            standardize=standardize,
         )

@@ -1,0 +1,55 @@
+"""Per-gene location and scale of the training data, for ``standardize=True``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._disk import read_rows
+
+# Rows read at a time from data on disk: a few MiB of float32 per chunk.
+_CHUNK_ROWS = 4096
+
+
+def column_statistics(array) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each column of ``array``, as float32.
+
+    One pass over the rows, chunk by chunk, so that arrays on disk (memory
+    maps, HDF5 datasets, column views) are never loaded whole; chunk results
+    are merged with Chan et al.'s update, accumulating in float64 over
+    vectors of the columns' length only. A 1-D ``array`` is one column.
+    Columns that do not vary (standard deviation zero, or too small to divide
+    by in float32) get the scale 1, so that they pass through unchanged.
+
+    Parameters
+    ----------
+    array : array-like or on-disk array of shape (n_samples, n_columns) \
+            or (n_samples,)
+        The data, of at least one row.
+
+    Returns
+    -------
+    mean, scale : ndarray of shape (n_columns,), float32
+    """
+    n_columns = 1 if array.ndim == 1 else array.shape[1]
+    count = 0
+    mean = np.zeros(n_columns, dtype=np.float64)
+    sum_squares = np.zeros(n_columns, dtype=np.float64)
+    for start in range(0, len(array), _CHUNK_ROWS):
+        if isinstance(array, np.ndarray) and not isinstance(array, np.memmap):
+            chunk = array[start : start + _CHUNK_ROWS]  # a view, no copy
+        else:
+            chunk = read_rows(array, start=start, stop=start + _CHUNK_ROWS)
+        chunk = chunk.reshape(len(chunk), n_columns)
+        chunk_mean = chunk.mean(axis=0, dtype=np.float64)
+        centred = chunk - chunk_mean.astype(chunk.dtype)
+        chunk_squares = np.einsum("ij,ij->j", centred, centred, dtype=np.float64)
+        delta = chunk_mean - mean
+        total = count + len(chunk)
+        mean += delta * (len(chunk) / total)
+        sum_squares += chunk_squares + delta**2 * (count * len(chunk) / total)
+        count = total
+    scale = np.sqrt(sum_squares / max(count, 1))
+    # Constant up to float32 rounding, or too small to divide by: scale 1.
+    eps, tiny = np.finfo(np.float32).eps, np.finfo(np.float32).tiny
+    scale[(scale <= 10 * eps * np.abs(mean)) | (scale < tiny**0.5)] = 1.0
+    return mean.astype(np.float32), scale.astype(np.float32)

@@ -1,0 +1,173 @@
+"""standardize=True: the networks hold each gene's location and scale."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from conftest import ESTIMATORS, FAST, make_data
+
+import sktaaf._standardize
+from sktaaf import DGEXRegressor, TAAFRegressor
+from sktaaf._standardize import column_statistics
+from sktaaf.nn import DGEXNetwork, TAAFNetwork
+
+
+def _shifted(X, y):
+    """The data of ``make_data`` far from 0..1: genes of their own units."""
+    rng = np.random.RandomState(1)
+    x_shift = rng.uniform(-50, 50, X.shape[1]).astype(np.float32)
+    x_scale = rng.uniform(0.1, 30, X.shape[1]).astype(np.float32)
+    y_shift = rng.uniform(-50, 50, y.shape[1]).astype(np.float32)
+    y_scale = rng.uniform(0.1, 30, y.shape[1]).astype(np.float32)
+    return X * x_scale + x_shift, y * y_scale + y_shift
+
+
+@pytest.mark.parametrize("chunk_rows", [4096, 7])
+def test_column_statistics_match_numpy(monkeypatch, chunk_rows):
+    monkeypatch.setattr(sktaaf._standardize, "_CHUNK_ROWS", chunk_rows)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, 5)) * [1, 10, 1e3, 1e-3, 5] + [0, -3, 1e4, 2, 0]
+    X = X.astype(np.float32)
+    mean, scale = column_statistics(X)
+    assert mean.dtype == scale.dtype == np.float32
+    np.testing.assert_allclose(mean, X.astype(np.float64).mean(0), rtol=1e-6)
+    np.testing.assert_allclose(scale, X.astype(np.float64).std(0), rtol=1e-5)
+    mean_1d, scale_1d = column_statistics(X[:, 1])
+    np.testing.assert_array_equal((mean_1d, scale_1d), (mean[1:2], scale[1:2]))
+
+
+def test_column_statistics_on_disk_equal_in_memory(monkeypatch, tmp_path):
+    monkeypatch.setattr(sktaaf._standardize, "_CHUNK_ROWS", 16)
+    X, _ = make_data(n_samples=100)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    on_disk = np.load(path, mmap_mode="r")
+    np.testing.assert_array_equal(column_statistics(on_disk), column_statistics(X))
+
+
+def test_constant_columns_get_scale_one():
+    X = np.zeros((20, 3), dtype=np.float32)
+    X[:, 0] = 7.3
+    X[:, 2] = np.arange(20)
+    mean, scale = column_statistics(X)
+    np.testing.assert_array_equal(scale[:2], [1.0, 1.0])
+    np.testing.assert_allclose(mean, [7.3, 0.0, 9.5], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("Network", [TAAFNetwork, DGEXNetwork])
+def test_network_maps_units_in_and_out(Network):
+    torch.manual_seed(0)
+    plain = Network(4, 2, hidden_layer_sizes=(8,), dropout=0.0)
+    torch.manual_seed(0)
+    scaled = Network(4, 2, hidden_layer_sizes=(8,), dropout=0.0, standardize=True)
+    x_mean, x_scale = torch.tensor([1.0, 2, 3, 4]), torch.tensor([2.0, 1, 5, 1])
+    y_mean, y_scale = torch.tensor([10.0, -3]), torch.tensor([4.0, 0.5])
+    scaled.set_standardization(x_mean, x_scale, y_mean, y_scale)
+    plain.load_state_dict(scaled.state_dict(), strict=False)  # same weights
+    x = torch.randn(5, 4)
+    expected = plain((x - x_mean) / x_scale) * y_scale + y_mean
+    torch.testing.assert_close(scaled(x), expected)
+    assert {"x_mean", "x_scale", "y_mean", "y_scale"} <= set(scaled.state_dict())
+    assert not any(name.startswith(("x_", "y_")) for name in plain.state_dict())
+    with pytest.raises(ValueError, match="standardize=True"):
+        plain.set_standardization(x_mean, x_scale, y_mean, y_scale)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_fit_stores_the_training_statistics(Estimator, data):
+    X, y = _shifted(*data)
+    est = Estimator(**FAST).fit(X, y)
+    np.testing.assert_allclose(est.module_.x_mean.numpy(), X.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(est.module_.y_scale.numpy(), y.std(0), rtol=1e-5)
+    off = Estimator(**FAST, standardize=False).fit(X, y)
+    assert not hasattr(off.module_, "x_mean")
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_standardize_learns_genes_of_any_units(Estimator, data):
+    """Genes with their own location and scale are learnt without scalers,
+    as well as the same genes in standard units."""
+    X, y = data
+    X_shifted, y_shifted = _shifted(X, y)
+    scale = y_shifted.std(0) / y.std(0)
+    plain = Estimator(**FAST).fit(X, y)
+    shifted = Estimator(**FAST).fit(X_shifted, y_shifted)
+    error = np.abs(shifted.predict(X_shifted) - y_shifted) / scale
+    off = Estimator(**FAST, standardize=False).fit(X_shifted, y_shifted)
+    error_off = np.abs(off.predict(X_shifted) - y_shifted) / scale
+    assert error.mean() < 1.5 * np.abs(plain.predict(X) - y).mean()
+    assert error.mean() < 0.5 * error_off.mean()
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_constant_genes(Estimator, data):
+    X, y = data
+    X, y = X.copy(), np.column_stack([y, np.full(len(y), 4.0, np.float32)])
+    X[:, 0] = -2.0
+    est = Estimator(**FAST).fit(X, y)
+    prediction = est.predict(X)
+    assert np.isfinite(prediction).all()
+    np.testing.assert_allclose(prediction[:, -1], 4.0, atol=0.5)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_statistics_survive_save_load_and_pickle(Estimator, data, tmp_path):
+    X, y = _shifted(*data)
+    est = Estimator(**FAST).fit(X, y)
+    est.save(tmp_path / "model.pt")
+    copies = [Estimator.load(tmp_path / "model.pt"), pickle.loads(pickle.dumps(est))]
+    for copy in copies:
+        np.testing.assert_array_equal(copy.predict(X), est.predict(X))
+        torch.testing.assert_close(copy.module_.y_mean, est.module_.y_mean)
+
+
+def test_warm_start_keeps_the_first_statistics(data):
+    X, y = _shifted(*data)
+    params = {**FAST, "early_stopping": False, "max_epochs": 5}
+    whole = TAAFRegressor(**{**params, "max_epochs": 10}).fit(X, y)
+    est = TAAFRegressor(**params, warm_start=True).fit(X, y)
+    y_mean = est.module_.y_mean.clone()
+    est.fit(X, y)
+    torch.testing.assert_close(est.module_.y_mean, y_mean)
+    np.testing.assert_array_equal(est.predict(X), whole.predict(X))
+    est.fit(X + 100, y)  # new data: the fitted network's units are kept
+    torch.testing.assert_close(est.module_.y_mean, y_mean)
+
+
+def test_model_saved_before_standardize_loads_as_before(data, tmp_path):
+    """A file without the parameter was written before it existed."""
+    from sktaaf import _persistence
+
+    X, y = data
+    est = DGEXRegressor(**FAST, standardize=False).fit(X, y)
+    est.save(tmp_path / "model.pt")
+    payload, metadata = _persistence.read_model(tmp_path / "model.pt")
+    assert metadata["params"].pop("standardize") is False
+    loaded = _persistence._rebuild(
+        DGEXRegressor, tmp_path / "model.pt", payload, metadata, "cpu", None
+    )
+    assert loaded.standardize is False
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+def test_reference_settings_train_as_the_old_defaults(data):
+    """REFERENCE_SETTINGS: the paper's recipe, as TAAFRegressor's defaults
+    were before standardize (the same network, loss and optimizer)."""
+    from sktaaf import REFERENCE_SETTINGS
+
+    X, y = data
+    est = TAAFRegressor(**REFERENCE_SETTINGS, max_epochs=1, random_state=0).fit(X, y)
+    assert est.standardize is False and not hasattr(est.module_, "x_mean")
+    assert isinstance(est.net_.criterion_, torch.nn.L1Loss)
+    assert est.net_.optimizer_.param_groups[0]["lr"] == 5e-4
+    assert est.module_.dropout0.p == 0.25
+    assert est.module_.hidden1.linear.out_features == 300
+
+
+def test_standardized_taaf_output_starts_at_the_means(data):
+    X, y = _shifted(*data)
+    est = TAAFRegressor(**{**FAST, "max_epochs": 1, "learning_rate": 1e-9})
+    prediction = est.fit(X, y).predict(X)
+    offset = (prediction.mean(0) - y.mean(0)) / y.std(0)  # in standard units
+    assert np.abs(offset).max() < 0.5
