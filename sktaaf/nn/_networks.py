@@ -244,7 +244,10 @@ class TAAFNetwork(_FeedForward):
             # (for the named activations; a custom one is not called here).
             taaf = self.output.taaf
             with torch.no_grad():
-                taaf.delta.fill_(-float(taaf.activation(torch.zeros(1))))
+                # On the CPU: under ``torch.device("meta")`` (shapes only, as
+                # load builds it first) a default tensor could not be read.
+                zero = torch.zeros(1, device="cpu")
+                taaf.delta.fill_(-float(taaf.activation(zero)))
 
 
 class DGEXNetwork(_FeedForward):
