@@ -79,6 +79,9 @@ y = torch.randn(1000, 952, generator=generator).numpy()
 est = TAAFRegressor(
     hidden_layer_sizes=(300, 300), batch_size=64, early_stopping=False,
     max_epochs=3, random_state=0, device="cpu", callbacks=[("faults", Faults())],
+    # The statistics of standardize=True free large temporaries, which raise
+    # glibc's thresholds by chance: without them the untuned control storms.
+    standardize=False,
 ).fit(X, y)
 print(*est.history_[:, "faults"])
 """
