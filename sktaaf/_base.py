@@ -530,8 +530,8 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         warm = self.warm_start and hasattr(self, "net_")
         check_not_anndata(X, "X")
         check_not_anndata(y, "y")
-        set_target_names(self, y)
         on_disk = is_on_disk(X) or is_on_disk(y)
+        set_target_names(self, None if on_disk else y)
         if on_disk:  # streamed from the files, chunk by chunk
             X, y = self._validate_on_disk(X, y, reset=not warm)
         else:

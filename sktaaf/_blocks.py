@@ -124,7 +124,7 @@ class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             )
         check_not_anndata(X, "X")
         check_not_anndata(y, "y")
-        set_target_names(self, y)
+        set_target_names(self, None if is_on_disk(y) else y)
         # Networks stream on-disk targets block by block; others get arrays.
         streams = isinstance(self.estimator, BaseNetworkRegressor) and is_on_disk(y)
         if streams:
