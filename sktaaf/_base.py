@@ -12,6 +12,7 @@ from numbers import Integral, Real
 
 import joblib
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
@@ -34,6 +35,7 @@ from ._persistence import (
 )
 from ._progress import print_log, progress_callbacks
 from ._random import isolated_torch_rng
+from ._sparse import SPARSE_FORMATS, SparseRows, check_not_anndata, dense_rows
 from ._standardize import column_statistics
 from ._state import (
     RestoreState,
@@ -43,6 +45,8 @@ from ._state import (
     finished_epochs,
     get_rng_state,
 )
+from ._targets import as_frame as predictions_frame
+from ._targets import set_target_names
 from ._training import (
     MIXED_PRECISION_DTYPES,
     BatchIterator,
@@ -54,6 +58,7 @@ from ._training import (
     as_float32,
     as_tensor,
     autocast,
+    check_sample_weight,
     pad_rows,
     unwrap_module,
 )
@@ -497,15 +502,27 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         return callbacks
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on ``X`` and ``y``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data (landmark genes). Converted once to float32.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets (target genes). Converted once to float32.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data (landmark genes). Converted once to float32; a SciPy
+            sparse matrix stays sparse (as CSR) and is densified one batch at
+            a time.
+        y : {array-like, sparse matrix} of shape (n_samples,) or \
+                (n_samples, n_outputs)
+            Targets (target genes). Converted once to float32. When ``y`` is a
+            pandas DataFrame, its column names become ``target_names_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample in the loss: each batch's loss
+            is the weighted mean, over its samples, of each sample's mean loss
+            over the targets, normalised by the sum of the batch's weights (the
+            validation loss of early stopping is weighted alike). Weights that
+            are all equal weigh like none (the same fit, bit for bit). Needs a
+            loss with a ``reduction`` argument (``"mae"``, ``"mse"`` or a
+            ``torch.nn`` loss).
 
         Returns
         -------
@@ -516,7 +533,10 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         # Validated before any data work.
         device = self._training_device(self._optimizer_class())
         warm = self.warm_start and hasattr(self, "net_")
+        check_not_anndata(X, "X")
+        check_not_anndata(y, "y")
         on_disk = is_on_disk(X) or is_on_disk(y)
+        set_target_names(self, None if on_disk else y)
         if on_disk:  # streamed from the files, chunk by chunk
             X, y = self._validate_on_disk(X, y, reset=not warm)
         else:
@@ -529,12 +549,19 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 y_numeric=True,
                 dtype=np.float32,
                 order="C",
+                accept_sparse=SPARSE_FORMATS,
             )
             # Validated again as float32: a finite float64 beyond float32's
             # range must be an error, not an infinity.
             y = check_array(
-                y, dtype=np.float32, order="C", ensure_2d=False, input_name="y"
+                y,
+                dtype=np.float32,
+                order="C",
+                ensure_2d=False,
+                input_name="y",
+                accept_sparse="csr",
             )
+        sample_weight = check_sample_weight(sample_weight, X, self._criterion())
         target_is_1d = y.ndim == 1
         n_targets = 1 if target_is_1d else y.shape[1]
         if warm and n_targets != self.n_outputs_:
@@ -553,17 +580,26 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
 
             random_state = shared_random_state(self.accelerator, random_state)
         rng = check_random_state(random_state)
-        n_samples = len(X)
+        n_samples = X.shape[0]
         split = self._validation_split(n_samples, rng) if self.early_stopping else None
         torch_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
 
-        with self._checkpoint_folder(X, y, warm) as checkpoint:
+        with self._checkpoint_folder(X, y, warm, sample_weight) as checkpoint:
             state = self._initial_state(checkpoint, warm)
             if on_disk:
-                data = DiskData(X, y, device)
+                data = DiskData(X, y, device, sample_weight=sample_weight)
             else:
-                y = y.reshape(len(y), -1)
-                data = TensorData(as_tensor(X).to(device), as_tensor(y).to(device))
+                data = TensorData(
+                    *(
+                        SparseRows(a, device)
+                        if sp.issparse(a)
+                        else as_tensor(a.reshape(len(a), -1)).to(device)
+                        for a in (X, y)
+                    ),
+                    sample_weight=None
+                    if sample_weight is None
+                    else as_tensor(sample_weight).to(device),
+                )
             # Seed torch (weights, dropout) without leaving its global state changed,
             # nor sharing it with fits in other threads (see sktaaf._random).
             cuda = device.startswith("cuda")
@@ -778,7 +814,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             )
         return X, y
 
-    def _checkpoint_folder(self, X, y, warm: bool):
+    def _checkpoint_folder(self, X, y, warm: bool, sample_weight=None):
         """The context in which this fit reads and writes its checkpoint: a
         locked :class:`~sktaaf._checkpoint.CheckpointFolder`, or None."""
         if self.checkpoint_dir is None:
@@ -787,17 +823,21 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             start = len(self.history_), digest(self.module_.state_dict())
         else:
             start = 0, None
-        return CheckpointFolder(self.checkpoint_dir, self._fingerprint(X, y), *start)
+        fingerprint = self._fingerprint(X, y, sample_weight)
+        return CheckpointFolder(self.checkpoint_dir, fingerprint, *start)
 
-    def _fingerprint(self, X, y) -> str:
+    def _fingerprint(self, X, y, sample_weight=None) -> str:
         """Identify the estimator class, parameters and data a checkpoint
         belongs to."""
         params = self.get_params(deep=False)
         for name in (*RUN_ONLY_PARAMS, "verbose", "warm_start"):
             params.pop(name)
-        step = max(1, len(X) // 1024)  # a sample of rows keeps this cheap
+        step = max(1, X.shape[0] // 1024)  # a sample of rows keeps this cheap
         estimator = f"{type(self).__module__}.{type(self).__qualname__}"
-        return joblib.hash((estimator, params, X.shape, y.shape, X[::step], y[::step]))
+        data = (X.shape, y.shape, X[::step], y[::step])
+        if sample_weight is not None:  # all of them: one number per sample
+            data = (*data, sample_weight)
+        return joblib.hash((estimator, params, *data))
 
     def _initial_state(self, checkpoint, warm: bool) -> TrainingState | None:
         """The state this fit continues from: its checkpoint's, else (with
@@ -836,28 +876,42 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             ) from exc
 
     # ------------------------------------------------------------- prediction
-    def predict(self, X):
+    def predict(self, X, *, as_frame=False):
         """Predict targets for ``X``, in batches and without gradients.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data; a SciPy sparse matrix is densified one batch at a time.
+        as_frame : bool, default=False
+            Return a pandas DataFrame (a Series for a 1-D target) indexed like
+            ``X`` (when ``X`` is a DataFrame) whose columns are
+            ``target_names_`` (0, 1, ... when ``y`` had no column names),
+            instead of an array.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions, of X's floating dtype (float32 or float64), and 1-D when
-            the estimator was fitted on a 1-D ``y``.
+            the estimator was fitted on a 1-D ``y``; a DataFrame or Series with
+            ``as_frame=True``.
         """
         check_is_fitted(self)
+        check_not_anndata(X, "X")
+        frame_index = X
         if is_on_disk(X):
             self._validate_on_disk(X, None, reset=False)
             dtype = np.float32 if X.dtype == np.float32 else np.float64
         else:
-            X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+            X = validate_data(
+                self,
+                X,
+                reset=False,
+                dtype=(np.float64, np.float32),
+                accept_sparse="csr",
+            )
             dtype = X.dtype
-        y_pred = np.empty((len(X), self.n_outputs_), dtype=np.float32)
+        y_pred = np.empty((X.shape[0], self.n_outputs_), dtype=np.float32)
         module = self.net_.module_  # compiled, with compile=True
         was_training = module.training
         module.eval()
@@ -874,7 +928,8 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         finally:
             module.train(was_training)
         y_pred = y_pred.astype(dtype, copy=False)
-        return y_pred.ravel() if self._target_is_1d else y_pred
+        y_pred = y_pred.ravel() if self._target_is_1d else y_pred
+        return predictions_frame(self, y_pred, frame_index) if as_frame else y_pred
 
     def _predict_into(self, y_pred, X, module) -> None:
         """Fill ``y_pred`` with the predictions of ``module`` for ``X``, batch
@@ -890,8 +945,12 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             _MIN_CUDA_PREDICT_BATCH_SIZE if cuda else _MIN_PREDICT_BATCH_SIZE,
         )
         pending = None  # on CUDA: the batch being computed and copied back
-        for start in range(0, len(X), batch_size):
-            chunk = read_rows(X, start=start, stop=start + batch_size)
+        for start in range(0, X.shape[0], batch_size):
+            stop = start + batch_size
+            if sp.issparse(X):
+                chunk = dense_rows(X, slice(start, stop))
+            else:
+                chunk = read_rows(X, start=start, stop=stop)
             if not np.isfinite(chunk).all():  # e.g. 1e39 in float64 input
                 raise ValueError(
                     "Input X contains infinity or a value too large for "
@@ -1002,4 +1061,5 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         return tags

@@ -19,6 +19,9 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ._base import BaseNetworkRegressor
 from ._columns import ColumnRows
 from ._disk import check_on_disk, is_on_disk
+from ._sparse import check_not_anndata
+from ._targets import as_frame as predictions_frame
+from ._targets import set_target_names
 
 
 class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
@@ -55,6 +58,9 @@ class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Names of the features seen during fit, when ``X`` had them.
     n_outputs_ : int
         Number of targets.
+    target_names_ : ndarray of shape (n_outputs_,)
+        Names of the targets seen during fit, when ``y`` had them (a
+        DataFrame's columns).
 
     See Also
     --------
@@ -93,15 +99,18 @@ class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit one clone of ``estimator`` per block of target columns.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or on disk
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or on disk
             Input data; passed unchanged to every block's estimator.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs), or on disk
+        y : {array-like, sparse matrix} of shape (n_samples,) or \
+                (n_samples, n_outputs), or on disk
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to the ``fit`` of every block's estimator (when given).
 
         Returns
         -------
@@ -113,13 +122,21 @@ class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
+        check_not_anndata(X, "X")
+        check_not_anndata(y, "y")
+        set_target_names(self, None if is_on_disk(y) else y)
         # Networks stream on-disk targets block by block; others get arrays.
         streams = isinstance(self.estimator, BaseNetworkRegressor) and is_on_disk(y)
         if streams:
             check_on_disk(y, "y", ensure_2d=False)
         else:  # the block estimators check values; here shape and kind
             y = check_array(
-                y, ensure_2d=False, dtype=None, ensure_all_finite=False, input_name="y"
+                y,
+                ensure_2d=False,
+                dtype=None,
+                ensure_all_finite=False,
+                input_name="y",
+                accept_sparse="csc",  # cheap column blocks
             )
         if y.ndim not in (1, 2):
             raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
@@ -140,27 +157,34 @@ class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
                 y_block = y
             else:
                 y_block = ColumnRows(y, block) if streams else y[:, block]
-            self.estimators_.append(estimator.fit(X, y_block))
+            weights = {} if sample_weight is None else {"sample_weight": sample_weight}
+            self.estimators_.append(estimator.fit(X, y_block, **weights))
         first = self.estimators_[0]
         self.n_features_in_ = first.n_features_in_
         if hasattr(first, "feature_names_in_"):
             self.feature_names_in_ = first.feature_names_in_
         return self
 
-    def predict(self, X):
+    def predict(self, X, *, as_frame=False):
         """Predict every block and put the targets back in their order.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or on disk
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or on disk
             Input data.
+        as_frame : bool, default=False
+            Return a pandas DataFrame indexed like ``X`` with
+            ``target_names_`` as columns (see
+            :meth:`TAAFRegressor.predict <sktaaf.TAAFRegressor.predict>`).
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
-            Predictions, as the block estimators return them.
+            Predictions, as the block estimators return them; a DataFrame (a
+            Series for a 1-D target) with ``as_frame=True``.
         """
         check_is_fitted(self)
+        check_not_anndata(X, "X")
         parts = [
             np.asarray(estimator.predict(X)).reshape(-1, len(block))
             for estimator, block in zip(self.estimators_, self.blocks_, strict=True)
@@ -168,7 +192,8 @@ class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         y_pred = np.empty((len(parts[0]), self.n_outputs_), dtype=parts[0].dtype)
         for part, block in zip(parts, self.blocks_, strict=True):
             y_pred[:, block] = part
-        return y_pred.ravel() if self._target_is_1d else y_pred
+        y_pred = y_pred.ravel() if self._target_is_1d else y_pred
+        return predictions_frame(self, y_pred, X) if as_frame else y_pred
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -169,6 +169,10 @@ class DGEXRegressor(BaseNetworkRegressor):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features seen during fit, when ``X`` had string column
         names (a pandas DataFrame).
+    target_names_ : ndarray of shape (n_outputs_,)
+        Names of the targets (genes) seen during fit, when ``y`` had string
+        column names (a pandas DataFrame, or a named Series); the columns of
+        ``predict(X, as_frame=True)``. Saved in model files.
     n_outputs_ : int
         Number of targets.
 

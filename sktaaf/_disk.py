@@ -269,18 +269,27 @@ def check_on_disk(array, name: str, *, ensure_2d: bool = True) -> None:
         release(array)
 
 
+def _pack(parts):
+    """A batch of ``(X, y)`` or ``(X, y, sample_weight)`` tensors as skorch
+    takes it: ``(X, y)`` or ``(X, (y, sample_weight))``."""
+    return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], tuple(parts[1:]))
+
+
 class DiskData(torch.utils.data.Dataset):
     """Feature and target arrays on disk, restricted to sorted ``rows``.
 
     The counterpart of :class:`~sktaaf._training.TensorData` for streamed
-    data: batches are read chunk by chunk and moved to ``device``.
+    data: batches are read chunk by chunk and moved to ``device``. Optional
+    ``sample_weight`` (a float32 array of one weight per row of the files,
+    held in memory) travels with the targets of each batch.
     """
 
-    def __init__(self, X, y, device: str = "cpu", rows=None) -> None:
+    def __init__(self, X, y, device: str = "cpu", rows=None, sample_weight=None):
         self.X = X
         self.y = y
         self.device = device
         self.rows = np.arange(len(X)) if rows is None else np.sort(rows)
+        self.sample_weight = sample_weight
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -288,10 +297,11 @@ class DiskData(torch.utils.data.Dataset):
     def __getitem__(self, i):
         rows = self.rows[i]
         rows = np.atleast_1d(rows)
-        return self._read(rows)
+        return _pack(self._read(rows))
 
     def subset(self, indices: np.ndarray) -> DiskData:
-        return DiskData(self.X, self.y, self.device, self.rows[np.asarray(indices)])
+        rows = self.rows[np.asarray(indices)]
+        return DiskData(self.X, self.y, self.device, rows, self.sample_weight)
 
     def _chunk_rows(self, batch_size: int) -> int:
         row_bytes = 4 * (self.X.shape[1] + (self.y.shape[1] if self.y.ndim > 1 else 1))
@@ -307,9 +317,10 @@ class DiskData(torch.utils.data.Dataset):
             torch.empty((n_rows, *self.y.shape[1:]), **options),
         )
 
-    def _read(self, rows: np.ndarray, buffers=None):
-        """Rows of X and y as tensors on the device, read into ``buffers``
-        (host tensors of at least ``len(rows)`` rows) or into new ones."""
+    def _read(self, rows: np.ndarray, buffers=None) -> tuple:
+        """Rows of X and y (and their weights) as tensors on the device, read
+        into ``buffers`` (host tensors of at least ``len(rows)`` rows) or into
+        new ones."""
         n_rows = len(rows)
         X, y = buffers if buffers is not None else self._host_buffers(n_rows)
         X, y = X[:n_rows], y[:n_rows]
@@ -319,28 +330,29 @@ class DiskData(torch.utils.data.Dataset):
             read_rows(self.y, rows, out=y.numpy(), name="y")
         else:  # one file, two column views: read each row once
             read_column_views(matrix, rows, [(self.X, X.numpy()), (self.y, y.numpy())])
-        y = y.reshape(n_rows, -1)
+        parts = [X, y.reshape(n_rows, -1)]
+        if self.sample_weight is not None:
+            parts.append(torch.from_numpy(self.sample_weight[rows]))
         if self.device != "cpu":
             non_blocking = self.device.startswith("cuda")
-            X = X.to(self.device, non_blocking=non_blocking)
-            y = y.to(self.device, non_blocking=non_blocking)
-        return X, y
+            parts = [part.to(self.device, non_blocking=non_blocking) for part in parts]
+        return tuple(parts)
 
     def iter_batches(self, batch_size: int, shuffle: bool, generator):
         chunk_rows = self._chunk_rows(batch_size)
         n_rows = len(self.rows)
         if not shuffle:
             for start in range(0, n_rows, chunk_rows):
-                X, y = self._read(self.rows[start : start + chunk_rows])
-                for first in range(0, len(X), batch_size):
-                    X_batch = X[first : first + batch_size]
-                    y_batch = y[first : first + batch_size]
-                    if first + batch_size >= len(X):
+                parts = self._read(self.rows[start : start + chunk_rows])
+                n_read = len(parts[0])
+                for first in range(0, n_read, batch_size):
+                    batch = [part[first : first + batch_size] for part in parts]
+                    if first + batch_size >= n_read:
                         # A view would keep the chunk alive in the caller's
                         # loop while the next one is read: copy the last batch.
-                        X_batch, y_batch = X_batch.clone(), y_batch.clone()
-                    yield X_batch, y_batch
-                X = y = X_batch = y_batch = None  # free before the next read
+                        batch = [part.clone() for part in batch]
+                    yield _pack(batch)
+                parts = batch = None  # free before the next read
             return
         if n_rows <= chunk_rows:  # one chunk: exactly in-memory training's batches
             chunks = [self.rows]
@@ -368,29 +380,30 @@ class DiskData(torch.utils.data.Dataset):
         for rows in chunks:
             if copied is not None:
                 copied.synchronize()
-            X, y = self._read(rows, buffers)
+            parts = self._read(rows, buffers)
             if self.device.startswith("cuda"):
                 copied = torch.cuda.Event()
                 copied.record(torch.cuda.current_stream(self.device))
             # Batches are gathered through the permutation: no shuffled copy
             # of the whole chunk is made.
-            order = torch.randperm(len(X), generator=generator).to(X.device)
+            order = torch.randperm(len(parts[0]), generator=generator)
+            order = order.to(parts[0].device)
             if carry is not None:
                 n_taken = batch_size - len(carry[0])
                 taken, order = order[:n_taken], order[n_taken:]
-                carry = (
-                    torch.cat([carry[0], X[taken]]),
-                    torch.cat([carry[1], y[taken]]),
-                )
+                carry = [
+                    torch.cat([kept, part[taken]])
+                    for kept, part in zip(carry, parts, strict=True)
+                ]
                 if len(carry[0]) == batch_size:
-                    yield carry
+                    yield _pack(carry)
                     carry = None
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
                 if len(batch) < batch_size:
-                    carry = (X[batch], y[batch])
+                    carry = [part[batch] for part in parts]
                     break
-                yield X[batch], y[batch]
-            X = y = order = None  # let the chunk go before the next is read
+                yield _pack([part[batch] for part in parts])
+            parts = order = None  # let the chunk go before the next is read
         if carry is not None:
-            yield carry
+            yield _pack(carry)

@@ -240,6 +240,7 @@ def model_metadata(estimator, device: str) -> dict:
     params = estimator.get_params(deep=False)
     params.update(dict.fromkeys(RUN_ONLY_PARAMS))  # not saved
     names = getattr(estimator, "feature_names_in_", None)
+    targets = getattr(estimator, "target_names_", None)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -250,6 +251,7 @@ def model_metadata(estimator, device: str) -> dict:
             "n_features_in_": estimator.n_features_in_,
             "feature_names_in_": None if names is None else names.tolist(),
             "n_outputs_": estimator.n_outputs_,
+            "target_names_": None if targets is None else targets.tolist(),
             "target_is_1d": estimator._target_is_1d,
             "device_": device,
         },
@@ -452,6 +454,8 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     if fitted["feature_names_in_"] is not None:
         estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], object)
     estimator.n_outputs_ = fitted["n_outputs_"]
+    if fitted.get("target_names_") is not None:  # older files lack it
+        estimator.target_names_ = np.asarray(fitted["target_names_"], object)
     estimator._target_is_1d = fitted["target_is_1d"]
     module = _network_for(estimator, payload["module"], device, path)
     state = TrainingState.from_payload(payload, metadata, repr(str(path)))
@@ -555,8 +559,22 @@ def _validate_metadata(metadata: dict, payload: dict, path) -> None:
             ),
             "None or a list of n_features_in_ str",
         ),
+        "target_names_": (
+            lambda value: (
+                value is None
+                or (
+                    isinstance(value, list)
+                    and len(value) == fitted.get("n_outputs_")
+                    and all(isinstance(name, str) for name in value)
+                )
+            ),
+            "None or a list of n_outputs_ str",
+        ),
     }
+    optional = {"target_names_"}  # absent from files of earlier versions
     for field, (is_valid, expected) in checks.items():
+        if field in optional and field not in fitted:
+            continue
         if field not in fitted:
             raise _invalid(path, f"fitted attribute {field}", "missing", expected)
         if not is_valid(fitted[field]):

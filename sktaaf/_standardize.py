@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.sparsefuncs import mean_variance_axis
 
 from ._disk import read_rows
 
@@ -16,20 +18,26 @@ def column_statistics(array) -> tuple[np.ndarray, np.ndarray]:
     One pass over the rows, chunk by chunk, so that arrays on disk (memory
     maps, HDF5 datasets, column views) are never loaded whole; chunk results
     are merged with Chan et al.'s update, accumulating in float64 over
-    vectors of the columns' length only. A 1-D ``array`` is one column.
+    vectors of the columns' length only. A 1-D ``array`` is one column; a
+    SciPy sparse matrix is never densified (scikit-learn's
+    ``mean_variance_axis``).
     Columns that do not vary (standard deviation zero, or too small to divide
     by in float32) get the scale 1, so that they pass through unchanged.
 
     Parameters
     ----------
-    array : array-like or on-disk array of shape (n_samples, n_columns) \
-            or (n_samples,)
+    array : array-like, sparse matrix or on-disk array of shape \
+            (n_samples, n_columns) or (n_samples,)
         The data, of at least one row.
 
     Returns
     -------
     mean, scale : ndarray of shape (n_columns,), float32
     """
+    if sp.issparse(array):
+        matrix = array if array.format in ("csr", "csc") else sp.csr_matrix(array)
+        mean, variance = mean_variance_axis(matrix, axis=0)
+        return _finish(mean, np.sqrt(variance))
     n_columns = 1 if array.ndim == 1 else array.shape[1]
     count = 0
     mean = np.zeros(n_columns, dtype=np.float64)
@@ -48,7 +56,12 @@ def column_statistics(array) -> tuple[np.ndarray, np.ndarray]:
         mean += delta * (len(chunk) / total)
         sum_squares += chunk_squares + delta**2 * (count * len(chunk) / total)
         count = total
-    scale = np.sqrt(sum_squares / max(count, 1))
+    return _finish(mean, np.sqrt(sum_squares / max(count, 1)))
+
+
+def _finish(mean: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The float32 mean and scale, with scale 1 for columns that do not vary."""
+    mean, scale = np.asarray(mean, np.float64), np.array(scale, np.float64)
     # Constant up to float32 rounding, or too small to divide by: scale 1.
     eps, tiny = np.finfo(np.float32).eps, np.finfo(np.float32).tiny
     scale[(scale <= 10 * eps * np.abs(mean)) | (scale < tiny**0.5)] = 1.0

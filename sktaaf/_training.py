@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.utils.validation import _check_sample_weight
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import unpack_data
@@ -97,44 +98,100 @@ def pad_rows(array: np.ndarray, multiple: int) -> np.ndarray:
 class TensorData(torch.utils.data.Dataset):
     """Feature and target tensors, restricted to some rows by ``indices``.
 
-    A subset holds indices into the full tensors, not a copy of the rows.
+    A subset holds indices into the full tensors, not a copy of the rows. With
+    ``sample_weight`` (a 1-D tensor), the targets of a batch are the pair
+    ``(y, sample_weight)``, which :meth:`TrainingNet.get_loss` weighs by.
     """
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, indices=None) -> None:
+    def __init__(
+        self, X: torch.Tensor, y: torch.Tensor, indices=None, sample_weight=None
+    ) -> None:
         self.X = X
         self.y = y
         self.indices = indices
+        self.sample_weight = sample_weight
 
     def __len__(self) -> int:
         return len(self.X) if self.indices is None else len(self.indices)
 
     def __getitem__(self, i):
         rows = i if self.indices is None else self.indices[i]
-        return self.X[rows], self.y[rows]
+        return self.X[rows], self._targets(rows)
+
+    def _targets(self, rows):
+        if self.sample_weight is None:
+            return self.y[rows]
+        return self.y[rows], self.sample_weight[rows]
 
     def subset(self, indices: np.ndarray) -> TensorData:
         rows = torch.as_tensor(indices, dtype=torch.long, device=self.X.device)
         if self.indices is not None:
             rows = self.indices[rows]
-        return TensorData(self.X, self.y, rows)
+        return TensorData(self.X, self.y, rows, self.sample_weight)
 
     def iter_batches(self, batch_size: int, shuffle: bool, generator):
-        X, y, rows = self.X, self.y, self.indices
+        X, rows = self.X, self.indices
         n_samples = len(self)
         if not shuffle:
             for start in range(0, n_samples, batch_size):
                 if rows is None:  # contiguous views: no copy at all
-                    yield X[start : start + batch_size], y[start : start + batch_size]
+                    batch = slice(start, start + batch_size)
                 else:
                     batch = rows[start : start + batch_size]
-                    yield X[batch], y[batch]
+                yield X[batch], self._targets(batch)
             return
         order = torch.randperm(n_samples, generator=generator).to(X.device)
         if rows is not None:
             order = rows[order]
         for start in range(0, n_samples, batch_size):
             batch = order[start : start + batch_size]
-            yield X[batch], y[batch]
+            yield X[batch], self._targets(batch)
+
+
+def check_sample_weight(sample_weight, X, criterion) -> np.ndarray | None:
+    """Validate the ``sample_weight`` of ``fit`` (one non-negative finite
+    weight per row of ``X``, not all zero) as float32; None when there are
+    none or when they are all equal, which weigh like no weights at all (the
+    loss is normalised by the weights' sum), so that such a fit is exactly the
+    unweighted one."""
+    if sample_weight is None:
+        return None
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float32, ensure_non_negative=True
+    )
+    if not np.isfinite(sample_weight).all():
+        raise ValueError("sample_weight must be finite (float32).")
+    if not sample_weight.any():
+        raise ValueError(
+            "sample_weight are all zero: at least one sample must have a "
+            "positive weight."
+        )
+    if (sample_weight == sample_weight[0]).all():
+        return None
+    if not isinstance(getattr(criterion, "reduction", None), str):
+        raise ValueError(
+            "sample_weight needs a loss that can give one loss per element (a "
+            "torch.nn loss with a 'reduction' argument, such as 'mae' or "
+            f"'mse'); the loss {criterion!r} has no 'reduction'."
+        )
+    return np.ascontiguousarray(sample_weight)
+
+
+def weighted_loss(criterion, y_pred, y_true, sample_weight) -> torch.Tensor:
+    """The loss of a batch weighted per sample: the criterion's element-wise
+    losses averaged over each sample's targets, then averaged over the samples
+    with weights ``sample_weight`` (normalised by their sum in the batch; a
+    batch whose weights are all 0 has loss 0)."""
+    reduction = criterion.reduction
+    criterion.reduction = "none"
+    try:
+        losses = criterion(y_pred, y_true)
+    finally:
+        criterion.reduction = reduction
+    per_sample = losses.reshape(len(losses), -1).mean(dim=1)
+    weight = sample_weight.to(per_sample.dtype)
+    total = weight.sum().clamp_min(torch.finfo(weight.dtype).tiny)
+    return (weight * per_sample).sum() / total
 
 
 class BatchIterator:
@@ -184,13 +241,15 @@ class BatchIterator:
 
     def _shards(self, batches):
         for X, y in batches:
+            weighted = isinstance(y, tuple)  # (targets, sample weights)
+            parts = (X, *y) if weighted else (X, y)
             if len(X) < self.num_replicas:
                 rows = torch.arange(self.num_replicas, device=X.device) % len(X)
-                X, y = X[rows], y[rows]
-            yield (
-                X.tensor_split(self.num_replicas)[self.rank],
-                y.tensor_split(self.num_replicas)[self.rank],
+                parts = tuple(part[rows] for part in parts)
+            parts = tuple(
+                part.tensor_split(self.num_replicas)[self.rank] for part in parts
             )
+            yield parts[0], (parts[1:] if weighted else parts[1])
 
 
 class ShuffledSplit:
@@ -505,6 +564,11 @@ class TrainingNet(NeuralNet):
 
     def _autocast(self):
         return autocast(self.device, self.mixed_precision)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if isinstance(y_true, tuple):  # (targets, sample weights)
+            return weighted_loss(self.criterion_, y_pred, *y_true)
+        return super().get_loss(y_pred, y_true, X=X, training=training)
 
     def train_step_single(self, batch, **fit_params):
         if self.mixed_precision is None:

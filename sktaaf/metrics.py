@@ -24,6 +24,8 @@ from sklearn.metrics import get_scorer, make_scorer
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_array, check_consistent_length
 
+from ._targets import labelled
+
 __all__ = [
     "dgex_scorers",
     "mean_per_gene_pearson",
@@ -83,9 +85,10 @@ def per_gene_mae(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
 
     Returns
     -------
-    mae : ndarray of shape (n_targets,), dtype float64
+    mae : ndarray of shape (n_targets,), dtype float64, or pandas Series
         ``mean(|y_true[:, j] - y_pred[:, j]|)`` for each column ``j``, in the
-        columns' order; of shape (1,) for 1-D input.
+        columns' order; of shape (1,) for 1-D input. A Series indexed by the
+        gene names when ``y_true`` is a DataFrame.
 
     See Also
     --------
@@ -99,13 +102,14 @@ def per_gene_mae(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
     >>> per_gene_mae([[1, 10], [2, 20]], [[1, 12], [4, 20]])
     array([1., 1.])
     """
+    genes = y_true
     y_true, y_pred = _check_per_gene_targets(y_true, y_pred)
     mae = np.empty(y_true.shape[1])
     for block in _column_blocks(*y_true.shape):
         mae[block] = np.mean(
             np.abs(y_true[:, block] - y_pred[:, block]), axis=0, dtype=np.float64
         )
-    return mae
+    return labelled(mae, genes)
 
 
 def per_gene_pearson(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
@@ -120,9 +124,10 @@ def per_gene_pearson(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
 
     Returns
     -------
-    r : ndarray of shape (n_targets,), dtype float64
+    r : ndarray of shape (n_targets,), dtype float64, or pandas Series
         Pearson's r of each column pair, in [-1, 1], in the columns' order; of
-        shape (1,) for 1-D input. A column that is constant in ``y_true`` or in
+        shape (1,) for 1-D input; a Series indexed by the gene names when
+        ``y_true`` is a DataFrame. A column that is constant in ``y_true`` or in
         ``y_pred`` (every column, when there is one sample) has no defined
         correlation: its r is NaN, silently (no warning, unlike
         :func:`scipy.stats.pearsonr`).
@@ -141,6 +146,7 @@ def per_gene_pearson(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
     >>> per_gene_pearson(y_true, y_pred).round(3)
     array([ 0.982,    nan, -1.   ])
     """
+    genes = y_true
     y_true, y_pred = _check_per_gene_targets(y_true, y_pred)
     r = np.empty(y_true.shape[1])
     for block in _column_blocks(*y_true.shape):
@@ -164,7 +170,7 @@ def per_gene_pearson(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
         np.divide(covariance, scale, out=covariance, where=~undefined)
         covariance[undefined] = np.nan
         r[block] = np.clip(covariance, -1, 1)
-    return r
+    return labelled(r, genes)
 
 
 def mean_per_gene_pearson(y_true: ArrayLike, y_pred: ArrayLike) -> float:
@@ -198,7 +204,7 @@ def mean_per_gene_pearson(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     >>> round(mean_per_gene_pearson(y_true, y_pred), 3)
     0.067
     """
-    r = per_gene_pearson(y_true, y_pred)
+    r = np.asarray(per_gene_pearson(y_true, y_pred))
     defined = r[~np.isnan(r)]
     return float(defined.mean()) if defined.size else float("nan")
 

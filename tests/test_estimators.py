@@ -86,9 +86,9 @@ def test_float32_input_is_not_copied(monkeypatch, data):
     seen = {}
 
     class SpyData(TensorData):
-        def __init__(self, X_tensor, y_tensor, indices=None):
+        def __init__(self, X_tensor, y_tensor, indices=None, **kwargs):
             seen["X"] = X_tensor
-            super().__init__(X_tensor, y_tensor, indices)
+            super().__init__(X_tensor, y_tensor, indices, **kwargs)
 
     monkeypatch.setattr(sktaaf._base, "TensorData", SpyData)
     X = np.ascontiguousarray(X, dtype=np.float32)

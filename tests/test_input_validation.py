@@ -147,10 +147,13 @@ def test_complex_data_is_rejected(Estimator, data, no_torch_work):
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
-def test_sparse_X_is_rejected(Estimator, data, no_torch_work):
+def test_sparse_X_with_nan_is_rejected(Estimator, data, no_torch_work):
+    # sparse input is accepted (tests/test_sparse_anndata.py), checked alike
     X, y = data
-    with pytest.raises(TypeError, match="dense data is required"):
-        Estimator(**FAST).fit(sp.csr_matrix(X), y)
+    X = sp.csr_matrix(X)
+    X.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        Estimator(**FAST).fit(X, y)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)

@@ -13,10 +13,12 @@ landmark genes (probe ids, Entrez ids, symbols) shipped with the package. The
 file loaders need the ``io`` extra: ``pip install 'sktaaf[io]'`` (pandas,
 h5py, PyTables). :func:`open_gctx` and :class:`ColumnRows` give on-disk views
 instead, which the estimators stream chunk by chunk for data larger than
-memory.
+memory. :func:`anndata_to_frames` splits a single-cell ``AnnData`` into
+landmark and target frames (the ``anndata`` extra).
 """
 
 from .._columns import ColumnRows
+from ._anndata import anndata_to_frames
 from ._gct import load_gct, write_gct
 from ._gctx import load_gctx, open_gctx, write_gctx
 from ._hdf import load_hdf, load_hdf_pair
@@ -27,6 +29,7 @@ from ._synthetic import make_expression
 
 __all__ = [
     "ColumnRows",
+    "anndata_to_frames",
     "open_gctx",
     "load_gct",
     "load_gctx",

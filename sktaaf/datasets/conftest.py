@@ -14,6 +14,7 @@ _OPTIONAL = {
     "load_hdf": ["pandas", "tables"],
     "load_hdf_pair": ["pandas", "tables"],
     "make_expression": ["pandas"],
+    "anndata_to_frames": ["anndata", "pandas"],
 }
 
 

@@ -1,0 +1,65 @@
+"""Names of the target genes: taken from ``y`` in ``fit``, given back by
+``predict(X, as_frame=True)`` and by the per-gene metrics.
+
+scikit-learn records the names of the input columns (``feature_names_in_``)
+but has no counterpart for the targets, nor a way to ask ``predict`` for a
+DataFrame (``set_output`` is for ``transform``). The estimators therefore keep
+``target_names_`` by the same convention as ``feature_names_in_`` (defined only
+when ``y`` had string column names), and ``predict`` takes ``as_frame``, as
+scikit-learn's dataset loaders do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import _get_feature_names
+
+
+def target_names(y) -> np.ndarray | None:
+    """The names of ``y``'s columns (a DataFrame's, or a named Series'), as an
+    object array of str; None when ``y`` has none."""
+    name = getattr(y, "name", None)
+    if getattr(y, "ndim", None) == 1 and hasattr(y, "index"):  # a pandas Series
+        return np.asarray([name], dtype=object) if isinstance(name, str) else None
+    if not hasattr(y, "columns"):
+        return None
+    return _get_feature_names(y)
+
+
+def set_target_names(estimator, y) -> None:
+    """Set (or delete) ``estimator.target_names_`` from ``y``, before ``y`` is
+    converted to an array."""
+    names = target_names(y)
+    if names is not None:
+        estimator.target_names_ = names
+    elif hasattr(estimator, "target_names_"):
+        del estimator.target_names_
+
+
+def as_frame(estimator, y_pred: np.ndarray, X):
+    """``y_pred`` as a pandas DataFrame (a Series for a 1-D target) indexed
+    like ``X`` (when ``X`` is a DataFrame) with ``target_names_`` as columns
+    (0, 1, ... when the estimator has none)."""
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - pandas is in the io extra
+        raise ImportError(
+            "predict(X, as_frame=True) needs pandas: pip install 'sktaaf[io]'."
+        ) from exc
+    index = X.index if isinstance(X, pd.DataFrame) else None
+    names = getattr(estimator, "target_names_", None)
+    if y_pred.ndim == 1:
+        return pd.Series(y_pred, index=index, name=None if names is None else names[0])
+    columns = None if names is None else pd.Index(names)
+    return pd.DataFrame(y_pred, index=index, columns=columns, copy=False)
+
+
+def labelled(values: np.ndarray, y_true):
+    """Per-gene ``values`` as a Series indexed by the columns of ``y_true``
+    when it is a DataFrame; ``values`` unchanged otherwise."""
+    columns = getattr(y_true, "columns", None)
+    if columns is None or not hasattr(y_true, "iloc"):
+        return values
+    import pandas as pd
+
+    return pd.Series(values, index=columns.copy())
