@@ -611,7 +611,8 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                 )
                 if getattr(module, "standardize", False) and state is None:
                     module.set_standardization(
-                        *column_statistics(X), *column_statistics(y)
+                        *column_statistics(X, sample_weight),
+                        *column_statistics(y, sample_weight),
                     )
                 if self.accelerator is not None and self.accelerator.num_processes > 1:
                     # The same weights everywhere, but each its own dropout masks.

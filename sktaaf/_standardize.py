@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.sparsefuncs import mean_variance_axis
 
 from ._disk import read_rows
 
@@ -12,49 +11,63 @@ from ._disk import read_rows
 _CHUNK_ROWS = 4096
 
 
-def column_statistics(array) -> tuple[np.ndarray, np.ndarray]:
+def column_statistics(array, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of each column of ``array``, as float32.
 
     One pass over the rows, chunk by chunk, so that arrays on disk (memory
     maps, HDF5 datasets, column views) are never loaded whole; chunk results
     are merged with Chan et al.'s update, accumulating in float64 over
     vectors of the columns' length only. A 1-D ``array`` is one column; a
-    SciPy sparse matrix is never densified (scikit-learn's
-    ``mean_variance_axis``).
+    SciPy sparse matrix is made dense one chunk of rows at a time.
     Columns that do not vary (standard deviation zero, or too small to divide
-    by in float32) get the scale 1, so that they pass through unchanged.
+    by in float32) get the scale 1, so that they pass through unchanged. With
+    ``sample_weight`` the mean and deviation are weighted, so that rows of
+    weight 0 do not count.
 
     Parameters
     ----------
     array : array-like, sparse matrix or on-disk array of shape \
             (n_samples, n_columns) or (n_samples,)
         The data, of at least one row.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Non-negative weights of the rows, not all zero; None weighs all alike.
 
     Returns
     -------
     mean, scale : ndarray of shape (n_columns,), float32
     """
     if sp.issparse(array):
-        matrix = array if array.format in ("csr", "csc") else sp.csr_matrix(array)
-        mean, variance = mean_variance_axis(matrix, axis=0)
-        return _finish(mean, np.sqrt(variance))
+        array = array.tocsr()  # no copy when it is CSR already
     n_columns = 1 if array.ndim == 1 else array.shape[1]
     count = 0
     mean = np.zeros(n_columns, dtype=np.float64)
     sum_squares = np.zeros(n_columns, dtype=np.float64)
-    for start in range(0, len(array), _CHUNK_ROWS):
+    for start in range(0, array.shape[0], _CHUNK_ROWS):
         if isinstance(array, np.ndarray) and not isinstance(array, np.memmap):
             chunk = array[start : start + _CHUNK_ROWS]  # a view, no copy
+        elif sp.issparse(array):  # one chunk dense at a time, as in training
+            chunk = array[start : start + _CHUNK_ROWS].toarray()
         else:
             chunk = read_rows(array, start=start, stop=start + _CHUNK_ROWS)
         chunk = chunk.reshape(len(chunk), n_columns)
-        chunk_mean = chunk.mean(axis=0, dtype=np.float64)
+        if sample_weight is None:
+            weight, chunk_count = None, len(chunk)
+            chunk_mean = chunk.mean(axis=0, dtype=np.float64)
+        else:
+            weight = np.asarray(sample_weight[start : start + len(chunk)], np.float64)
+            chunk_count = float(weight.sum())
+            if chunk_count == 0:
+                continue
+            chunk_mean = (weight @ chunk) / chunk_count
         centred = chunk - chunk_mean.astype(chunk.dtype)
-        chunk_squares = np.einsum("ij,ij->j", centred, centred, dtype=np.float64)
+        if weight is None:
+            chunk_squares = np.einsum("ij,ij->j", centred, centred, dtype=np.float64)
+        else:
+            chunk_squares = np.einsum("i,ij,ij->j", weight, centred, centred)
         delta = chunk_mean - mean
-        total = count + len(chunk)
-        mean += delta * (len(chunk) / total)
-        sum_squares += chunk_squares + delta**2 * (count * len(chunk) / total)
+        total = count + chunk_count
+        mean += delta * (chunk_count / total)
+        sum_squares += chunk_squares + delta**2 * (count * chunk_count / total)
         count = total
     return _finish(mean, np.sqrt(sum_squares / max(count, 1)))
 

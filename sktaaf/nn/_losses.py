@@ -39,6 +39,15 @@ class StandardizedLoss(nn.Module):
         self.loss = loss
         self.register_buffer("scale", torch.as_tensor(scale).detach().clone())
 
+    @property
+    def reduction(self) -> str:
+        """The wrapped loss's ``reduction`` (AttributeError if it has none)."""
+        return self.loss.reduction
+
+    @reduction.setter
+    def reduction(self, value: str) -> None:
+        self.loss.reduction = value
+
     def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
         scale = self.scale.to(y_pred.device)
         if y_pred.ndim == 1:  # one output
