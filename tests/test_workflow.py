@@ -295,6 +295,11 @@ def test_predict_lists_missing_landmarks(model_path, tmp_path, capsys):
     assert not (tmp_path / "o.gctx").exists()
 
 
+def test_compare_is_announced(capsys):
+    assert main(["compare"]) == 2
+    assert "benchmarks.compare" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", ["fit", "predict"])
 def test_help_has_examples(command, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -55,7 +55,7 @@ examples:
   sktaaf fit --help
 
 The model file is read by TAAFRegressor.load / DGEXRegressor.load in Python;
-the gene symbols of its targets go to MODEL.genes.json beside it.
+the gene ids and symbols go to MODEL.pt.genes.json beside it.
 """
 
 
@@ -342,7 +342,23 @@ def _parser() -> argparse.ArgumentParser:
         help="name the output rows by gene symbol (the ids go to pr_gene_id)",
     )
     predict.set_defaults(run=_predict)
+
+    # TODO(lead): the comparison harness moves here from benchmarks/compare.py.
+    compare = commands.add_parser(
+        "compare",
+        help="(not yet) compare models and baselines on a data set",
+        description="Not in this version: run `python -m benchmarks.compare` "
+        "from a clone of the sktaaf repository.",
+    )
+    compare.set_defaults(run=_compare)
     return parser
+
+
+def _compare(args) -> int:
+    raise UsageError(
+        "not in this version of sktaaf; run `python -m benchmarks.compare "
+        "--help` from a clone of the sktaaf repository."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
