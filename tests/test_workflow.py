@@ -295,6 +295,41 @@ def test_predict_lists_missing_landmarks(model_path, tmp_path, capsys):
     assert not (tmp_path / "o.gctx").exists()
 
 
+def test_npz_profiles(files, tmp_path, capsys):
+    """A .npz file (matrix, gene_ids) needs --landmarks; predict reads one
+    with its columns in another order."""
+    folder, targets = files
+    train = load_gctx(folder / "train.gctx")
+    ids = list(train.landmark_ids) + list(train.target_ids)
+    np.savez(
+        tmp_path / "train.npz",
+        matrix=np.hstack([train.X, train.y]),
+        gene_ids=np.array(ids, dtype=str),
+    )
+    model = str(tmp_path / "m.pt")
+    argv = ["fit", str(tmp_path / "train.npz"), "-q", "-o", model]
+    assert main(argv) == 2
+    assert "give --landmarks" in capsys.readouterr().err
+    (tmp_path / "landmarks.txt").write_text("\n".join(train.landmark_ids))
+    params = [f"--param={text}" for text in PARAMS]
+    argv += ["--landmarks", str(tmp_path / "landmarks.txt"), *params]
+    assert main(argv) == 0
+    new = load_gctx(folder / "new.gctx")  # landmarks in the file's order
+    np.savez(tmp_path / "new.npz", matrix=new.X, gene_ids=new.landmark_ids.astype(str))
+    out_path = str(tmp_path / "out.gctx")
+    assert (
+        main(["predict", model, str(tmp_path / "new.npz"), "-q", "-o", out_path]) == 0
+    )
+    out = load_gctx(out_path, landmark_ids=[])
+    assert list(out.target_ids) == targets
+    # Neither file holds symbols, nor are the targets L1000 landmarks.
+    assert out.row_metadata["pr_gene_symbol"].isna().all()
+    fitted = TAAFRegressor.load(model)
+    X = load_gctx(folder / "new.gctx", fitted.feature_names_in_).X
+    expected = fitted.predict(pd.DataFrame(X, columns=fitted.feature_names_in_))
+    np.testing.assert_allclose(out.y, expected, atol=1e-5)
+
+
 def test_compare_is_announced(capsys):
     assert main(["compare"]) == 2
     assert "benchmarks.compare" in capsys.readouterr().err

@@ -113,6 +113,8 @@ def _fit(args) -> int:
     landmark_ids = (
         None if args.landmarks is None else read_id_list(args.landmarks, args.id_type)
     )
+    if args.targets is not None and args.targets.lower() == "l1000":
+        raise UsageError("--targets takes a file of gene ids, not l1000.")
     target_ids = None if args.targets is None else read_id_list(args.targets, "")
     estimator = _make_estimator(args.model, args.param, verbose=0 if args.quiet else 1)
     data = load_profiles(args.profiles, landmark_ids, target_ids)
@@ -176,6 +178,11 @@ def _model_genes(estimator, genes: dict, path: str):
         target_ids = genes.get("target_ids")
     if target_ids is None:
         target_ids = [f"target_{i}" for i in range(estimator.n_outputs_)]
+        print(
+            f"Note: the model {path!r} names no target genes (its .genes.json "
+            "file is missing); the output rows are named target_0, target_1, ...",
+            file=sys.stderr,
+        )
     return [str(value) for value in landmark_ids], [str(value) for value in target_ids]
 
 

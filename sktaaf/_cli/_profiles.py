@@ -130,7 +130,10 @@ def _load_all(path: Path, kind: str):
                 f"(samples x genes) and 'gene_ids'; it lacks {exc}."
             ) from exc
         except (OSError, ValueError) as exc:
-            raise UsageError(f"Cannot read {str(path)!r} as .npz: {exc}") from exc
+            hint = " (save ids as strings: np.array(ids, dtype=str))" * (
+                "allow_pickle" in str(exc)
+            )
+            raise UsageError(f"Cannot read {str(path)!r} as .npz: {exc}{hint}") from exc
         data = split_landmarks(matrix, gene_ids, [], sample_ids=sample_ids)
     data.row_metadata = data.col_metadata = None
     return data
