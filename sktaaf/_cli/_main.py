@@ -1,0 +1,387 @@
+"""The ``sktaaf`` command: train a model on a profiles file, infer genes with it.
+
+``sktaaf fit`` reads a profiles file (GCTX, GCT, pandas HDF5 or .npz), trains
+a :class:`~sktaaf.TAAFRegressor` or :class:`~sktaaf.DGEXRegressor` on its
+landmark and target genes and saves the model file; ``sktaaf predict`` reads
+new profiles, matches their genes to the model's landmarks by id and writes
+the inferred target genes as GCTX (or GCT) with their symbols and the input's
+sample metadata. Errors the user can fix print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ._profiles import (
+    UsageError,
+    landmark_symbols,
+    load_profiles,
+    read_genes_file,
+    read_id_list,
+    write_genes_file,
+)
+
+__all__ = ["main"]
+
+_ID_TYPES = ("entrez_id", "probe_id", "symbol")
+
+_FIT_EXAMPLES = """\
+examples:
+  # landmarks from the file's pr_is_lmark rows, every other gene a target
+  sktaaf fit profiles.gctx -o model.pt
+  # the 978 L1000 landmarks of the shipped list, rows keyed by Entrez id
+  sktaaf fit profiles.gctx --landmarks l1000 --id-type entrez_id -o model.pt
+  # a D-GEX network, your own landmark list, network parameters
+  sktaaf fit profiles.gct --landmarks landmarks.txt --model dgex \\
+      --param hidden_layer_sizes=(3000,3000) --param max_epochs=100 -o model.pt
+"""
+
+_PREDICT_EXAMPLES = """\
+examples:
+  sktaaf predict model.pt new_profiles.gctx -o inferred.gctx
+  # rows named by gene symbol instead of gene id; GCT text output
+  sktaaf predict model.pt new_profiles.gctx --symbols -o inferred.gct
+"""
+
+_MAIN_EXAMPLES = """\
+examples:
+  sktaaf fit profiles.gctx --landmarks l1000 -o model.pt
+  sktaaf predict model.pt new_profiles.gctx -o inferred.gctx
+  sktaaf fit --help
+
+The model file is read by TAAFRegressor.load / DGEXRegressor.load in Python;
+the gene ids and symbols go to MODEL.pt.genes.json beside it.
+"""
+
+
+def _estimators() -> dict:
+    from .. import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
+
+    return {
+        "taaf": TAAFRegressor,
+        "dgex": DGEXRegressor,
+        "blocks": TargetBlockRegressor,
+    }
+
+
+def _parse_param(text: str) -> tuple[str, object]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise UsageError(f"--param takes key=value (e.g. max_epochs=50); got {text!r}.")
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        parsed = value  # a string, e.g. activation=relu
+    return name.strip(), parsed
+
+
+def _make_estimator(model: str, params: list[str], verbose: int):
+    cls = _estimators()[model]
+    estimator = cls(verbose=verbose)
+    valid = estimator.get_params(deep=False)
+    settings = dict(_parse_param(text) for text in params)
+    unknown = sorted(set(settings) - set(valid))
+    if unknown:
+        raise UsageError(
+            f"--param: {cls.__name__} has no parameter {', '.join(unknown)}; "
+            f"its parameters are {', '.join(sorted(valid))}."
+        )
+    return estimator.set_params(**settings)
+
+
+def _frame(values, index, columns):
+    import pandas as pd
+
+    return pd.DataFrame(values, index=pd.Index(index), columns=pd.Index(columns))
+
+
+def _echo(args, message: str) -> None:
+    if not args.quiet:
+        print(message, file=sys.stderr)
+
+
+# ------------------------------------------------------------------- fit
+def _fit(args) -> int:
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise UsageError(f"-o: the folder of {str(output)!r} does not exist.")
+    landmark_ids = (
+        None if args.landmarks is None else read_id_list(args.landmarks, args.id_type)
+    )
+    if args.targets is not None and args.targets.lower() == "l1000":
+        raise UsageError("--targets takes a file of gene ids, not l1000.")
+    target_ids = None if args.targets is None else read_id_list(args.targets, "")
+    estimator = _make_estimator(args.model, args.param, verbose=0 if args.quiet else 1)
+    data = load_profiles(args.profiles, landmark_ids, target_ids)
+    if len(data.target_ids) == 0:
+        raise UsageError(
+            f"{args.profiles!r} has no target genes besides the landmarks."
+        )
+    _echo(
+        args,
+        f"Training a {type(estimator).__name__} on {len(data.X)} samples: "
+        f"{len(data.landmark_ids)} landmark genes -> {len(data.target_ids)} targets.",
+    )
+    samples = np.arange(len(data.X)) if data.sample_ids is None else data.sample_ids
+    # DataFrames: the model keeps the landmark ids (feature_names_in_) and
+    # the target ids (target_names_, where the estimators keep them).
+    estimator.fit(
+        _frame(data.X, samples, data.landmark_ids),
+        _frame(data.y, samples, data.target_ids),
+    )
+    estimator.save(output)
+    # TODO(lead): once the estimators keep target_names_ in the model file,
+    # only the symbols need this file.
+    write_genes_file(
+        output,
+        landmark_ids=data.landmark_ids,
+        target_ids=data.target_ids,
+        landmark_symbols=landmark_symbols(data.landmark_ids, data.row_metadata),
+        target_symbols=landmark_symbols(data.target_ids, data.row_metadata),
+    )
+    _echo(args, f"Saved the model to {str(output)!r}.")
+    return 0
+
+
+# --------------------------------------------------------------- predict
+def _load_model(path: str):
+    from .._persistence import read_model
+
+    if not Path(path).is_file():
+        raise UsageError(f"No model file at {path!r}.")
+    _, metadata = read_model(path)
+    classes = {cls.__name__: cls for cls in _estimators().values()}
+    cls = classes.get(metadata.get("class"))
+    if cls is None:
+        raise UsageError(f"{path!r} holds a {metadata.get('class')}, not a model.")
+    return cls.load(path, device="cpu")
+
+
+def _model_genes(estimator, genes: dict, path: str):
+    """The landmark ids (in the model's order) and the target ids of a model."""
+    landmark_ids = getattr(estimator, "feature_names_in_", None)
+    if landmark_ids is None:
+        landmark_ids = genes.get("landmark_ids")
+    if landmark_ids is None:
+        raise UsageError(
+            f"The model {path!r} was fitted without gene ids (on arrays, not "
+            "DataFrames), so its landmarks cannot be matched by id; refit it "
+            "with `sktaaf fit`."
+        )
+    target_ids = getattr(estimator, "target_names_", None)
+    if target_ids is None:
+        target_ids = genes.get("target_ids")
+    if target_ids is None:
+        target_ids = [f"target_{i}" for i in range(estimator.n_outputs_)]
+        print(
+            f"Note: the model {path!r} names no target genes (its .genes.json "
+            "file is missing); the output rows are named target_0, target_1, ...",
+            file=sys.stderr,
+        )
+    return [str(value) for value in landmark_ids], [str(value) for value in target_ids]
+
+
+def _predict(args) -> int:
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise UsageError(f"-o: the folder of {str(output)!r} does not exist.")
+    estimator = _load_model(args.model)
+    genes = read_genes_file(args.model)
+    landmark_ids, target_ids = _model_genes(estimator, genes, args.model)
+    data = load_profiles(args.profiles, landmark_ids, target_ids=[])
+    _echo(
+        args,
+        f"Inferring {len(target_ids)} target genes for {len(data.X)} samples "
+        f"from {len(landmark_ids)} landmark genes.",
+    )
+    samples = np.arange(len(data.X)) if data.sample_ids is None else data.sample_ids
+    samples = [str(value) for value in samples]
+    y_pred = np.asarray(estimator.predict(_frame(data.X, samples, landmark_ids)))
+    y_pred = y_pred.reshape(len(samples), -1)
+
+    symbols = genes.get("target_symbols") or [None] * len(target_ids)
+    if len(symbols) != len(target_ids) or genes.get("target_ids") not in (
+        None,
+        target_ids,
+    ):
+        symbols = [None] * len(target_ids)  # the genes file is not this model's
+    if any(symbol is None for symbol in symbols):
+        found = landmark_symbols(target_ids, data.row_metadata)
+        symbols = [
+            new if old is None else old for old, new in zip(symbols, found, strict=True)
+        ]
+    row_ids = target_ids
+    rows = {"pr_gene_symbol": symbols}
+    if args.symbols:
+        unnamed = [gene for gene, s in zip(target_ids, symbols, strict=True) if not s]
+        if unnamed:
+            raise UsageError(
+                f"--symbols: {len(unnamed)} target genes have no known symbol, "
+                f"e.g. {unnamed[:5]}; leave --symbols out to name rows by id."
+            )
+        if len(set(symbols)) < len(symbols):
+            raise UsageError("--symbols: some target genes share a symbol.")
+        row_ids = symbols
+        rows = {"pr_gene_id": target_ids, "pr_gene_symbol": symbols}
+    import pandas as pd
+
+    row_metadata = pd.DataFrame(rows, index=pd.Index(row_ids), dtype=object)
+    col_metadata = data.col_metadata
+    if col_metadata is not None:
+        col_metadata = col_metadata.set_axis(samples, axis=0)
+    profiles = _frame(y_pred, samples, row_ids)
+    from ..datasets import write_gct, write_gctx
+
+    if output.name.lower().endswith((".gct", ".gct.gz")):
+        write_gct(output, profiles, row_metadata, col_metadata)
+    else:
+        write_gctx(output, profiles, row_metadata, col_metadata)
+    _echo(
+        args, f"Wrote {len(row_ids)} genes x {len(samples)} samples to {args.output!r}."
+    )
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+def _parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="sktaaf",
+        description="Infer target genes from L1000 landmark genes with TAAF-D-GEX "
+        "and D-GEX networks.",
+        epilog=_MAIN_EXAMPLES,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sktaaf {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress on the terminal"
+    )
+
+    fit = commands.add_parser(
+        "fit",
+        parents=[quiet],
+        help="train a model on a profiles file and save it",
+        description="Train a network that infers the target genes of a profiles "
+        "file from its landmark genes, and save it as a model file.",
+        epilog=_FIT_EXAMPLES,
+        formatter_class=formatter,
+    )
+    fit.add_argument(
+        "profiles",
+        metavar="PROFILES",
+        help="expression profiles: .gctx, .gct, .h5 (pandas samples x genes) "
+        "or .npz (arrays matrix, gene_ids, sample_ids)",
+    )
+    fit.add_argument(
+        "--landmarks",
+        metavar="FILE|l1000",
+        help="the landmark genes: a file with one gene id per line, or l1000 for "
+        "the 978 L1000 landmarks shipped with sktaaf (ids of --id-type); "
+        "default: the rows the file's pr_is_lmark metadata flags",
+    )
+    fit.add_argument(
+        "--id-type",
+        choices=_ID_TYPES,
+        default="entrez_id",
+        help="the kind of row id of the file, for --landmarks l1000 "
+        "(default: entrez_id, as in the LINCS GCTX files)",
+    )
+    fit.add_argument(
+        "--targets",
+        metavar="FILE",
+        help="the target genes, one id per line (default: every other gene)",
+    )
+    fit.add_argument(
+        "--model",
+        choices=("taaf", "dgex"),
+        default="taaf",
+        help="TAAFRegressor (default) or DGEXRegressor",
+    )
+    fit.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the estimator, as a Python literal or a string "
+        "(repeatable), e.g. --param max_epochs=50 --param "
+        "hidden_layer_sizes=(3000,3000)",
+    )
+    fit.add_argument(
+        "-o", "--output", required=True, metavar="MODEL.pt", help="the model file"
+    )
+    fit.set_defaults(run=_fit)
+
+    predict = commands.add_parser(
+        "predict",
+        parents=[quiet],
+        help="infer the target genes of new profiles with a saved model",
+        description="Infer the target genes of new profiles with a model saved by "
+        "`sktaaf fit`. The landmark genes are matched by row id, in any order; "
+        "the output holds the inferred genes with their symbols (pr_gene_symbol) "
+        "and the input's sample metadata.",
+        epilog=_PREDICT_EXAMPLES,
+        formatter_class=formatter,
+    )
+    predict.add_argument("model", metavar="MODEL.pt", help="a model file")
+    predict.add_argument(
+        "profiles", metavar="PROFILES", help="new profiles holding the landmarks"
+    )
+    predict.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT.gctx",
+        help="the inferred profiles: GCTX, or GCT when the name ends in .gct",
+    )
+    predict.add_argument(
+        "--symbols",
+        action="store_true",
+        help="name the output rows by gene symbol (the ids go to pr_gene_id)",
+    )
+    predict.set_defaults(run=_predict)
+
+    # TODO(lead): the comparison harness moves here from benchmarks/compare.py.
+    compare = commands.add_parser(
+        "compare",
+        help="(not yet) compare models and baselines on a data set",
+        description="Not in this version: run `python -m benchmarks.compare` "
+        "from a clone of the sktaaf repository.",
+    )
+    compare.set_defaults(run=_compare)
+    return parser
+
+
+def _compare(args) -> int:
+    raise UsageError(
+        "not in this version of sktaaf; run `python -m benchmarks.compare "
+        "--help` from a clone of the sktaaf repository."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``sktaaf`` command with ``argv`` (default: ``sys.argv[1:]``);
+    return its exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except (UsageError, FileNotFoundError, ValueError, TypeError) as exc:
+        message = " ".join(str(exc).split())
+        print(f"sktaaf {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"sktaaf {args.command}: interrupted", file=sys.stderr)
+        return 130

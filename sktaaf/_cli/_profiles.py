@@ -1,0 +1,281 @@
+"""Profile files, landmark lists and gene symbols for the command line.
+
+Everything here is a plain function over the public loaders of
+:mod:`sktaaf.datasets`; the command line (``_main``) only wires them to its
+arguments. Errors a user can fix (a missing file, missing landmarks) are
+:class:`UsageError`, which the command prints as one line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets import (
+    l1000_landmark_ids,
+    load_gct,
+    load_gctx,
+    load_hdf,
+    load_l1000_landmarks,
+    split_landmarks,
+)
+from ..datasets._metadata import landmarks_from_metadata
+
+__all__ = [
+    "UsageError",
+    "landmark_symbols",
+    "load_profiles",
+    "read_id_list",
+    "read_genes_file",
+    "write_genes_file",
+]
+
+#: Row metadata fields that hold gene symbols, in order of preference.
+SYMBOL_FIELDS = ("pr_gene_symbol", "gene_symbol", "symbol", "pr_gene_title")
+#: The suffixes of the profile files the command reads, by format.
+FORMATS = {
+    ".gctx": "gctx",
+    ".gct": "gct",
+    ".gz": "gct",  # .gct.gz
+    ".h5": "hdf",
+    ".hdf": "hdf",
+    ".hdf5": "hdf",
+    ".npz": "npz",
+}
+#: The suffix of the file of gene ids and symbols written beside a model.
+GENES_SUFFIX = ".genes.json"
+_GENES_FORMAT = "sktaaf-genes"
+# Missing ids listed in full up to this many, then counted.
+_MAX_LISTED = 50
+
+
+class UsageError(Exception):
+    """An error the user can fix (a file, an id, an option): printed as one
+    line, exit status 2."""
+
+
+def _format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".gz" and not path.name.lower().endswith(".gct.gz"):
+        suffix = ""
+    kind = FORMATS.get(suffix)
+    if kind is None:
+        raise UsageError(
+            f"{str(path)!r} is not a profiles file this command reads; expected "
+            ".gctx, .gct, .gct.gz, .h5/.hdf5 (a pandas samples x genes frame) "
+            "or .npz (arrays 'matrix', 'gene_ids' and optionally 'sample_ids')."
+        )
+    return kind
+
+
+def _existing(path, what: str) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"No {what} at {str(path)!r}.")
+    return path
+
+
+def _listed(ids) -> str:
+    ids = [str(value) for value in ids]
+    shown = ", ".join(ids[:_MAX_LISTED])
+    more = len(ids) - _MAX_LISTED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def check_landmarks(gene_ids, landmark_ids, path) -> None:
+    """A UsageError listing the ``landmark_ids`` that ``gene_ids`` lack."""
+    present = {str(value) for value in gene_ids}
+    missing = [value for value in landmark_ids if str(value) not in present]
+    if missing:
+        raise UsageError(
+            f"{str(path)!r} lacks {len(missing)} of the {len(landmark_ids)} "
+            f"landmark genes (matched by row id): {_listed(missing)}."
+        )
+
+
+def _gctx_gene_ids(path: Path) -> np.ndarray:
+    """The row ids of a GCTX file, read without its matrix."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            return np.array(
+                [
+                    value.decode() if isinstance(value, bytes) else str(value)
+                    for value in file["0/META/ROW/id"][()].tolist()
+                ],
+                dtype=object,
+            )
+    except (OSError, KeyError):  # the loader says what is wrong
+        return None
+
+
+def _load_all(path: Path, kind: str):
+    """Every gene of a .gct, .h5 or .npz file, as ``y`` of a loader bunch."""
+    if kind == "gct":
+        return load_gct(path, [])
+    if kind == "hdf":
+        data = load_hdf(path, [])
+    else:
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                matrix = arrays["matrix"]
+                gene_ids = arrays["gene_ids"]
+                sample_ids = arrays["sample_ids"] if "sample_ids" in arrays else None
+        except KeyError as exc:
+            raise UsageError(
+                f"The .npz file {str(path)!r} must hold the arrays 'matrix' "
+                f"(samples x genes) and 'gene_ids'; it lacks {exc}."
+            ) from exc
+        except (OSError, ValueError) as exc:
+            hint = " (save ids as strings: np.array(ids, dtype=str))" * (
+                "allow_pickle" in str(exc)
+            )
+            raise UsageError(f"Cannot read {str(path)!r} as .npz: {exc}{hint}") from exc
+        data = split_landmarks(matrix, gene_ids, [], sample_ids=sample_ids)
+    data.row_metadata = data.col_metadata = None
+    return data
+
+
+def load_profiles(path, landmark_ids=None, target_ids=None):
+    """Load a profiles file as landmarks ``X`` and targets ``y``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A .gctx, .gct, .h5 or .npz file.
+    landmark_ids : sequence of str, default=None
+        The landmark genes, in the order wanted; None takes the rows the
+        file's ``pr_is_lmark`` row metadata flags.
+    target_ids : sequence of str, default=None
+        The target genes; None takes every other gene, ``[]`` none.
+
+    Returns
+    -------
+    data : Bunch
+        As :func:`sktaaf.datasets.load_gctx` returns it; ``row_metadata``
+        and ``col_metadata`` are None for .h5 and .npz files.
+    """
+    path = _existing(path, "profiles file")
+    kind = _format(path)
+    if kind == "gctx":
+        if landmark_ids is not None:
+            gene_ids = _gctx_gene_ids(path)
+            if gene_ids is not None:
+                check_landmarks(gene_ids, landmark_ids, path)
+        return load_gctx(path, landmark_ids, target_ids=target_ids)
+    if kind == "gct" and landmark_ids is None:
+        return load_gct(path, None, target_ids=target_ids)
+    full = _load_all(path, kind)
+    if landmark_ids is None:
+        if full.row_metadata is None:
+            raise UsageError(
+                f"{str(path)!r} holds no gene metadata to tell landmarks from "
+                "targets; give --landmarks (a file of ids, or l1000)."
+            )
+        landmark_ids = landmarks_from_metadata(full.row_metadata, path)
+    check_landmarks(full.target_ids, landmark_ids, path)
+    data = split_landmarks(
+        full.y,
+        full.target_ids,
+        landmark_ids,
+        target_ids=target_ids,
+        sample_ids=full.sample_ids,
+    )
+    data.row_metadata = full.row_metadata
+    data.col_metadata = full.col_metadata
+    return data
+
+
+def read_id_list(spec: str, id_type: str) -> np.ndarray:
+    """Landmark ids: the shipped L1000 list (``spec="l1000"``, ids of
+    ``id_type``) or a text file with one id per line (``#`` comments)."""
+    if spec.lower() == "l1000":
+        return l1000_landmark_ids(id_type)
+    path = _existing(spec, "landmarks file")
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"Cannot read the landmarks file {spec!r}: {exc}") from exc
+    ids = [line.strip() for line in lines]
+    ids = [value for value in ids if value and not value.startswith("#")]
+    if not ids:
+        raise UsageError(f"The landmarks file {spec!r} lists no ids.")
+    repeated = sorted({value for value in ids if ids.count(value) > 1})
+    if repeated:
+        raise UsageError(
+            f"The landmarks file {spec!r} lists some ids more than once: "
+            f"{_listed(repeated)}."
+        )
+    array = np.empty(len(ids), dtype=object)
+    array[:] = ids
+    return array
+
+
+def _l1000_symbols() -> dict:
+    """Symbol of every L1000 landmark, by probe id, Entrez id and symbol."""
+    table = load_l1000_landmarks()
+    lookup = {}
+    for column in ("probe_id", "entrez_id", "symbol"):
+        lookup.update(zip(table[column], table["symbol"], strict=True))
+    return lookup
+
+
+def landmark_symbols(ids, row_metadata=None) -> list:
+    """Gene symbols of ``ids``: from ``row_metadata`` (a symbol field) where
+    it has them, else from the shipped L1000 list where the ids are L1000
+    landmark ids of any kind, else None."""
+    symbols = [None] * len(ids)
+    field = None
+    if row_metadata is not None:
+        field = next((name for name in SYMBOL_FIELDS if name in row_metadata), None)
+    if field is not None:
+        known = row_metadata[field]
+        for position, gene in enumerate(ids):
+            if gene in known.index and isinstance(known[gene], str):
+                symbols[position] = known[gene]
+    if any(symbol is None for symbol in symbols):
+        lookup = _l1000_symbols()
+        symbols = [
+            lookup.get(str(gene)) if symbol is None else symbol
+            for gene, symbol in zip(ids, symbols, strict=True)
+        ]
+    return symbols
+
+
+def genes_file(model_path) -> Path:
+    """The file of gene ids and symbols written beside ``model_path``."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.name + GENES_SUFFIX)
+
+
+def write_genes_file(model_path, **genes) -> Path:
+    """Write the gene ids and symbols of a model beside it, as JSON."""
+    path = genes_file(model_path)
+    content = {"format": _GENES_FORMAT, "version": 1}
+    content.update(
+        {
+            name: None
+            if values is None
+            else [None if value is None else str(value) for value in values]
+            for name, values in genes.items()
+        }
+    )
+    path.write_text(json.dumps(content, indent=1), "utf-8")
+    return path
+
+
+def read_genes_file(model_path) -> dict:
+    """The gene ids and symbols written beside ``model_path``, or ``{}``."""
+    path = genes_file(model_path)
+    if not path.is_file():
+        return {}
+    try:
+        content = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"Cannot read the genes file {str(path)!r}: {exc}") from exc
+    if not isinstance(content, dict) or content.get("format") != _GENES_FORMAT:
+        raise UsageError(f"{str(path)!r} is not an sktaaf genes file.")
+    return content

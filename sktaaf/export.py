@@ -1,0 +1,217 @@
+"""Export fitted networks to ONNX and TorchScript, for serving without sktaaf.
+
+The exported graph is the estimator's whole network, ``estimator.module_``,
+in evaluation mode (no dropout) and in float32 on the CPU: it maps a batch of
+landmark profiles, shape ``(n_samples, n_features_in_)``, to the inferred
+targets, shape ``(n_samples, n_outputs_)``, exactly as :meth:`predict` does
+(within float32 rounding). Whatever the estimator applies to the data lives
+inside that module, so the exported graph takes raw landmark values and
+returns targets in their original units. The batch axis is dynamic. The
+estimator itself is left as it was (a copy is exported).
+
+Only torch is needed for TorchScript; ONNX needs the ``onnx`` extra
+(``pip install 'sktaaf[onnx]'``: onnx, onnxscript, and onnxruntime to run the
+file).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from pathlib import Path
+
+__all__ = ["to_onnx", "to_torchscript"]
+
+#: Names of the graph's input and output (ONNX ``input_names``/``output_names``).
+INPUT_NAME = "landmarks"
+OUTPUT_NAME = "targets"
+
+
+def _export_module(estimator):
+    """A float32 CPU copy of the fitted network in eval mode, and a dummy
+    input of two samples (a batch of one would fix the batch axis)."""
+    import torch
+    from sklearn.utils.validation import check_is_fitted
+
+    if not hasattr(estimator, "_get_param_names"):
+        raise TypeError(
+            f"estimator must be a fitted sktaaf network estimator (TAAFRegressor, "
+            f"DGEXRegressor); got {type(estimator).__name__}."
+        )
+    check_is_fitted(estimator)
+    module = getattr(estimator, "module_", None)
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(
+            f"{type(estimator).__name__} holds no single network (module_) to "
+            "export; export the networks of TAAFRegressor or DGEXRegressor."
+        )
+    module = copy.deepcopy(module).to(device="cpu", dtype=torch.float32).eval()
+    dummy = torch.zeros(2, estimator.n_features_in_, dtype=torch.float32)
+    return module, dummy
+
+
+def _check_path(path) -> Path:
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"Cannot export to {str(path)!r}: the folder {str(path.parent)!r} "
+            "does not exist."
+        )
+    return path
+
+
+def to_torchscript(estimator, path) -> Path:
+    """Save the fitted network as TorchScript, loadable with ``torch.jit.load``.
+
+    The network is traced with a dummy batch of ``n_features_in_`` landmarks;
+    the saved module takes a float32 tensor of shape ``(n_samples,
+    n_features_in_)`` and returns ``(n_samples, n_outputs_)``, and runs from
+    C++ (libtorch) or Python without sktaaf. PyTorch 2.13 deprecates
+    TorchScript in favour of ``torch.export``; its deprecation warnings are
+    not repeated here, but prefer :func:`to_onnx` for new deployments.
+
+    Parameters
+    ----------
+    estimator : TAAFRegressor or DGEXRegressor
+        A fitted network estimator.
+    path : str or path-like
+        The file to write (``.pt`` by convention).
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
+
+    See Also
+    --------
+    to_onnx : The same network as ONNX.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, torch
+    >>> from sktaaf import TAAFRegressor
+    >>> from sktaaf.export import to_torchscript
+    >>> X = np.random.RandomState(0).normal(size=(40, 5)).astype(np.float32)
+    >>> model = TAAFRegressor(hidden_layer_sizes=(8,), max_epochs=2,
+    ...                       random_state=0).fit(X, X[:, :2])
+    >>> path = to_torchscript(model, os.path.join(tempfile.mkdtemp(), "m.pt"))
+    >>> import warnings
+    >>> with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     scripted = torch.jit.load(path)
+    >>> y = scripted(torch.from_numpy(X)).detach().numpy()
+    >>> bool(np.allclose(y, model.predict(X), atol=1e-5))
+    True
+    """
+    import torch
+
+    module, dummy = _export_module(estimator)
+    path = _check_path(path)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.filterwarnings(
+            "ignore", r"`torch\.jit\.\w+` is deprecated", DeprecationWarning
+        )
+        traced = torch.jit.trace(module, dummy)
+        torch.jit.save(traced, str(path))
+    return path
+
+
+def to_onnx(estimator, path, *, opset_version: int | None = None, dynamo=None) -> Path:
+    """Save the fitted network as ONNX, with a dynamic batch axis.
+
+    The graph has one input, ``"landmarks"`` (float32, shape ``("batch",
+    n_features_in_)``), and one output, ``"targets"`` (float32, shape
+    ``("batch", n_outputs_)``); run it with ONNX Runtime or any ONNX runtime,
+    without Python or sktaaf. Needs the ``onnx`` extra (onnx and onnxscript).
+
+    Parameters
+    ----------
+    estimator : TAAFRegressor or DGEXRegressor
+        A fitted network estimator.
+    path : str or path-like
+        The file to write (``.onnx`` by convention).
+    opset_version : int, default=None
+        The ONNX opset; None lets PyTorch choose (its default).
+    dynamo : bool, default=None
+        Which exporter of ``torch.onnx.export``: True the ``torch.export``
+        based one (PyTorch's default, needs onnxscript), False the older
+        TorchScript-based one; None tries the first and falls back on the
+        second if it fails.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
+
+    See Also
+    --------
+    to_torchscript : The same network as TorchScript.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sktaaf import TAAFRegressor
+    >>> from sktaaf.export import to_onnx
+    >>> X = np.random.RandomState(0).normal(size=(40, 5)).astype(np.float32)
+    >>> model = TAAFRegressor(hidden_layer_sizes=(8,), max_epochs=2,
+    ...                       random_state=0).fit(X, X[:, :2])
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.onnx")
+    >>> path = to_onnx(model, path)  # doctest: +SKIP
+    >>> import onnxruntime  # doctest: +SKIP
+    >>> session = onnxruntime.InferenceSession(path)  # doctest: +SKIP
+    >>> y = session.run(None, {"landmarks": X})[0]  # doctest: +SKIP
+    >>> bool(np.allclose(y, model.predict(X), atol=1e-5))  # doctest: +SKIP
+    True
+    """
+    import torch
+
+    if dynamo not in (None, True, False):
+        raise ValueError(f"dynamo must be None, True or False; got {dynamo!r}.")
+    module, dummy = _export_module(estimator)
+    path = _check_path(path)
+    options = dict(
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        opset_version=opset_version,
+    )
+    if dynamo is not False:
+        try:
+            _export_dynamo(torch, module, dummy, path, options)
+            return path
+        except Exception:
+            if dynamo:
+                raise
+            path.unlink(missing_ok=True)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.filterwarnings(
+            "ignore", "You are using the legacy TorchScript-based ONNX export"
+        )
+        warnings.filterwarnings("ignore", "The feature will be removed")
+        torch.onnx.export(
+            module,
+            (dummy,),
+            str(path),
+            dynamo=False,
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            **options,
+        )
+    return path
+
+
+def _export_dynamo(torch, module, dummy, path: Path, options: dict) -> None:
+    import onnxscript  # noqa: F401  (a clear ImportError before torch's)
+
+    batch = torch.export.Dim("batch")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore", FutureWarning)  # torch's internals
+        program = torch.onnx.export(
+            module,
+            (dummy,),
+            dynamo=True,
+            dynamic_shapes=({0: batch},),
+            verbose=False,
+            **options,
+        )
+    program.save(str(path))
