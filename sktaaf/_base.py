@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import re
 import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -25,6 +24,12 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import Callback
 
 from ._checkpoint import CheckpointFolder
+from ._device import (
+    MIXED_PRECISION_DTYPES,
+    check_mixed_precision,
+    device_memory,
+    resolve_device,
+)
 from ._disk import DiskData, check_on_disk, is_on_disk, read_rows
 from ._persistence import (
     RUN_ONLY_PARAMS,
@@ -43,7 +48,6 @@ from ._state import (
     get_rng_state,
 )
 from ._training import (
-    MIXED_PRECISION_DTYPES,
     BatchIterator,
     BestEpochStopping,
     FiniteLossGuard,
@@ -67,7 +71,6 @@ OPTIMIZERS = {
     "rmsprop": torch.optim.RMSprop,
     "sgd": torch.optim.SGD,
 }
-_DEVICE_PATTERN = re.compile(r"(auto|cpu|cuda|cuda:\d+|mps)")
 # Rows per forward pass in predict: large batches amortise per-call overhead
 # (more so on a GPU, where a forward pass of 4,096 rows is mostly launches).
 _MIN_PREDICT_BATCH_SIZE = 4096
@@ -96,18 +99,6 @@ _RESERVED_OPTIMIZER_KWARGS = {
 }
 
 
-def _device_memory(device: str) -> int | None:
-    """Bytes of memory of ``device`` (None when unknown)."""
-    try:
-        if device.startswith("cuda"):
-            return torch.cuda.get_device_properties(torch.device(device)).total_memory
-        if device == "cpu":
-            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError, RuntimeError):
-        pass
-    return None
-
-
 def _check_activation_shape(module, param: str, width: int, estimator, device) -> None:
     """Raise if the activation ``module`` fails on, or changes the shape of, a
     batch of ``width`` features on ``device``."""
@@ -130,70 +121,6 @@ def _check_activation_shape(module, param: str, width: int, estimator, device) -
             f"tensor to a tensor of the same shape (an element-wise function); "
             f"{getattr(estimator, param)!r} maps shape {tuple(inputs.shape)} to "
             f"{tuple(shape) if isinstance(shape, torch.Size) else shape}."
-        )
-
-
-def resolve_device(device: str | torch.device) -> str:
-    """Turn the ``device`` parameter into a concrete, available torch device.
-
-    ``"auto"`` picks CUDA when available, else the CPU. An explicit device that
-    this machine lacks is an error rather than a silent fallback.
-    """
-    name = str(device)
-    if not _DEVICE_PATTERN.fullmatch(name):
-        raise InvalidParameterError(
-            "The 'device' parameter must be 'auto', 'cpu', 'cuda', 'cuda:N' or "
-            f"'mps' (or a torch.device); got {device!r}."
-        )
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={name!r} was requested but CUDA is not available on this "
-                "machine (torch.cuda.is_available() is False). Use device='auto' "
-                "or device='cpu'."
-            )
-        index = torch.device(name).index
-        if index is not None and index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={name!r} was requested but this machine has "
-                f"{torch.cuda.device_count()} CUDA device(s)."
-            )
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(
-            "device='mps' was requested but the MPS backend is not available. "
-            "Use device='auto' or device='cpu'."
-        )
-    return name
-
-
-def check_mixed_precision(mixed_precision: str | None, device: str) -> None:
-    """Raise a ValueError if torch cannot autocast to ``mixed_precision`` on
-    ``device`` (or, for ``"fp16"``, scale the loss there)."""
-    if mixed_precision is None:
-        return
-    device_type = torch.device(device).type
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:  # torch warns (CPU) or raises (CUDA) on an unsupported dtype;
-            # torch < 2.3 has no torch.amp.GradScaler
-            torch.autocast(device_type, dtype=MIXED_PRECISION_DTYPES[mixed_precision])
-            if mixed_precision == "fp16":
-                torch.amp.GradScaler(device_type)
-        except (RuntimeError, ValueError, AssertionError, AttributeError) as exc:
-            caught.append(exc)
-    problems = [
-        str(getattr(item, "message", item))
-        for item in caught
-        if isinstance(item, Exception) or issubclass(item.category, UserWarning)
-    ]
-    if problems:
-        raise ValueError(
-            f"mixed_precision={mixed_precision!r} is not supported on device "
-            f"{device!r} by torch {torch.__version__}: {problems[0]} Use "
-            "mixed_precision=None (float32)"
-            + (" or 'bf16'." if mixed_precision == "fp16" else ".")
         )
 
 
@@ -410,7 +337,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             for n_in, n_out in zip(widths[:-1], widths[1:], strict=True)
         )
         needed = 4 * n_parameters
-        available = _device_memory(device)
+        available = device_memory(device)
         if available is not None and needed > available:
             raise ValueError(
                 f"hidden_layer_sizes={self.hidden_layer_sizes!r} describes, with "

@@ -24,7 +24,6 @@ import functools
 import importlib
 import json
 import os
-import re
 import secrets
 import warnings
 from pathlib import Path
@@ -34,9 +33,13 @@ import sklearn
 import skorch
 import torch
 
+from . import nn as sktaaf_nn
+from ._device import DEVICE_PATTERN, is_available, resolve_device
 from ._random import isolated_torch_rng
 from ._state import TrainingState, digest
+from ._version import __version__
 from .exceptions import ModelVersionWarning
+from .nn import ACTIVATIONS
 
 FORMAT = "sktaaf-model"
 # Version 2 added the checksum: a file of version 2 or later must carry one.
@@ -58,12 +61,9 @@ _FUNCTIONAL_ACTIVATIONS = (
 )  # fmt: skip
 # Largest number of features, targets or neurons a model file may state.
 _MAX_COUNT = 2**31 - 1
-_DEVICE_PATTERN = re.compile(r"cpu|cuda|cuda:\d+|mps")
 
 
 def _versions() -> dict:
-    from . import __version__
-
     return {
         "sktaaf": __version__,
         "torch": torch.__version__,
@@ -128,9 +128,6 @@ def _import(module_name: str, qualname: str):
 def _allowed_references() -> dict[str, dict[str, object]]:
     """The classes and functions each parameter may name in a model file, by
     the reference under which :func:`_encode_param` saves them."""
-    from . import nn as sktaaf_nn
-    from .nn import ACTIVATIONS
-
     activation_classes = torch.nn.modules.activation
     activations = [
         *(("torch.nn", value) for value in ACTIVATIONS.values()),
@@ -408,8 +405,6 @@ def load_estimator(cls, path, *, device=None, custom_objects=None):
 
 
 def _rebuild(cls, path, payload, metadata, device, custom_objects):
-    from ._base import resolve_device
-
     if metadata["class"] != cls.__name__:
         raise TypeError(
             f"{str(path)!r} holds a {metadata['class']}, not a {cls.__name__}; "
@@ -437,7 +432,7 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     saved_device = fitted["device_"]
     if device is None:
         device = saved_device
-        if not _is_available(saved_device):
+        if not is_available(saved_device):
             warnings.warn(
                 f"The model was fitted on {saved_device}, which this machine lacks; "
                 "it is loaded on the CPU.",
@@ -465,16 +460,6 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     state.apply(net)
     estimator._set_fitted(net, device, state.best_epoch, state.rng_state)
     return estimator
-
-
-def _is_available(device: str) -> bool:
-    """Whether this machine has ``device`` (a saved ``device_``)."""
-    if device.startswith("cuda"):
-        index = torch.device(device).index or 0
-        return torch.cuda.is_available() and index < torch.cuda.device_count()
-    if device == "mps":
-        return torch.backends.mps.is_available()
-    return True
 
 
 def _invalid(path, field: str, value, expected: str) -> ValueError:
@@ -540,7 +525,7 @@ def _validate_metadata(metadata: dict, payload: dict, path) -> None:
             "a bool, and False unless n_outputs_ is 1",
         ),
         "device_": (
-            lambda value: isinstance(value, str) and _DEVICE_PATTERN.fullmatch(value),
+            lambda value: isinstance(value, str) and DEVICE_PATTERN.fullmatch(value),
             "'cpu', 'cuda', 'cuda:N' or 'mps'",
         ),
         "feature_names_in_": (

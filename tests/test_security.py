@@ -430,7 +430,7 @@ def test_unusable_parameters_give_clear_errors(Estimator, data, params, error, m
 
 def test_network_too_large_for_the_device_is_refused_before_building(data, monkeypatch):
     X, y = data
-    monkeypatch.setattr(sktaaf._base, "_device_memory", lambda device: 10_000)
+    monkeypatch.setattr(sktaaf._base, "device_memory", lambda device: 10_000)
     with pytest.raises(ValueError, match="hidden_layer_sizes=.*more than"):
         DGEXRegressor(**{**FAST, "hidden_layer_sizes": (1000,)}).fit(X, y)
 
