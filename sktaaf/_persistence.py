@@ -38,7 +38,11 @@ from ._device import DEVICE_PATTERN, is_available, resolve_device
 from ._random import isolated_torch_rng
 from ._state import TrainingState, digest
 from ._version import __version__
-from .exceptions import ModelVersionWarning
+from .exceptions import (
+    DeviceFallbackWarning,
+    ModelVersionWarning,
+    ParameterNotSavedWarning,
+)
 from .nn import ACTIVATIONS
 
 FORMAT = "sktaaf-model"
@@ -87,7 +91,7 @@ def _encode_param(name, value):
     if isinstance(value, np.random.RandomState):
         warnings.warn(
             "random_state is a RandomState instance, which is saved as None.",
-            UserWarning,
+            ParameterNotSavedWarning,
             stacklevel=4,
         )
         return None
@@ -322,7 +326,7 @@ def save_estimator(estimator, path) -> None:
         warnings.warn(
             "callbacks are not saved; the loaded estimator has callbacks=None "
             "(they only matter for training).",
-            UserWarning,
+            ParameterNotSavedWarning,
             stacklevel=3,
         )
     state = TrainingState.from_net(
@@ -436,7 +440,7 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
             warnings.warn(
                 f"The model was fitted on {saved_device}, which this machine lacks; "
                 "it is loaded on the CPU.",
-                UserWarning,
+                DeviceFallbackWarning,
                 stacklevel=3,
             )
             device = "cpu"

@@ -20,7 +20,11 @@ from torch.optim.lr_scheduler import StepLR
 import sktaaf._persistence
 import sktaaf._state
 from sktaaf import DGEXRegressor, TAAFRegressor
-from sktaaf.exceptions import ModelVersionWarning
+from sktaaf.exceptions import (
+    DeviceFallbackWarning,
+    ModelVersionWarning,
+    ParameterNotSavedWarning,
+)
 
 NO_STOP = {**FAST, "early_stopping": False}
 
@@ -167,7 +171,9 @@ def test_gpu_model_loads_on_cpu(data, tmp_path, monkeypatch):
     est.device_ = "cuda:0"
     est.save(tmp_path / "model.pt")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.warns(UserWarning, match="fitted on cuda:0.*loaded on the CPU"):
+    with pytest.warns(
+        DeviceFallbackWarning, match="fitted on cuda:0.*loaded on the CPU"
+    ):
         loaded = TAAFRegressor.load(tmp_path / "model.pt")
     assert loaded.device_ == "cpu"
     np.testing.assert_array_equal(loaded.predict(X), expected)
@@ -200,9 +206,13 @@ def test_unsaveable_parameters(data, tmp_path):
     scheduled = TAAFRegressor(
         **FAST, callbacks=[LRScheduler(policy=StepLR, step_size=2)]
     ).fit(X, y)
-    with pytest.warns(UserWarning, match="callbacks are not saved"):
+    with pytest.warns(ParameterNotSavedWarning, match="callbacks are not saved"):
         scheduled.save(tmp_path / "scheduled.pt")
     assert TAAFRegressor.load(tmp_path / "scheduled.pt").callbacks is None
+    seeded = TAAFRegressor(**{**FAST, "random_state": np.random.RandomState(0)})
+    with pytest.warns(ParameterNotSavedWarning, match="saved as None"):
+        seeded.fit(X, y).save(tmp_path / "seeded.pt")
+    assert TAAFRegressor.load(tmp_path / "seeded.pt").random_state is None
 
 
 # ----------------------------------------------- integrity and failed writes
