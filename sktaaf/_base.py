@@ -6,6 +6,7 @@ import contextlib
 import copy
 import os
 import warnings
+from abc import ABCMeta, abstractmethod
 from collections.abc import Sequence
 from numbers import Integral, Real
 
@@ -144,7 +145,7 @@ def _finish_copy(y_pred, start, host, done) -> None:
     y_pred[start : start + len(host)] = host.numpy()
 
 
-class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
+class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the network regressors; not for direct use.
 
     Subclasses define ``__init__`` (with their own defaults) and
@@ -178,6 +179,13 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
+
+    @abstractmethod
+    def _make_network(
+        self, n_features: int, n_outputs: int, hidden_layer_sizes: tuple[int, ...]
+    ) -> torch.nn.Module:
+        """The untrained network mapping ``n_features`` inputs to ``n_outputs``
+        through hidden layers of ``hidden_layer_sizes`` neurons."""
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> tuple[int, ...]:
