@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import Callback
 
+from ._accelerate import AcceleratedTrainingNet, net_params, shared_random_state
 from ._checkpoint import CheckpointFolder
 from ._device import (
     MIXED_PRECISION_DTYPES,
@@ -479,8 +480,6 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
 
         random_state = self.random_state
         if self.accelerator is not None:  # processes must draw alike
-            from ._accelerate import shared_random_state
-
             random_state = shared_random_state(self.accelerator, random_state)
         rng = check_random_state(random_state)
         n_samples = len(X)
@@ -640,8 +639,6 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
                     {f"compile__{key}": value for key, value in self.compile.items()}
                 )
         if self.accelerator is not None:
-            from ._accelerate import AcceleratedTrainingNet, net_params
-
             net_class = AcceleratedTrainingNet
             options.update(net_params(self.accelerator, self.batch_size, self.verbose))
             if self.accelerator.device_placement:
