@@ -14,7 +14,7 @@ import torch
 from conftest import ESTIMATORS, FAST
 from sklearn.model_selection import GridSearchCV
 
-import sktaaf._base
+import sktaaf._params
 from sktaaf import DGEXRegressor, TAAFRegressor
 from sktaaf._state import digest
 from sktaaf.exceptions import DeviceFallbackWarning, NonFiniteLossWarning
@@ -432,7 +432,7 @@ def test_unusable_parameters_give_clear_errors(Estimator, data, params, error, m
 
 def test_network_too_large_for_the_device_is_refused_before_building(data, monkeypatch):
     X, y = data
-    monkeypatch.setattr(sktaaf._base, "device_memory", lambda device: 10_000)
+    monkeypatch.setattr(sktaaf._params, "device_memory", lambda device: 10_000)
     with pytest.raises(ValueError, match="hidden_layer_sizes=.*more than"):
         DGEXRegressor(**{**FAST, "hidden_layer_sizes": (1000,)}).fit(X, y)
 
