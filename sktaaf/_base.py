@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
-import re
 import warnings
-from collections.abc import Sequence
-from numbers import Integral, Real
+from abc import ABCMeta, abstractmethod
 
 import joblib
 import numpy as np
@@ -16,17 +13,14 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import (
-    HasMethods,
-    Interval,
-    InvalidParameterError,
-    StrOptions,
-)
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import Callback
 
+from ._accelerate import AcceleratedTrainingNet, net_params, shared_random_state
 from ._checkpoint import CheckpointFolder
-from ._disk import DiskData, check_on_disk, is_on_disk, read_rows
+from ._data import training_data, validate_on_disk, validate_training_data
+from ._disk import is_on_disk, read_rows
+from ._params import NetworkParameters, _out_of_memory_message
 from ._persistence import (
     RUN_ONLY_PARAMS,
     load_estimator,
@@ -35,7 +29,7 @@ from ._persistence import (
 )
 from ._progress import print_log, progress_callbacks
 from ._random import isolated_torch_rng
-from ._sparse import SPARSE_FORMATS, SparseRows, check_not_anndata, dense_rows
+from ._sparse import check_not_anndata, dense_rows
 from ._standardize import column_statistics
 from ._state import (
     RestoreState,
@@ -46,34 +40,20 @@ from ._state import (
     get_rng_state,
 )
 from ._targets import as_frame as predictions_frame
-from ._targets import set_target_names
 from ._training import (
-    MIXED_PRECISION_DTYPES,
     BatchIterator,
     BestEpochStopping,
     FiniteLossGuard,
     ShuffledSplit,
-    TensorData,
     TrainingNet,
     as_float32,
     as_tensor,
     autocast,
-    check_sample_weight,
     pad_rows,
     unwrap_module,
 )
 from .exceptions import TrainingInterruptedWarning
-from .nn import ACTIVATIONS, StandardizedLoss, get_activation
 
-LOSSES = {"mae": torch.nn.L1Loss, "mse": torch.nn.MSELoss}
-OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "nadam": torch.optim.NAdam,
-    "rmsprop": torch.optim.RMSprop,
-    "sgd": torch.optim.SGD,
-}
-_DEVICE_PATTERN = re.compile(r"(auto|cpu|cuda|cuda:\d+|mps)")
 # Rows per forward pass in predict: large batches amortise per-call overhead
 # (more so on a GPU, where a forward pass of 4,096 rows is mostly launches).
 _MIN_PREDICT_BATCH_SIZE = 4096
@@ -85,379 +65,26 @@ _MIN_CUDA_PREDICT_BATCH_SIZE = 16384
 _PREDICT_ROW_MULTIPLE = 8
 
 
-# Numeric parameters, which sklearn's Interval constraints let bools through.
-_NUMERIC_PARAMS = (
-    "hidden_layer_sizes",
-    "dropout",
-    "learning_rate",
-    "batch_size",
-    "max_epochs",
-    "validation_fraction",
-    "n_iter_no_change",
-)
-# Optimizer arguments that other parameters set, and which.
-_RESERVED_OPTIMIZER_KWARGS = {
-    "lr": "the 'learning_rate' parameter sets",
-    "params": "the estimator sets (the network's parameters)",
-}
-
-
-def _device_memory(device: str) -> int | None:
-    """Bytes of memory of ``device`` (None when unknown)."""
-    try:
-        if device.startswith("cuda"):
-            return torch.cuda.get_device_properties(torch.device(device)).total_memory
-        if device == "cpu":
-            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError, RuntimeError):
-        pass
-    return None
-
-
-def _check_activation_shape(module, param: str, width: int, estimator, device) -> None:
-    """Raise if the activation ``module`` fails on, or changes the shape of, a
-    batch of ``width`` features on ``device``."""
-    inputs = torch.zeros(2, width, device=device)
-    try:
-        with torch.no_grad():
-            outputs = module(inputs)
-    except (MemoryError, torch.cuda.OutOfMemoryError):
-        raise  # not a problem of the parameter
-    except Exception as exc:
-        raise ValueError(
-            f"The {param!r} parameter of {type(estimator).__name__}, "
-            f"{getattr(estimator, param)!r}, fails on a batch of shape "
-            f"{tuple(inputs.shape)}: {type(exc).__name__}: {exc}"
-        ) from exc
-    shape = getattr(outputs, "shape", type(outputs).__name__)
-    if not isinstance(outputs, torch.Tensor) or outputs.shape != inputs.shape:
-        raise ValueError(
-            f"The {param!r} parameter of {type(estimator).__name__} must map a "
-            f"tensor to a tensor of the same shape (an element-wise function); "
-            f"{getattr(estimator, param)!r} maps shape {tuple(inputs.shape)} to "
-            f"{tuple(shape) if isinstance(shape, torch.Size) else shape}."
-        )
-
-
-def resolve_device(device: str | torch.device) -> str:
-    """Turn the ``device`` parameter into a concrete, available torch device.
-
-    ``"auto"`` picks CUDA when available, else the CPU. An explicit device that
-    this machine lacks is an error rather than a silent fallback.
-    """
-    name = str(device)
-    if not _DEVICE_PATTERN.fullmatch(name):
-        raise InvalidParameterError(
-            "The 'device' parameter must be 'auto', 'cpu', 'cuda', 'cuda:N' or "
-            f"'mps' (or a torch.device); got {device!r}."
-        )
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={name!r} was requested but CUDA is not available on this "
-                "machine (torch.cuda.is_available() is False). Use device='auto' "
-                "or device='cpu'."
-            )
-        index = torch.device(name).index
-        if index is not None and index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={name!r} was requested but this machine has "
-                f"{torch.cuda.device_count()} CUDA device(s)."
-            )
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(
-            "device='mps' was requested but the MPS backend is not available. "
-            "Use device='auto' or device='cpu'."
-        )
-    return name
-
-
-def check_mixed_precision(mixed_precision: str | None, device: str) -> None:
-    """Raise a ValueError if torch cannot autocast to ``mixed_precision`` on
-    ``device`` (or, for ``"fp16"``, scale the loss there)."""
-    if mixed_precision is None:
-        return
-    device_type = torch.device(device).type
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:  # torch warns (CPU) or raises (CUDA) on an unsupported dtype;
-            # torch < 2.3 has no torch.amp.GradScaler
-            torch.autocast(device_type, dtype=MIXED_PRECISION_DTYPES[mixed_precision])
-            if mixed_precision == "fp16":
-                torch.amp.GradScaler(device_type)
-        except (RuntimeError, ValueError, AssertionError, AttributeError) as exc:
-            caught.append(exc)
-    problems = [
-        str(getattr(item, "message", item))
-        for item in caught
-        if isinstance(item, Exception) or issubclass(item.category, UserWarning)
-    ]
-    if problems:
-        raise ValueError(
-            f"mixed_precision={mixed_precision!r} is not supported on device "
-            f"{device!r} by torch {torch.__version__}: {problems[0]} Use "
-            "mixed_precision=None (float32)"
-            + (" or 'bf16'." if mixed_precision == "fp16" else ".")
-        )
-
-
-def _out_of_memory_message(estimator, device: str, stage: str) -> str:
-    n_parameters = (
-        sum(p.numel() for p in estimator.module_.parameters())
-        if hasattr(estimator, "module_")
-        else None
-    )
-    size = f" with {n_parameters:,} parameters" if n_parameters else ""
-    return (
-        f"{device} ran out of memory during {stage} of {type(estimator).__name__}"
-        f"{size} (batch_size={estimator.batch_size}). Use a smaller batch_size, "
-        "narrower hidden layers, or split the target genes into blocks and fit "
-        "one estimator per block; see the original error above."
-    )
-
-
 def _finish_copy(y_pred, start, host, done) -> None:
     done.synchronize()
     y_pred[start : start + len(host)] = host.numpy()
 
 
-class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
+class BaseNetworkRegressor(
+    NetworkParameters, RegressorMixin, BaseEstimator, metaclass=ABCMeta
+):
     """Base class of the network regressors; not for direct use.
 
     Subclasses define ``__init__`` (with their own defaults) and
     ``_make_network(n_features, n_outputs, hidden_layer_sizes)``.
     """
 
-    _parameter_constraints: dict = {
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "activation": [StrOptions(set(ACTIVATIONS)), callable],
-        "output_activation": [StrOptions({"same", *ACTIVATIONS}), callable, None],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "loss": [StrOptions(set(LOSSES)), torch.nn.Module],
-        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "optimizer_kwargs": [dict, None],
-        "standardize": ["boolean"],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "warm_start": ["boolean"],
-        "checkpoint_dir": [str, os.PathLike, None],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "callbacks": [list, tuple, None],
-        "device": [str, torch.device],
-        "mixed_precision": [StrOptions(set(MIXED_PRECISION_DTYPES)), None],
-        "compile": ["boolean", dict],
-        "accelerator": [HasMethods(["prepare", "autocast", "backward"]), None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
-
-    # ------------------------------------------------------------------ checks
-    def _check_params(self) -> tuple[int, ...]:
-        """The checks of the parameters that ``_parameter_constraints`` cannot
-        express, run by ``fit`` (and ``load``) before any data work; returns
-        the hidden layer sizes."""
-        name = type(self).__name__
-        for param in _NUMERIC_PARAMS:
-            value = getattr(self, param)
-            if isinstance(value, bool | np.bool_):
-                raise InvalidParameterError(
-                    f"The {param!r} parameter of {name} must be a number, not a "
-                    f"bool; got {value!r}."
-                )
-        hidden_layer_sizes = self._hidden_layer_sizes()
-        self._check_optimizer_kwargs(self._optimizer_class())
-        for param in ("activation", "output_activation"):
-            self._activation_module(param)
-        self._check_compile()
-        return hidden_layer_sizes
-
-    def _hidden_layer_sizes(self) -> tuple[int, ...]:
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, np.ndarray):
-            sizes = sizes.tolist() if sizes.ndim else [sizes.item()]
-        if isinstance(sizes, Integral) and not isinstance(sizes, bool):
-            sizes = (sizes,)
-        # One level only: ((16, 8),) is not two layers; and an order (no sets).
-        if isinstance(sizes, Sequence) and not isinstance(sizes, str):
-            sizes = tuple(sizes)
-        else:
-            sizes = ()
-        if not sizes or not all(
-            isinstance(size, Integral)
-            and not isinstance(size, bool | np.bool_)
-            and size >= 1
-            for size in sizes
-        ):
-            raise InvalidParameterError(
-                f"The 'hidden_layer_sizes' parameter of {type(self).__name__} must be "
-                "a positive int or a non-empty flat sequence of positive ints; got "
-                f"{self.hidden_layer_sizes!r}."
-            )
-        return tuple(int(size) for size in sizes)
-
-    def _optimizer_class(self) -> type:
-        if isinstance(self.optimizer, str):
-            return OPTIMIZERS[self.optimizer]
-        if not issubclass(self.optimizer, torch.optim.Optimizer):
-            raise InvalidParameterError(
-                f"The 'optimizer' parameter of {type(self).__name__} must be one of "
-                f"{sorted(OPTIMIZERS)} or a torch.optim.Optimizer subclass; got "
-                f"{self.optimizer!r}."
-            )
-        return self.optimizer
-
-    def _check_optimizer_kwargs(self, optimizer_class: type) -> None:
-        """Refuse ``optimizer_kwargs`` that conflict with other parameters or
-        that the optimizer does not accept (tried on a dummy parameter)."""
-        kwargs = self.optimizer_kwargs or {}
-        optimizer = optimizer_class.__name__
-        keys = [key for key in kwargs if not isinstance(key, str)]
-        if keys:
-            raise InvalidParameterError(
-                "The 'optimizer_kwargs' parameter must have str keys (names of "
-                f"arguments of the optimizer {optimizer}); got {keys[0]!r}."
-            )
-        for key, instead in _RESERVED_OPTIMIZER_KWARGS.items():
-            if key in kwargs:
-                raise ValueError(
-                    f"optimizer_kwargs={kwargs!r} sets {key!r} of the optimizer "
-                    f"{optimizer}, which {instead}: remove it from optimizer_kwargs."
-                )
-        dummy = torch.nn.Parameter(torch.zeros(1))
-        try:
-            optimizer_class([dummy], lr=self.learning_rate, **kwargs)
-        except Exception as exc:
-            if kwargs:
-                problem = f"optimizer_kwargs={kwargs!r} are not accepted by"
-            else:  # e.g. a custom optimizer with required arguments
-                problem = "optimizer_kwargs=None: cannot create"
-            raise InvalidParameterError(  # a ValueError and a TypeError
-                f"{problem} the optimizer {optimizer} (with "
-                f"lr=learning_rate={self.learning_rate!r}): {exc}"
-            ) from exc
-
-    def _activation_module(self, param: str) -> torch.nn.Module | None:
-        """A fresh module of the activation parameter ``param``, or None (a
-        linear output); errors name the parameter."""
-        value = getattr(self, param)
-        if param == "output_activation":
-            value = self._output_activation()
-        if value is None:
-            return None
-        try:
-            # A copy: checking a stateful callable must not change the user's.
-            return get_activation(copy.deepcopy(value))
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(
-                f"The {param!r} parameter of {type(self).__name__} is unusable: {exc}"
-            ) from exc
-
-    def _check_compile(self) -> None:
-        if not isinstance(self.compile, dict):
-            return
-        keys = [key for key in self.compile if not isinstance(key, str)]
-        if keys or "model" in self.compile:
-            raise InvalidParameterError(
-                "The 'compile' parameter must map names of arguments of "
-                f"torch.compile (other than 'model') to values; got {self.compile!r}."
-            )
-        try:  # torch.compile checks its arguments eagerly and compiles lazily
-            torch.compile(torch.nn.Identity(), **self.compile)
-        except Exception as exc:
-            raise InvalidParameterError(  # a ValueError and a TypeError
-                f"compile={self.compile!r} is not accepted by torch.compile "
-                f"{torch.__version__}: {exc}"
-            ) from exc
-
-    def _check_loss(self, n_outputs: int, device: str) -> None:
-        """Raise if the loss does not turn a batch of predictions and targets
-        (on ``device``) into one number."""
-        predictions = torch.zeros(2, n_outputs, device=device)
-        try:
-            with torch.no_grad():
-                criterion = self._criterion().to(device)
-                loss = criterion(predictions, torch.zeros_like(predictions))
-        except (MemoryError, torch.cuda.OutOfMemoryError):
-            raise
-        except Exception as exc:
-            raise ValueError(
-                f"The 'loss' parameter of {type(self).__name__}, {self.loss!r}, "
-                f"fails on predictions and targets of shape (2, {n_outputs}): "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-            shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else loss
-            raise ValueError(
-                f"The 'loss' parameter of {type(self).__name__} must reduce "
-                "predictions and targets to one number (a tensor of one "
-                f"element); {self.loss!r} gives {shape!r} for a batch of shape "
-                f"(2, {n_outputs})."
-            )
-
-    def _check_network(
-        self, n_features: int, n_outputs: int, hidden_layer_sizes, device: str
-    ) -> None:
-        """Check, without building it, that the network fits in ``device``'s
-        memory, that its activations keep the shape of their input and that
-        its loss gives one number."""
-        widths = [n_features, *hidden_layer_sizes, n_outputs]
-        # Weights and biases, and TAAF's four parameters per neuron: an upper
-        # bound of both networks' parameters (gradients and optimizer state
-        # need two to three times more).
-        n_parameters = sum(
-            (n_in + 5) * n_out
-            for n_in, n_out in zip(widths[:-1], widths[1:], strict=True)
-        )
-        needed = 4 * n_parameters
-        available = _device_memory(device)
-        if available is not None and needed > available:
-            raise ValueError(
-                f"hidden_layer_sizes={self.hidden_layer_sizes!r} describes, with "
-                f"{n_features} features and {n_outputs} targets, a network of "
-                f"about {n_parameters:,} parameters, whose float32 weights alone "
-                f"need {needed / 2**30:,.1f} GiB, more than the "
-                f"{available / 2**30:,.1f} GiB of memory of device {device!r}. "
-                "Use smaller hidden layers."
-            )
-        shapes = {"activation": sorted(set(hidden_layer_sizes))}
-        shapes["output_activation"] = [n_outputs]
-        with isolated_torch_rng():  # an activation or a loss may draw
-            self._check_loss(n_outputs, device)
-            for param, param_widths in shapes.items():
-                module = self._activation_module(param)
-                if module is None:
-                    continue
-                module.to(device).eval()
-                for width in param_widths:
-                    try:
-                        _check_activation_shape(module, param, width, self, device)
-                    except torch.cuda.OutOfMemoryError as exc:
-                        raise torch.cuda.OutOfMemoryError(
-                            _out_of_memory_message(
-                                self, device, "the check of the activations"
-                            )
-                        ) from exc
-
-    def _criterion(self, module=None):
-        if isinstance(self.loss, str):
-            criterion = LOSSES[self.loss]()
-        else:  # a copy: fit must leave its parameters untouched
-            criterion = copy.deepcopy(self.loss)
-        y_scale = getattr(module, "y_scale", None)  # with standardize=True
-        return criterion if y_scale is None else StandardizedLoss(criterion, y_scale)
-
-    def _output_activation(self):
-        if isinstance(self.output_activation, str) and self.output_activation == "same":
-            return self.activation
-        return self.output_activation
+    @abstractmethod
+    def _make_network(
+        self, n_features: int, n_outputs: int, hidden_layer_sizes: tuple[int, ...]
+    ) -> torch.nn.Module:
+        """The untrained network mapping ``n_features`` inputs to ``n_outputs``
+        through hidden layers of ``hidden_layer_sizes`` neurons."""
 
     def _validation_split(self, n_samples: int, rng: np.random.RandomState):
         n_valid = int(np.ceil(self.validation_fraction * n_samples))
@@ -533,35 +160,9 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         # Validated before any data work.
         device = self._training_device(self._optimizer_class())
         warm = self.warm_start and hasattr(self, "net_")
-        check_not_anndata(X, "X")
-        check_not_anndata(y, "y")
-        on_disk = is_on_disk(X) or is_on_disk(y)
-        set_target_names(self, None if on_disk else y)
-        if on_disk:  # streamed from the files, chunk by chunk
-            X, y = self._validate_on_disk(X, y, reset=not warm)
-        else:
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                reset=not warm,
-                multi_output=True,
-                y_numeric=True,
-                dtype=np.float32,
-                order="C",
-                accept_sparse=SPARSE_FORMATS,
-            )
-            # Validated again as float32: a finite float64 beyond float32's
-            # range must be an error, not an infinity.
-            y = check_array(
-                y,
-                dtype=np.float32,
-                order="C",
-                ensure_2d=False,
-                input_name="y",
-                accept_sparse="csr",
-            )
-        sample_weight = check_sample_weight(sample_weight, X, self._criterion())
+        X, y, sample_weight, on_disk = validate_training_data(
+            self, X, y, sample_weight, reset=not warm
+        )
         target_is_1d = y.ndim == 1
         n_targets = 1 if target_is_1d else y.shape[1]
         if warm and n_targets != self.n_outputs_:
@@ -576,8 +177,6 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
 
         random_state = self.random_state
         if self.accelerator is not None:  # processes must draw alike
-            from ._accelerate import shared_random_state
-
             random_state = shared_random_state(self.accelerator, random_state)
         rng = check_random_state(random_state)
         n_samples = X.shape[0]
@@ -586,20 +185,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
 
         with self._checkpoint_folder(X, y, warm, sample_weight) as checkpoint:
             state = self._initial_state(checkpoint, warm)
-            if on_disk:
-                data = DiskData(X, y, device, sample_weight=sample_weight)
-            else:
-                data = TensorData(
-                    *(
-                        SparseRows(a, device)
-                        if sp.issparse(a)
-                        else as_tensor(a.reshape(len(a), -1)).to(device)
-                        for a in (X, y)
-                    ),
-                    sample_weight=None
-                    if sample_weight is None
-                    else as_tensor(sample_weight).to(device),
-                )
+            data = training_data(X, y, sample_weight, device, on_disk)
             # Seed torch (weights, dropout) without leaving its global state changed,
             # nor sharing it with fits in other threads (see sktaaf._random).
             cuda = device.startswith("cuda")
@@ -680,59 +266,6 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             stacklevel=4,  # the caller of fit, past sklearn's fit wrapper
         )
 
-    def _training_device(self, optimizer_class) -> str:
-        """The device training runs on, once the options that decide it (and
-        how) are checked against each other."""
-        closure = issubclass(optimizer_class, torch.optim.LBFGS)
-        if self.accelerator is None:
-            if closure and self.mixed_precision == "fp16":
-                raise ValueError(
-                    f"optimizer={optimizer_class.__name__} re-evaluates the loss "
-                    "in a closure, which the loss scaling of "
-                    "mixed_precision='fp16' does not support. Use "
-                    "mixed_precision='bf16' or None, or another optimizer."
-                )
-            device = resolve_device(self.device)
-            check_mixed_precision(self.mixed_precision, device)
-            return device
-        for name, value, instead in [
-            (
-                "mixed_precision",
-                self.mixed_precision,
-                "Accelerator(mixed_precision=...)",
-            ),
-            ("compile", self._compiles(), "Accelerator(dynamo_backend='inductor')"),
-        ]:
-            if value:
-                raise ValueError(
-                    f"{name}={getattr(self, name)!r} cannot be combined with an "
-                    f"accelerator, which sets it itself: use {instead} and leave "
-                    f"{name} at its default."
-                )
-        if closure:
-            raise ValueError(
-                f"optimizer={optimizer_class.__name__} re-evaluates the loss in a "
-                "closure, which training through an accelerator does not support. "
-                "Use another optimizer or accelerator=None."
-            )
-        accelerator_device = torch.device(self.accelerator.device)
-        if str(self.device) != "auto":
-            wanted = torch.device(resolve_device(self.device))
-            if wanted.type != accelerator_device.type or wanted.index not in (
-                None,
-                accelerator_device.index,
-            ):
-                raise ValueError(
-                    f"device={self.device!r} differs from the device of the "
-                    f"accelerator, {str(accelerator_device)!r}, which places the "
-                    "network itself. Leave device='auto' when passing an "
-                    "accelerator."
-                )
-        return str(accelerator_device)
-
-    def _compiles(self) -> bool:
-        return isinstance(self.compile, dict) or bool(self.compile)
-
     def _build_net(
         self, module, device, split=None, generator=None, state=None
     ) -> TrainingNet:
@@ -751,8 +284,6 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
                     {f"compile__{key}": value for key, value in self.compile.items()}
                 )
         if self.accelerator is not None:
-            from ._accelerate import AcceleratedTrainingNet, net_params
-
             net_class = AcceleratedTrainingNet
             options.update(net_params(self.accelerator, self.batch_size, self.verbose))
             if self.accelerator.device_placement:
@@ -784,36 +315,6 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
             restore = RestoreState(state, training_device).initialize()
             net.callbacks_.insert(0, ("restore_state", restore))
         return net
-
-    def _validate_on_disk(self, X, y, reset: bool):
-        """Check streamed data without loading it; set or check the number of
-        features as ``validate_data`` does for arrays in memory."""
-        if not is_on_disk(X):
-            X = check_array(X, dtype=np.float32, order="C", input_name="X")
-        check_on_disk(X, "X")
-        n_features = X.shape[1]
-        if reset:
-            self.n_features_in_ = n_features
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but {type(self).__name__} is "
-                f"expecting {self.n_features_in_} features as input."
-            )
-        if y is None:
-            return X, None
-        if not is_on_disk(y):
-            y = check_array(
-                y, dtype=np.float32, order="C", ensure_2d=False, input_name="y"
-            )
-        check_on_disk(y, "y", ensure_2d=False)
-        if len(y) != len(X):
-            raise ValueError(
-                "Found input variables with inconsistent numbers of samples: "
-                f"[{len(X)}, {len(y)}]"
-            )
-        return X, y
 
     def _checkpoint_folder(self, X, y, warm: bool, sample_weight=None):
         """The context in which this fit reads and writes its checkpoint: a
@@ -901,7 +402,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator):
         check_not_anndata(X, "X")
         frame_index = X
         if is_on_disk(X):
-            self._validate_on_disk(X, None, reset=False)
+            validate_on_disk(self, X, None, reset=False)
             dtype = np.float32 if X.dtype == np.float32 else np.float64
         else:
             X = validate_data(

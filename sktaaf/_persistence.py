@@ -24,7 +24,6 @@ import functools
 import importlib
 import json
 import os
-import re
 import secrets
 import warnings
 from pathlib import Path
@@ -34,16 +33,27 @@ import sklearn
 import skorch
 import torch
 
+from . import nn as sktaaf_nn
+from ._device import is_available, resolve_device
+from ._model_file import (
+    MAX_COUNT,
+    RUN_ONLY_PARAMS,
+    invalid_field,
+    validate_metadata,
+)
 from ._random import isolated_torch_rng
 from ._state import TrainingState, digest
-from .exceptions import ModelVersionWarning
+from ._version import __version__
+from .exceptions import (
+    DeviceFallbackWarning,
+    ModelVersionWarning,
+    ParameterNotSavedWarning,
+)
+from .nn import ACTIVATIONS
 
 FORMAT = "sktaaf-model"
 # Version 2 added the checksum: a file of version 2 or later must carry one.
 FORMAT_VERSION = 2
-#: Parameters that are objects of one training run (not of the model): not
-#: saved (a loaded model has them None), nor part of a checkpoint's identity.
-RUN_ONLY_PARAMS = ("callbacks", "checkpoint_dir", "accelerator")
 # Element-wise functions a saved activation may name, besides the activation
 # classes of torch.nn and sktaaf.nn.
 _TORCH_FUNCTIONS = (
@@ -56,14 +66,9 @@ _FUNCTIONAL_ACTIVATIONS = (
     "sigmoid", "silu", "softplus", "softshrink", "softsign", "tanh",
     "tanhshrink",
 )  # fmt: skip
-# Largest number of features, targets or neurons a model file may state.
-_MAX_COUNT = 2**31 - 1
-_DEVICE_PATTERN = re.compile(r"cpu|cuda|cuda:\d+|mps")
 
 
 def _versions() -> dict:
-    from . import __version__
-
     return {
         "sktaaf": __version__,
         "torch": torch.__version__,
@@ -87,7 +92,7 @@ def _encode_param(name, value):
     if isinstance(value, np.random.RandomState):
         warnings.warn(
             "random_state is a RandomState instance, which is saved as None.",
-            UserWarning,
+            ParameterNotSavedWarning,
             stacklevel=4,
         )
         return None
@@ -128,9 +133,6 @@ def _import(module_name: str, qualname: str):
 def _allowed_references() -> dict[str, dict[str, object]]:
     """The classes and functions each parameter may name in a model file, by
     the reference under which :func:`_encode_param` saves them."""
-    from . import nn as sktaaf_nn
-    from .nn import ACTIVATIONS
-
     activation_classes = torch.nn.modules.activation
     activations = [
         *(("torch.nn", value) for value in ACTIVATIONS.values()),
@@ -327,7 +329,7 @@ def save_estimator(estimator, path) -> None:
         warnings.warn(
             "callbacks are not saved; the loaded estimator has callbacks=None "
             "(they only matter for training).",
-            UserWarning,
+            ParameterNotSavedWarning,
             stacklevel=3,
         )
     state = TrainingState.from_net(
@@ -410,14 +412,12 @@ def load_estimator(cls, path, *, device=None, custom_objects=None):
 
 
 def _rebuild(cls, path, payload, metadata, device, custom_objects):
-    from ._base import resolve_device
-
     if metadata["class"] != cls.__name__:
         raise TypeError(
             f"{str(path)!r} holds a {metadata['class']}, not a {cls.__name__}; "
             f"load it with {metadata['class']}.load."
         )
-    _validate_metadata(metadata, payload, path)
+    validate_metadata(metadata, payload, path)
     check_versions(metadata, path)
     params = _decode_params(metadata["params"], custom_objects or {})
     params.setdefault("standardize", False)  # saved before the parameter existed
@@ -440,11 +440,11 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     saved_device = fitted["device_"]
     if device is None:
         device = saved_device
-        if not _is_available(saved_device):
+        if not is_available(saved_device):
             warnings.warn(
                 f"The model was fitted on {saved_device}, which this machine lacks; "
                 "it is loaded on the CPU.",
-                UserWarning,
+                DeviceFallbackWarning,
                 stacklevel=3,
             )
             device = "cpu"
@@ -472,155 +472,6 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     return estimator
 
 
-def _is_available(device: str) -> bool:
-    """Whether this machine has ``device`` (a saved ``device_``)."""
-    if device.startswith("cuda"):
-        index = torch.device(device).index or 0
-        return torch.cuda.is_available() and index < torch.cuda.device_count()
-    if device == "mps":
-        return torch.backends.mps.is_available()
-    return True
-
-
-def _invalid(path, field: str, value, expected: str) -> ValueError:
-    shown = repr(value)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
-    return ValueError(
-        f"{str(path)!r} is not a valid sktaaf model file: its {field} is {shown}; "
-        f"expected {expected}. The file is damaged or was edited."
-    )
-
-
-def _is_count(value, low: int, high: int = _MAX_COUNT) -> bool:
-    return type(value) is int and low <= value <= high
-
-
-def _validate_metadata(metadata: dict, payload: dict, path) -> None:
-    """Check the type and range of every field of a model file that load
-    uses, before any of it is used (the parameters are checked by
-    :func:`_check_saved_params`, the weights' shapes by :func:`_network_for`)."""
-    for field, kind in [
-        ("class", str),
-        ("params", dict),
-        ("fitted", dict),
-        ("history", list),
-        ("versions", dict),
-    ]:
-        if not isinstance(metadata.get(field), kind):
-            raise _invalid(path, field, metadata.get(field), f"a {kind.__name__}")
-    for name in RUN_ONLY_PARAMS:  # objects of a training run: never saved
-        if metadata["params"].get(name) is not None:
-            raise _invalid(path, f"parameter {name}", metadata["params"][name], "None")
-    for name, version in metadata["versions"].items():
-        if not isinstance(version, str):
-            raise _invalid(path, f"version of {name}", version, "a str")
-    history = metadata["history"]
-    for record in history:
-        if not isinstance(record, dict):
-            raise _invalid(path, "history", record, "a list of per-epoch dicts")
-    fitted = metadata["fitted"]
-    n_epochs = len(history)
-    checks = {
-        "n_features_in_": (
-            lambda value: _is_count(value, 1),
-            f"an int in [1, {_MAX_COUNT}]",
-        ),
-        "n_outputs_": (
-            lambda value: _is_count(value, 1),
-            f"an int in [1, {_MAX_COUNT}]",
-        ),
-        "n_iter_": (
-            lambda value: _is_count(value, 0, n_epochs),
-            f"an int in [0, {n_epochs}] (the epochs in the history)",
-        ),
-        "best_epoch_": (
-            lambda value: _is_count(value, 0, n_epochs),
-            f"an int in [0, {n_epochs}] (the epochs in the history)",
-        ),
-        "target_is_1d": (
-            lambda value: (
-                isinstance(value, bool) and (not value or fitted.get("n_outputs_") == 1)
-            ),
-            "a bool, and False unless n_outputs_ is 1",
-        ),
-        "device_": (
-            lambda value: isinstance(value, str) and _DEVICE_PATTERN.fullmatch(value),
-            "'cpu', 'cuda', 'cuda:N' or 'mps'",
-        ),
-        "feature_names_in_": (
-            lambda value: (
-                value is None
-                or (
-                    isinstance(value, list)
-                    and len(value) == fitted.get("n_features_in_")
-                    and all(isinstance(name, str) for name in value)
-                )
-            ),
-            "None or a list of n_features_in_ str",
-        ),
-        "target_names_": (
-            lambda value: (
-                value is None
-                or (
-                    isinstance(value, list)
-                    and len(value) == fitted.get("n_outputs_")
-                    and all(isinstance(name, str) for name in value)
-                )
-            ),
-            "None or a list of n_outputs_ str",
-        ),
-    }
-    optional = {"target_names_"}  # absent from files of earlier versions
-    for field, (is_valid, expected) in checks.items():
-        if field in optional and field not in fitted:
-            continue
-        if field not in fitted:
-            raise _invalid(path, f"fitted attribute {field}", "missing", expected)
-        if not is_valid(fitted[field]):
-            raise _invalid(path, f"fitted attribute {field}", fitted[field], expected)
-    _validate_payload(payload, path)
-
-
-def _validate_payload(payload: dict, path) -> None:
-    """Check the types of the tensor entries of a model file."""
-    tensors = {
-        "module": lambda value: (
-            isinstance(value, dict)
-            and all(
-                isinstance(key, str) and isinstance(tensor, torch.Tensor)
-                for key, tensor in value.items()
-            )
-        ),
-        "optimizer": lambda value: (
-            isinstance(value, dict)
-            and isinstance(value.get("state"), dict)
-            and isinstance(value.get("param_groups"), list)
-        ),
-        "rng_state": lambda value: (
-            isinstance(value, list | tuple)
-            and len(value) >= 1
-            and all(
-                isinstance(state, torch.Tensor) and state.dtype == torch.uint8
-                for state in value
-            )
-        ),
-        "generator_state": lambda value: (
-            isinstance(value, torch.Tensor) and value.dtype == torch.uint8
-        ),
-    }
-    for entry, is_valid in tensors.items():
-        if entry not in payload:
-            raise ValueError(
-                f"{str(path)!r} is not a valid sktaaf model file: the entry "
-                f"{entry!r} is missing (the file is damaged or was edited)."
-            )
-        if not is_valid(payload[entry]):
-            raise _invalid(
-                path, f"entry {entry!r}", type(payload[entry]).__name__, "tensors"
-            )
-
-
 def _check_saved_params(estimator, path) -> None:
     """Run ``fit``'s checks of the parameters on those read from a file."""
     try:
@@ -638,12 +489,12 @@ def _network_for(estimator, weights: dict, device: str, path) -> torch.nn.Module
     checked to fit ``weights``, built without touching torch's random state."""
     n_features, n_outputs = estimator.n_features_in_, estimator.n_outputs_
     hidden_layer_sizes = estimator._hidden_layer_sizes()
-    if max(hidden_layer_sizes) > _MAX_COUNT:
-        raise _invalid(
+    if max(hidden_layer_sizes) > MAX_COUNT:
+        raise invalid_field(
             path,
             "parameter hidden_layer_sizes",
             estimator.hidden_layer_sizes,
-            f"sizes of at most {_MAX_COUNT}",
+            f"sizes of at most {MAX_COUNT}",
         )
     with torch.device("meta"):  # shapes only: allocates and draws nothing
         expected = estimator._make_network(n_features, n_outputs, hidden_layer_sizes)

@@ -1,6 +1,7 @@
 """TAAFRegressor: D-GEX with transformative adaptive activation functions."""
 
 from ._base import BaseNetworkRegressor
+from ._docstrings import fill_doc
 from .nn import TAAFNetwork
 
 #: The TAAF-D-GEX reference recipe [Kunc & Kléma 2021], which were
@@ -21,6 +22,7 @@ REFERENCE_SETTINGS = {
 }
 
 
+@fill_doc
 class TAAFRegressor(BaseNetworkRegressor):
     """Multi-output regression with a TAAF-D-GEX network.
 
@@ -65,9 +67,7 @@ class TAAFRegressor(BaseNetworkRegressor):
     learning_rate : float, default=5e-3
         The optimizer's learning rate. The reference used 5e-4, which with
         standardised genes converges ten times more slowly.
-    optimizer_kwargs : dict, default=None
-        Further keyword arguments of the optimizer, e.g.
-        ``{"weight_decay": 1e-5}`` or ``{"momentum": 0.9}`` for SGD.
+    {optimizer_kwargs}
     standardize : bool, default=True
         Learn each gene's location and scale: ``fit`` computes the mean and
         standard deviation of every column of ``X`` and ``y`` (in float32, in
@@ -82,89 +82,20 @@ class TAAFRegressor(BaseNetworkRegressor):
         pickle and checkpoints, and ``warm_start`` keeps those of the first
         fit. ``False`` trains on the data as given, as before this option
         existed.
-    batch_size : int, default=64
-        Samples per mini-batch.
-    max_epochs : int, default=200
-        Maximum number of passes over the training data.
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the samples (a shuffled split
-        seeded by ``random_state``), stop when the validation loss has not
-        improved for ``n_iter_no_change`` epochs, and restore the weights of
-        the best epoch. When False, all samples train for ``max_epochs``.
-    validation_fraction : float, default=0.1
-        Share of the samples held out for early stopping, in (0, 1).
-    n_iter_no_change : int, default=20
-        Epochs without improvement of the validation loss before stopping.
-    warm_start : bool, default=False
-        When True and the estimator is fitted, ``fit`` continues training the
-        fitted network for ``max_epochs`` more epochs: weights, optimizer
-        state, history and random streams carry on, so on the CPU two
-        successive fits of 5 epochs (without early stopping) give exactly one
-        fit of 10. Data must have the same features and targets.
-    checkpoint_dir : str or path-like, default=None
-        A directory where ``fit`` saves its state after every epoch (as
-        ``checkpoint.pt``, in the safe format of :meth:`save`). A fit that
-        finds there a checkpoint of the same parameters and data resumes from
-        its last finished epoch (optimizer, early stopping and random streams
-        included: on the CPU the result equals an uninterrupted fit), or
-        returns its final model if it had finished. Lets a killed process pick
-        up where it stopped. Fits of other parameters or data sharing the
-        directory (e.g. those of a grid search) each keep their own checkpoint
-        in a sub-folder; see :ref:`persistence`.
-    callbacks : list of skorch callbacks, default=None
-        Extra skorch callbacks (instances, or ``(name, callback)`` pairs), e.g.
-        a learning-rate schedule; see the example below. They are copied at
-        each fit.
-    device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
-        Where to train: ``"auto"`` uses CUDA when available, else the CPU. An
-        explicit CUDA device on a machine without CUDA is an error.
-    mixed_precision : {"bf16", "fp16"} or None, default=None
-        Train and predict in mixed precision: the forward passes and the loss
-        run under ``torch.autocast`` in bfloat16 or float16, the weights and
-        the optimizer stay float32, and predictions come back in ``X``'s
-        dtype. ``"fp16"`` also scales the loss (``torch.amp.GradScaler``,
-        whose state carries on with ``warm_start`` and through :meth:`save`);
-        steps whose gradients overflow are skipped. Worth it on GPUs with
-        tensor cores (``"bf16"`` from the Ampere generation on); on most CPUs
-        it is slower than float32. ``None`` trains in float32. An option
-        torch does not support on the device is an error. See :ref:`devices`.
-    compile : bool or dict, default=False
-        Compile the network with ``torch.compile`` (skorch's ``compile``
-        option); a dict passes keyword arguments to it, e.g.
-        ``{"mode": "max-autotune"}``. The first batches and the first
-        :meth:`predict` pay for the compilation, so this pays off for long
-        fits of large networks. ``module_`` is the network itself, sharing
-        its weights with the compiled wrapper in ``net_.module_``; pickles
-        and saved models hold the weights under their usual names. With
-        inductor (the default backend), dropout draws other masks than
-        uncompiled torch does.
-    accelerator : accelerate.Accelerator, default=None
-        Train through Hugging Face accelerate (the ``accelerate`` extra), e.g.
-        on several GPUs in data-parallel processes started with
-        ``accelerate launch``. The
-        accelerator chooses the device (leave ``device="auto"``) and the mixed
-        precision (``Accelerator(mixed_precision="bf16")``; leave
-        ``mixed_precision=None`` and ``compile=False``). ``batch_size`` is per
-        process, as with accelerate's data loaders, unless the accelerator
-        splits batches; the processes share the seed, and each trains on its
-        share of every batch and scores the whole validation set. After
-        training, the network is unwrapped: :meth:`predict` runs in float32 on
-        the local device, and in every process. Clones share the accelerator
-        (accelerate copies it by reference); :meth:`save` does not keep it
-        (call it from the main process only, ``accelerator.is_main_process``).
-        Closure optimizers (LBFGS) are not supported. See :ref:`devices`.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, dropout, the validation split and the shuffling of
-        the batches. An int makes fits on the CPU reproducible bit for bit,
-        also when fits run in threads beside it: torch's random generator is
-        process-wide, so fits in threads of one process train one at a time
-        (fit in processes, joblib's default backend, to train in parallel).
-        torch's global random state is left as it was.
-    verbose : int, default=0
-        0 is silent; 1 or more reports the losses of each epoch: on a terminal
-        as a table, with a progress bar of the batches; written to a file, a
-        pipe or a CI log, as one plain line per epoch (no carriage returns or
-        colour codes).
+    {batch_size}
+    {max_epochs}
+    {early_stopping}
+    {validation_fraction}
+    {n_iter_no_change}
+    {warm_start}
+    {checkpoint_dir}
+    {callbacks}
+    {device}
+    {mixed_precision}
+    {compile}
+    {accelerator}
+    {random_state}
+    {verbose}
 
     Attributes
     ----------

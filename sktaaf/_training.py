@@ -21,11 +21,11 @@ from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 
+from ._device import MIXED_PRECISION_DTYPES
 from ._malloc import tune_malloc_for_training
 from .exceptions import NonFiniteLossWarning
 
 #: The ``mixed_precision`` options and the dtypes autocast computes in.
-MIXED_PRECISION_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class StopTraining(KeyboardInterrupt):

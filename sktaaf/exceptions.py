@@ -4,8 +4,10 @@ from sklearn.exceptions import ConvergenceWarning
 
 __all__ = [
     "CheckpointWarning",
+    "DeviceFallbackWarning",
     "ModelVersionWarning",
     "NonFiniteLossWarning",
+    "ParameterNotSavedWarning",
     "SktaafWarning",
     "TrainingInterruptedWarning",
 ]
@@ -127,4 +129,17 @@ class CheckpointWarning(SktaafWarning):
     """A checkpoint in ``checkpoint_dir`` is not resumed: it is unreadable or
     damaged (the fit starts afresh and overwrites it), or it belongs to other
     parameters or data (the fit keeps its own checkpoint beside it).
+    """
+
+
+class DeviceFallbackWarning(SktaafWarning):
+    """A model fitted on a device this machine lacks (a GPU) is loaded on the
+    CPU instead; pass ``device=`` to ``load`` to choose the device yourself.
+    """
+
+
+class ParameterNotSavedWarning(SktaafWarning):
+    """``save`` leaves out a parameter that a model file cannot hold: the
+    callbacks (they only matter for training) or a ``RandomState`` instance
+    as ``random_state`` (saved as None).
     """

@@ -19,11 +19,11 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn import get_config
 from sklearn.metrics import get_scorer, make_scorer
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_array, check_consistent_length
 
+from ._arrays import block_size, is_constant
 from ._targets import labelled
 
 __all__ = [
@@ -59,17 +59,11 @@ def _check_per_gene_targets(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     return y_true, y_pred
 
 
-def _is_constant(values: np.ndarray) -> np.ndarray:
-    """Which columns hold one value only (exactly, unlike a zero variance)."""
-    return (values == values[:1]).all(axis=0)
-
-
 def _column_blocks(n_samples: int, n_columns: int):
     """Slices of columns whose temporary copies fit in scikit-learn's
     working_memory and in _MAX_BLOCK_MIB."""
     # Per column: up to four float64 copies of n_samples values at once.
-    budget = min(get_config()["working_memory"], _MAX_BLOCK_MIB) * 2**20
-    n_block = int(max(1, min(n_columns, budget // (4 * 8 * max(n_samples, 1)))))
+    n_block = block_size(4 * 8 * max(n_samples, 1), n_columns, _MAX_BLOCK_MIB)
     return gen_batches(n_columns, n_block)
 
 
@@ -165,8 +159,8 @@ def per_gene_pearson(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
         scale *= np.sqrt(np.einsum("ij,ij->j", pred, pred))
         # Exactly constant columns: centring may leave rounding noise behind,
         # which would give a meaningless r rather than a zero variance.
-        undefined = (scale == 0) | _is_constant(y_true[:, block])
-        undefined |= _is_constant(y_pred[:, block])
+        undefined = (scale == 0) | is_constant(y_true[:, block])
+        undefined |= is_constant(y_pred[:, block])
         np.divide(covariance, scale, out=covariance, where=~undefined)
         covariance[undefined] = np.nan
         r[block] = np.clip(covariance, -1, 1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .metrics import per_gene_mae, per_gene_pearson, win_rate
+from .nn import TAAF
 
 __all__ = [
     "plot_learning_curves",
@@ -196,8 +197,6 @@ def plot_per_gene_error(
 
 
 def _taaf_layers(estimator_or_module) -> dict:
-    from .nn import TAAF
-
     source = _final_step(estimator_or_module)
     module = getattr(source, "module_", source)
     named_modules = getattr(module, "named_modules", None)

@@ -6,6 +6,7 @@ sktaaf does not reimplement it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -208,6 +209,135 @@ def _exact_squared_distances(X, rows_a, rows_b, chunk=1024) -> np.ndarray:
     return out
 
 
+def _finite_column_mean(X, block_size: int) -> np.ndarray:
+    """The column means of ``X`` in its dtype, read ``block_size`` rows at a
+    time (``X`` may be a memory map); raises if ``X`` holds NaN or infinity."""
+    n_samples, n_features = X.shape
+    total = np.zeros(n_features, dtype=np.float64)
+    for start in range(0, n_samples, block_size):
+        block = np.asarray(X[start : start + block_size], dtype=np.float64)
+        if not np.isfinite(block).all():
+            raise ValueError(
+                "X contains NaN or infinity (in rows "
+                f"{start}..{start + len(block) - 1}); drop_near_duplicates needs "
+                "finite values."
+            )
+        total += block.sum(axis=0)
+    return (total / max(n_samples, 1)).astype(X.dtype)
+
+
+def _squared_threshold(threshold: float) -> float:
+    """``threshold**2`` in float64, at least the smallest subnormal."""
+    # Squared, a huge threshold overflows (every finite distance is below it)
+    # and a tiny one underflows to 0, which must still drop exact duplicates.
+    with np.errstate(over="ignore", under="ignore"):
+        threshold2 = float(np.float64(threshold) ** 2)
+    return max(threshold2, float(np.finfo(np.float64).smallest_subnormal))
+
+
+@dataclass(frozen=True)
+class _PairFinder:
+    """Finds the pairs of rows of ``X`` closer than a threshold, from
+    column-centred matrix products confirmed by exact distances."""
+
+    X: np.ndarray
+    mean: np.ndarray
+    threshold2: float
+    # Bound on the rounding error of |a|^2 + |b|^2 - 2 a.b in X's dtype, per
+    # unit of |a|^2 + |b|^2 (a generous multiple of n_features * eps).
+    tolerance: float
+
+    @classmethod
+    def for_data(cls, X, threshold: float, block_size: int) -> _PairFinder:
+        # Centring leaves distances unchanged and shrinks the norms, hence the
+        # cancellation error of the matrix-product distances.
+        return cls(
+            X=X,
+            mean=_finite_column_mean(X, block_size),
+            threshold2=_squared_threshold(threshold),
+            tolerance=4 * X.shape[1] * float(np.finfo(X.dtype).eps),
+        )
+
+    def centred(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.X[rows], dtype=self.X.dtype) - self.mean
+
+    def close_pairs(self, rows_a, block_a, norms_a, rows_b, block_b, norms_b, upper):
+        """Pairs (i, j) of positions in rows_a, rows_b closer than threshold.
+
+        The estimate |a|^2 + |b|^2 - 2 a.b < threshold^2 + tolerance * (|a|^2 +
+        |b|^2), rearranged as a.b - c_b > r_a to take two passes over the
+        products; ``upper`` keeps only i < j (a block against itself). Tested
+        as >=: duplicates at the centre (a = b = 0) have 0 on the left, and r_a
+        rounds to -0.0 for tiny thresholds.
+        """
+        dtype = self.X.dtype
+        shrink = 1.0 - self.tolerance
+        products = block_a @ block_b.T
+        products -= (0.5 * shrink * norms_b).astype(dtype)
+        limits = (0.5 * (shrink * norms_a - self.threshold2)).astype(dtype)
+        close = products >= limits[:, None]
+        if upper:
+            close = np.triu(close, k=1)
+        hit_rows = np.flatnonzero(close.any(axis=1))  # cheaper than a full nonzero
+        i, j = np.nonzero(close[hit_rows])
+        i = hit_rows[i]
+        if i.size:
+            exact = _exact_squared_distances(self.X, rows_a[i], rows_b[j])
+            confirmed = exact < self.threshold2
+            i, j = i[confirmed], j[confirmed]
+        return i, j
+
+
+def _drop_close_to(pairs: _PairFinder, rows, block, norms, alive, other_rows) -> None:
+    """Mark dead the live samples of a block that lie close to ``other_rows``
+    (earlier samples: the kept ones, or all of them)."""
+    candidates = np.flatnonzero(alive)
+    if other_rows.size == 0 or candidates.size == 0:
+        return
+    other = pairs.centred(other_rows)
+    i, _ = pairs.close_pairs(
+        rows[candidates],
+        block[candidates],
+        norms[candidates],
+        other_rows,
+        other,
+        _squared_norms(other),
+        upper=False,
+    )
+    alive[candidates[i]] = False
+
+
+def _drop_within_block(pairs: _PairFinder, rows, block, norms, alive, keep_all):
+    """Mark dead the samples of a block close to an earlier one of the same
+    block: any earlier one (``keep_all``), else an earlier survivor."""
+    candidates = np.flatnonzero(alive) if not keep_all else np.arange(len(rows))
+    if candidates.size <= 1:
+        return
+    sub = block[candidates]
+    sub_norms = norms[candidates]
+    sub_rows = rows[candidates]
+    i, j = pairs.close_pairs(
+        sub_rows, sub, sub_norms, sub_rows, sub, sub_norms, upper=True
+    )
+    i, j = candidates[i], candidates[j]
+    if keep_all:
+        alive[j] = False
+    elif i.size:
+        _drop_greedily(i, j, alive)
+
+
+def _drop_greedily(i: np.ndarray, j: np.ndarray, alive: np.ndarray) -> None:
+    """In row order, a sample still alive drops its later partners: ``j[k]``
+    is close to ``i[k] < j[k]``."""
+    order = np.argsort(i, kind="stable")
+    i, j = i[order], j[order]
+    starts = np.flatnonzero(np.r_[True, i[1:] != i[:-1]])
+    groups = np.split(j, starts[1:])
+    for first, partners in zip(i[starts], groups, strict=True):
+        if alive[first]:
+            alive[partners] = False
+
+
 @validate_params(
     {
         "X": ["array-like"],
@@ -304,109 +434,20 @@ def drop_near_duplicates(
         ensure_min_samples=0,
         copy=False,
     )
-    n_samples, n_features = X.shape
-    dtype = X.dtype
-    # Centring leaves distances unchanged and shrinks the norms, hence the
-    # cancellation error of the matrix-product distances.
-    total = np.zeros(n_features, dtype=np.float64)
-    for start in range(0, n_samples, block_size):
-        block = np.asarray(X[start : start + block_size], dtype=np.float64)
-        if not np.isfinite(block).all():
-            raise ValueError(
-                "X contains NaN or infinity (in rows "
-                f"{start}..{start + len(block) - 1}); drop_near_duplicates needs "
-                "finite values."
-            )
-        total += block.sum(axis=0)
-    mean = (total / max(n_samples, 1)).astype(dtype)
-    # Squared, a huge threshold overflows (every finite distance is below it)
-    # and a tiny one underflows to 0, which must still drop exact duplicates.
-    with np.errstate(over="ignore", under="ignore"):
-        threshold2 = float(np.float64(threshold) ** 2)
-    threshold2 = max(threshold2, float(np.finfo(np.float64).smallest_subnormal))
-    # Bound on the rounding error of |a|^2 + |b|^2 - 2 a.b in this dtype, per
-    # unit of |a|^2 + |b|^2 (a generous multiple of n_features * eps).
-    tolerance = 4 * n_features * float(np.finfo(dtype).eps)
     keep_all = compare_with == "all"
-
-    def centred(rows):
-        return np.asarray(X[rows], dtype=dtype) - mean
-
-    def close_pairs(rows_a, block_a, norms_a, rows_b, block_b, norms_b, upper=False):
-        """Pairs (i, j) of positions in rows_a, rows_b closer than threshold.
-
-        The estimate |a|^2 + |b|^2 - 2 a.b < threshold^2 + tolerance * (|a|^2 +
-        |b|^2), rearranged as a.b - c_b > r_a to take two passes over the
-        products; ``upper`` keeps only i < j (a block against itself). Tested
-        as >=: duplicates at the centre (a = b = 0) have 0 on the left, and r_a
-        rounds to -0.0 for tiny thresholds.
-        """
-        shrink = 1.0 - tolerance
-        products = block_a @ block_b.T
-        products -= (0.5 * shrink * norms_b).astype(dtype)
-        close = (
-            products >= (0.5 * (shrink * norms_a - threshold2)).astype(dtype)[:, None]
-        )
-        if upper:
-            close = np.triu(close, k=1)
-        hit_rows = np.flatnonzero(close.any(axis=1))  # cheaper than a full nonzero
-        i, j = np.nonzero(close[hit_rows])
-        i = hit_rows[i]
-        if i.size:
-            exact = _exact_squared_distances(X, rows_a[i], rows_b[j])
-            confirmed = exact < threshold2
-            i, j = i[confirmed], j[confirmed]
-        return i, j
-
+    pairs = _PairFinder.for_data(X, threshold, block_size)
+    n_samples = X.shape[0]
     kept_mask = np.zeros(n_samples, dtype=bool)
     for start in range(0, n_samples, block_size):
         rows = np.arange(start, min(start + block_size, n_samples))
-        block = centred(rows)
+        block = pairs.centred(rows)
         norms = _squared_norms(block)
         alive = np.ones(len(rows), dtype=bool)
-        # 1. Against earlier blocks: their kept samples (or all of them).
         for earlier in range(0, start, block_size):
             other_rows = np.arange(earlier, min(earlier + block_size, start))
             if not keep_all:
                 other_rows = other_rows[kept_mask[other_rows]]
-            candidates = np.flatnonzero(alive)
-            if other_rows.size == 0 or candidates.size == 0:
-                continue
-            other = centred(other_rows)
-            i, _ = close_pairs(
-                rows[candidates],
-                block[candidates],
-                norms[candidates],
-                other_rows,
-                other,
-                _squared_norms(other),
-            )
-            alive[candidates[i]] = False
-        # 2. Within the block, among the survivors, in row order.
-        candidates = np.flatnonzero(alive) if not keep_all else np.arange(len(rows))
-        if candidates.size > 1:
-            sub = block[candidates]
-            sub_norms = norms[candidates]
-            i, j = close_pairs(
-                rows[candidates],
-                sub,
-                sub_norms,
-                rows[candidates],
-                sub,
-                sub_norms,
-                upper=True,
-            )
-            i, j = candidates[i], candidates[j]
-            if keep_all:
-                alive[j] = False
-            elif i.size:
-                # Greedy in row order: a kept sample drops its later partners.
-                order = np.argsort(i, kind="stable")
-                i, j = i[order], j[order]
-                starts = np.flatnonzero(np.r_[True, i[1:] != i[:-1]])
-                groups = np.split(j, starts[1:])
-                for first, partners in zip(i[starts], groups, strict=True):
-                    if alive[first]:
-                        alive[partners] = False
+            _drop_close_to(pairs, rows, block, norms, alive, other_rows)
+        _drop_within_block(pairs, rows, block, norms, alive, keep_all)
         kept_mask[rows[alive]] = True
     return np.flatnonzero(kept_mask)

@@ -1,173 +1,351 @@
-"""Pickling, joblib persistence and devices."""
+"""Tests of sktaaf._persistence: save() writes tensors and JSON; load() never
+unpickles code."""
 
-import pickle
+import errno
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+import warnings
+import zipfile
 
-import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import ESTIMATORS, FAST, make_data
-from skorch.exceptions import DeviceWarning
+from conftest import ESTIMATORS, FAST
+from sklearn.exceptions import NotFittedError
+from skorch.callbacks import LRScheduler
+from torch.optim.lr_scheduler import StepLR
 
-FAST = {**FAST, "max_epochs": 8}
+import sktaaf._persistence
+import sktaaf._state
+from sktaaf import DGEXRegressor, TAAFRegressor
+from sktaaf.exceptions import (
+    DeviceFallbackWarning,
+    ModelVersionWarning,
+    ParameterNotSavedWarning,
+)
 
-
-@pytest.fixture(scope="module")
-def data():
-    return make_data(n_samples=100, n_features=6)
-
-
-@pytest.fixture(scope="module", params=ESTIMATORS, ids=lambda cls: cls.__name__)
-def fitted(request, data):
-    X, y = data
-    return request.param(**FAST).fit(X, y)
-
-
-def _pickle_round_trip(est, tmp_path):
-    path = tmp_path / "model.pkl"
-    with open(path, "wb") as f:
-        pickle.dump(est, f)
-    with open(path, "rb") as f:
-        return pickle.load(f)
+NO_STOP = {**FAST, "early_stopping": False}
 
 
-def _joblib_round_trip(est, tmp_path):
-    path = tmp_path / "model.joblib"
-    joblib.dump(est, path)
-    return joblib.load(path)
-
-
-def _history_table(history):
-    return [
-        {key: value for key, value in epoch.items() if key != "dur"}
-        for epoch in history
-    ]
-
-
-@pytest.mark.parametrize("round_trip", [_pickle_round_trip, _joblib_round_trip])
-def test_round_trip_keeps_model_and_attributes(fitted, data, round_trip, tmp_path):
-    X, _ = data
-    loaded = round_trip(fitted, tmp_path)
-    assert type(loaded) is type(fitted)
-    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
-    assert loaded.get_params() == fitted.get_params()
-    assert loaded.n_features_in_ == fitted.n_features_in_
-    assert loaded.n_outputs_ == fitted.n_outputs_
-    assert loaded.best_epoch_ == fitted.best_epoch_
-    assert loaded.n_iter_ == fitted.n_iter_
-    assert loaded.device_ == fitted.device_ == "cpu"
-    assert len(loaded.history_) == len(fitted.history_)
-    assert _history_table(loaded.history_) == _history_table(fitted.history_)
-    assert loaded.history_[:, "dur"] == fitted.history_[:, "dur"]
-    # One network, not two copies of it.
-    assert loaded.module_ is loaded.net_.module_
-    assert not loaded.module_.training
-    for p_loaded, p_fitted in zip(
-        loaded.module_.parameters(), fitted.module_.parameters(), strict=True
-    ):
-        assert p_loaded is not p_fitted
-        torch.testing.assert_close(p_loaded, p_fitted, rtol=0, atol=0)
-
-
-def test_pickle_does_not_store_the_network_twice(fitted):
-    # module_ is net_.module_; skorch pickles net_'s tensors on their own, so
-    # module_ must not travel beside them as a second copy.
-    assert fitted.module_ is fitted.net_.module_
-    state = fitted.__getstate__()
-    assert "module_" not in state
-    assert "net_" in state
-    assert "module_" in fitted.__dict__  # the estimator itself is unchanged
-
-
-def test_pickled_estimator_can_be_refit(fitted, data, tmp_path):
-    X, y = data
-    loaded = _pickle_round_trip(fitted, tmp_path)
-    before = loaded.predict(X)
-    loaded.set_params(max_epochs=3)
-    loaded.fit(X[::-1], y[::-1])
-    assert loaded.n_iter_ <= 3
-    assert loaded.module_ is loaded.net_.module_
-    assert loaded.predict(X).shape == before.shape
-    # Refitting the copy leaves the original alone.
-    np.testing.assert_array_equal(fitted.predict(X), before)
-
-
-def test_loaded_estimator_refits_like_a_fresh_one(fitted, data, tmp_path):
-    X, y = data
-    loaded = _joblib_round_trip(fitted, tmp_path)
-    refit = loaded.fit(X, y).predict(X)
-    np.testing.assert_array_equal(refit, fitted.predict(X))
+def softsign_squared(x):
+    return torch.nn.functional.softsign(x) ** 2
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
-def test_cuda_pickle_loads_on_cpu_only_machine(Estimator, data, monkeypatch):
+def test_round_trip(Estimator, data, tmp_path):
     X, y = data
     est = Estimator(**FAST).fit(X, y)
-    expected = est.predict(X)
-    # Pretend the model was trained on a GPU: skorch records the device on
-    # the net and maps its tensors when loading.
-    est.net_.device = "cuda"
-    est.device_ = "cuda"
-    payload = pickle.dumps(est)
+    est.save(tmp_path / "model.pt")
+    loaded = Estimator.load(tmp_path / "model.pt")
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    assert loaded.get_params() == est.get_params()
+    for name in ("n_features_in_", "n_outputs_", "best_epoch_", "n_iter_", "device_"):
+        assert getattr(loaded, name) == getattr(est, name), name
+    assert loaded.history_[:, "valid_loss"] == est.history_[:, "valid_loss"]
+    assert not loaded.module_.training
 
+
+def test_dataframe_and_one_dimensional_target(data, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = data
+    X_df = pd.DataFrame(X, columns=[f"g{i}" for i in range(X.shape[1])])
+    est = TAAFRegressor(**FAST).fit(X_df, y[:, 0])
+    est.save(tmp_path / "model.pt")
+    loaded = TAAFRegressor.load(tmp_path / "model.pt")
+    assert list(loaded.feature_names_in_) == list(X_df.columns)
+    assert loaded.predict(X_df).shape == (len(X),)
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.predict(X_df[X_df.columns[::-1]])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_loaded_model_resumes_training_exactly(Estimator, data, tmp_path):
+    X, y = data
+    whole = Estimator(**{**NO_STOP, "max_epochs": 10}).fit(X, y)
+    first = Estimator(**{**NO_STOP, "max_epochs": 5}).fit(X, y)
+    first.save(tmp_path / "model.pt")
+    resumed = Estimator.load(tmp_path / "model.pt").set_params(warm_start=True)
+    resumed.fit(X, y)
+    assert resumed.n_iter_ == 10
+    np.testing.assert_array_equal(resumed.predict(X), whole.predict(X))
+
+
+def test_file_is_tensors_and_json_only(data, tmp_path):
+    X, y = data
+    TAAFRegressor(**FAST).fit(X, y).save(tmp_path / "model.pt")
+    payload = torch.load(tmp_path / "model.pt", weights_only=True)
+    metadata = json.loads(payload["metadata"])
+    assert metadata["format"] == "sktaaf-model"
+    assert metadata["params"]["hidden_layer_sizes"] == [16]
+    assert {"sktaaf", "torch", "scikit-learn"} <= set(metadata["versions"])
+
+
+def test_parameters_of_another_version_are_named(data, tmp_path):
+    X, y = data
+    path = tmp_path / "model.pt"
+    TAAFRegressor(**FAST).fit(X, y).save(path)
+    payload = torch.load(path, weights_only=True)
+    metadata = json.loads(payload["metadata"])
+    metadata["params"]["n_heads"] = 4  # a parameter of some other version
+    payload["metadata"] = json.dumps(metadata)
+    torch.save(payload, path)
+    with pytest.raises(TypeError, match=r"model.pt.*does not have: \['n_heads'\]"):
+        TAAFRegressor.load(path)
+
+
+class Exploit:
+    def __reduce__(self):
+        return (exec, ("import builtins; builtins.sktaaf_exploited = True",))
+
+
+def test_a_file_carrying_code_is_refused_unexecuted(tmp_path):
+    import builtins
+
+    torch.save({"metadata": Exploit()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="not a readable sktaaf model file"):
+        TAAFRegressor.load(tmp_path / "evil.pt")
+    assert not hasattr(builtins, "sktaaf_exploited")
+
+
+def test_corrupted_truncated_and_missing_files(data, tmp_path):
+    X, y = data
+    path = tmp_path / "model.pt"
+    TAAFRegressor(**FAST).fit(X, y).save(path)
+    content = path.read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(content[: len(content) // 2])
+    (tmp_path / "noise.pt").write_bytes(np.random.RandomState(0).bytes(1000))
+    (tmp_path / "other.pt").write_bytes(b"")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
+    for name in ("truncated.pt", "noise.pt", "other.pt", "foreign.pt"):
+        with pytest.raises(ValueError, match="not a readable sktaaf model file"):
+            TAAFRegressor.load(tmp_path / name)
+    with pytest.raises(FileNotFoundError, match="No sktaaf model file"):
+        TAAFRegressor.load(tmp_path / "absent.pt")
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_saving_to_a_folder_or_a_failed_write_leaves_nothing(
+    data, tmp_path, monkeypatch
+):
+    X, y = data
+    model = TAAFRegressor(**FAST).fit(X, y)
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        model.save(tmp_path)
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sktaaf._persistence.os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(tmp_path / "model.pt")
+    assert not list(tmp_path.iterdir())
+
+
+def test_wrong_class_and_unfitted(data, tmp_path):
+    X, y = data
+    TAAFRegressor(**FAST).fit(X, y).save(tmp_path / "model.pt")
+    with pytest.raises(TypeError, match="holds a TAAFRegressor, not a DGEXRegressor"):
+        DGEXRegressor.load(tmp_path / "model.pt")
+    with pytest.raises(NotFittedError):
+        TAAFRegressor().save(tmp_path / "unfitted.pt")
+
+
+def test_other_versions_warn(data, tmp_path, monkeypatch):
+    X, y = data
+    TAAFRegressor(**FAST).fit(X, y).save(tmp_path / "model.pt")
+    versions = sktaaf._persistence._versions()
+    monkeypatch.setattr(
+        sktaaf._persistence, "_versions", lambda: {**versions, "torch": "9.9.9"}
+    )
+    with pytest.warns(ModelVersionWarning, match="torch .* \\(now 9.9.9\\)"):
+        TAAFRegressor.load(tmp_path / "model.pt")
+
+
+def test_gpu_model_loads_on_cpu(data, tmp_path, monkeypatch):
+    # Simulated: the file records a CUDA device; this machine has none.
+    X, y = data
+    est = TAAFRegressor(**FAST).fit(X, y)
+    expected = est.predict(X)
+    est.device_ = "cuda:0"
+    est.save(tmp_path / "model.pt")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.warns(DeviceWarning):
-        loaded = pickle.loads(payload)
+    with pytest.warns(
+        DeviceFallbackWarning, match="fitted on cuda:0.*loaded on the CPU"
+    ):
+        loaded = TAAFRegressor.load(tmp_path / "model.pt")
     assert loaded.device_ == "cpu"
-    assert str(loaded.net_.device) == "cpu"
-    assert loaded.module_ is loaded.net_.module_
-    assert all(p.device.type == "cpu" for p in loaded.module_.parameters())
     np.testing.assert_array_equal(loaded.predict(X), expected)
 
 
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
-def test_cuda_fit_pickle_round_trip(Estimator, data, tmp_path):
+def test_callable_parameters(data, tmp_path):
     X, y = data
-    est = Estimator(**FAST, device="cuda").fit(X, y)
-    assert est.device_ == "cuda"
-    assert all(p.device.type == "cuda" for p in est.module_.parameters())
-    expected = est.predict(X)
-    for round_trip in (_pickle_round_trip, _joblib_round_trip):
-        loaded = round_trip(est, tmp_path)
-        assert loaded.device_ == "cuda"
-        assert loaded.module_ is loaded.net_.module_
-        assert all(p.device.type == "cuda" for p in loaded.module_.parameters())
-        np.testing.assert_array_equal(loaded.predict(X), expected)
+    torch_function = TAAFRegressor(
+        **FAST, activation=torch.sin, optimizer=torch.optim.Adam
+    )
+    torch_function.fit(X, y).save(tmp_path / "torch.pt")
+    loaded = TAAFRegressor.load(tmp_path / "torch.pt")
+    assert loaded.activation is torch.sin and loaded.optimizer is torch.optim.Adam
+
+    own = TAAFRegressor(**FAST, activation=softsign_squared).fit(X, y)
+    own.save(tmp_path / "own.pt")
+    with pytest.raises(ValueError, match="custom_objects"):
+        TAAFRegressor.load(tmp_path / "own.pt")
+    loaded = TAAFRegressor.load(
+        tmp_path / "own.pt", custom_objects={"softsign_squared": softsign_squared}
+    )
+    np.testing.assert_array_equal(loaded.predict(X), own.predict(X))
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
-@pytest.mark.parametrize("device", ["cuda", "cuda:0", torch.device("cuda")])
-def test_explicit_cuda_without_cuda_is_an_error(Estimator, data, device):
+def test_unsaveable_parameters(data, tmp_path):
     X, y = data
-    est = Estimator(**FAST, device=device)
-    with pytest.raises(ValueError, match="CUDA is not available"):
-        est.fit(X, y)
-    assert not hasattr(est, "net_")
+    est = TAAFRegressor(**FAST, loss=torch.nn.HuberLoss()).fit(X, y)
+    with pytest.raises(TypeError, match="Cannot save the parameter loss="):
+        est.save(tmp_path / "model.pt")
+    scheduled = TAAFRegressor(
+        **FAST, callbacks=[LRScheduler(policy=StepLR, step_size=2)]
+    ).fit(X, y)
+    with pytest.warns(ParameterNotSavedWarning, match="callbacks are not saved"):
+        scheduled.save(tmp_path / "scheduled.pt")
+    assert TAAFRegressor.load(tmp_path / "scheduled.pt").callbacks is None
+    seeded = TAAFRegressor(**{**FAST, "random_state": np.random.RandomState(0)})
+    with pytest.warns(ParameterNotSavedWarning, match="saved as None"):
+        seeded.fit(X, y).save(tmp_path / "seeded.pt")
+    assert TAAFRegressor.load(tmp_path / "seeded.pt").random_state is None
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
-def test_auto_device_without_cuda_is_cpu(Estimator, data, monkeypatch):
+# ----------------------------------------------- integrity and failed writes
+def _flip(path, offset):
+    damaged = bytearray(path.read_bytes())
+    damaged[offset] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+
+
+def test_a_damaged_file_is_refused_not_loaded(data, tmp_path):
+    # One flipped byte anywhere: load fails, or loads the same model. The
+    # weights' bytes are stored without a check of their own in the archive,
+    # so flips there are what the checksum is for.
     X, y = data
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    est = Estimator(**{**FAST, "max_epochs": 1}, device="auto").fit(X, y)
-    assert est.device_ == "cpu"
-    assert all(p.device.type == "cpu" for p in est.module_.parameters())
+    model = TAAFRegressor(**FAST).fit(X, y)
+    expected = model.predict(X)
+    path = tmp_path / "model.pt"
+    model.save(path)
+    content = path.read_bytes()
+    with zipfile.ZipFile(path) as archive:
+        records = [
+            info
+            for info in archive.infolist()
+            if "/data/" in info.filename and info.file_size
+        ]
+    starts = [
+        info.header_offset + 30 + len(info.filename) + len(info.extra)
+        for info in records
+    ]
+    offsets = {start + n for start in starts for n in (0, 1, 7)}
+    offsets |= set(range(0, len(content), len(content) // 200))
+    loaded_differently = []
+    for offset in sorted(offsets):
+        path.write_bytes(content)
+        _flip(path, offset)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. a flipped version number
+            try:
+                loaded = TAAFRegressor.load(path)
+            except (ValueError, TypeError) as exc:
+                assert "model.pt" in str(exc)
+                continue
+        if not np.array_equal(loaded.predict(X), expected):
+            loaded_differently.append(offset)
+    assert loaded_differently == []
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
-@pytest.mark.parametrize("device", ["cpu", torch.device("cpu")])
-def test_cpu_device(Estimator, data, device):
+def test_changed_weights_fail_the_checksum(data, tmp_path):
     X, y = data
-    est = Estimator(**{**FAST, "max_epochs": 1}, device=device).fit(X, y)
-    assert est.device_ == "cpu"
+    path = tmp_path / "model.pt"
+    TAAFRegressor(**FAST).fit(X, y).save(path)
+    payload = torch.load(path, weights_only=True)
+    payload["module"]["output.linear.weight"] *= 2
+    torch.save(payload, path)  # the checksum of the original content
+    with pytest.raises(ValueError, match=r"model.pt' is damaged.*checksum"):
+        TAAFRegressor.load(path)
 
 
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
-@pytest.mark.parametrize("device", ["tpu", "cuda:x", "gpu", "", "CPU"])
-def test_unknown_device_is_an_error(Estimator, data, device):
+def test_a_missing_entry_is_named(data, tmp_path):
     X, y = data
-    with pytest.raises(ValueError, match="'device'"):
-        Estimator(**FAST, device=device).fit(X, y)
+    path = tmp_path / "model.pt"
+    TAAFRegressor(**FAST).fit(X, y).save(path)
+    payload = torch.load(path, weights_only=True)
+    del payload["generator_state"], payload["checksum"]
+    payload["checksum"] = sktaaf._state.digest(payload)  # intact, but lacking
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=r"model.pt.*'generator_state' is missing"):
+        TAAFRegressor.load(path)
+
+
+def test_concurrent_saves_to_one_path_each_write_a_whole_file(data, tmp_path):
+    X, y = data
+    model = TAAFRegressor(**FAST).fit(X, y)
+    path = tmp_path / "model.pt"
+    errors = []
+
+    def save():
+        try:
+            model.save(path)
+        except Exception as exc:  # collected for the assert below
+            errors.append(exc)
+
+    for _ in range(10):
+        threads = [threading.Thread(target=save) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        np.testing.assert_array_equal(
+            TAAFRegressor.load(path).predict(X), model.predict(X)
+        )
+    assert [file.name for file in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_saving_where_it_cannot_write_names_the_file(data, tmp_path, monkeypatch):
+    X, y = data
+    model = TAAFRegressor(**FAST).fit(X, y)
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sktaaf._persistence.os, "open", read_only)
+        with pytest.raises(PermissionError, match=r"save the model to .*model.pt"):
+            model.save(tmp_path / "model.pt")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_write_failing_midway_is_an_os_error_naming_the_file(tmp_path):
+    # A real failure inside torch's writer: a file size limit of 4 kB.
+    script = textwrap.dedent(
+        f"""
+        import os, resource, signal
+        import numpy as np
+        from sktaaf import TAAFRegressor
+
+        X = np.random.RandomState(0).normal(size=(50, 4)).astype(np.float32)
+        model = TAAFRegressor(hidden_layer_sizes=(64,), max_epochs=1).fit(X, X)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))
+        try:
+            model.save({str(tmp_path / "model.pt")!r})
+        except OSError as exc:
+            print("OSError:", exc)
+        """
+    )
+    resource = pytest.importorskip("resource")
+    del resource
+    process = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True
+    )
+    assert "OSError: Could not save the model to" in process.stdout, process.stderr
+    assert "model.pt" in process.stdout and "failed midway" in process.stdout
+    assert not list(tmp_path.iterdir())

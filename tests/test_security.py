@@ -14,10 +14,10 @@ import torch
 from conftest import ESTIMATORS, FAST
 from sklearn.model_selection import GridSearchCV
 
-import sktaaf._base
+import sktaaf._params
 from sktaaf import DGEXRegressor, TAAFRegressor
 from sktaaf._state import digest
-from sktaaf.exceptions import NonFiniteLossWarning
+from sktaaf.exceptions import DeviceFallbackWarning, NonFiniteLossWarning
 
 NO_STOP = {**FAST, "max_epochs": 6, "early_stopping": False}
 
@@ -274,7 +274,7 @@ def test_mps_model_loads_on_cpu_without_mps(saved, data, tmp_path, monkeypatch):
     X, _ = data
     path = _tampered(saved[0], tmp_path / "mps.pt", _set("fitted", "device_", "mps"))
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    with pytest.warns(UserWarning, match="fitted on mps.*loaded on the CPU"):
+    with pytest.warns(DeviceFallbackWarning, match="fitted on mps.*loaded on the CPU"):
         loaded = TAAFRegressor.load(path)
     assert loaded.device_ == "cpu"
     np.testing.assert_array_equal(loaded.predict(X), saved[1])
@@ -286,7 +286,9 @@ def test_model_of_a_missing_cuda_device_loads_on_cpu(saved, tmp_path, monkeypatc
     )
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    with pytest.warns(UserWarning, match="fitted on cuda:7.*loaded on the CPU"):
+    with pytest.warns(
+        DeviceFallbackWarning, match="fitted on cuda:7.*loaded on the CPU"
+    ):
         assert TAAFRegressor.load(path).device_ == "cpu"
 
 
@@ -430,7 +432,7 @@ def test_unusable_parameters_give_clear_errors(Estimator, data, params, error, m
 
 def test_network_too_large_for_the_device_is_refused_before_building(data, monkeypatch):
     X, y = data
-    monkeypatch.setattr(sktaaf._base, "_device_memory", lambda device: 10_000)
+    monkeypatch.setattr(sktaaf._params, "device_memory", lambda device: 10_000)
     with pytest.raises(ValueError, match="hidden_layer_sizes=.*more than"):
         DGEXRegressor(**{**FAST, "hidden_layer_sizes": (1000,)}).fit(X, y)
 

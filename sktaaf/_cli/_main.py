@@ -248,25 +248,7 @@ def _predict(args) -> int:
 
 
 # ---------------------------------------------------------------- parser
-def _parser() -> argparse.ArgumentParser:
-    from .. import __version__
-
-    formatter = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
-        prog="sktaaf",
-        description="Infer target genes from L1000 landmark genes with TAAF-D-GEX "
-        "and D-GEX networks.",
-        epilog=_MAIN_EXAMPLES,
-        formatter_class=formatter,
-    )
-    parser.add_argument("--version", action="version", version=f"sktaaf {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    quiet = argparse.ArgumentParser(add_help=False)
-    quiet.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress on the terminal"
-    )
-
+def _add_fit_command(commands, quiet, formatter) -> None:
     fit = commands.add_parser(
         "fit",
         parents=[quiet],
@@ -321,6 +303,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.set_defaults(run=_fit)
 
+
+def _add_predict_command(commands, quiet, formatter) -> None:
     predict = commands.add_parser(
         "predict",
         parents=[quiet],
@@ -350,6 +334,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     predict.set_defaults(run=_predict)
 
+
+def _parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="sktaaf",
+        description="Infer target genes from L1000 landmark genes with TAAF-D-GEX "
+        "and D-GEX networks.",
+        epilog=_MAIN_EXAMPLES,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sktaaf {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress on the terminal"
+    )
+
+    _add_fit_command(commands, quiet, formatter)
+    _add_predict_command(commands, quiet, formatter)
     # TODO(lead): the comparison harness moves here from benchmarks/compare.py.
     compare = commands.add_parser(
         "compare",

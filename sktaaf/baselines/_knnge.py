@@ -6,11 +6,12 @@ from numbers import Integral
 
 import numpy as np
 from scipy import sparse
-from sklearn import get_config
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from .._arrays import block_size, is_constant
 
 METRICS = ("euclidean", "correlation")
 # Blocks never exceed scikit-learn's working_memory, nor these sizes (MiB),
@@ -20,17 +21,6 @@ METRICS = ("euclidean", "correlation")
 # (cache-sized) against 0.8-2.2 s in one.
 _FIT_BLOCK_MIB = 256
 _PREDICT_BLOCK_MIB = 4
-
-
-def _block_size(row_bytes: int, n_rows: int, max_mib: float) -> int:
-    """Rows per block: within working_memory and max_mib, at least one."""
-    budget = min(get_config()["working_memory"], max_mib) * 2**20
-    return int(max(1, min(n_rows, budget // row_bytes)))
-
-
-def _is_constant(profiles: np.ndarray) -> np.ndarray:
-    """Which columns hold one value only (exactly, unlike a zero variance)."""
-    return (profiles == profiles[:1]).all(axis=0)
 
 
 def _prepare_profiles(
@@ -50,7 +40,7 @@ def _prepare_profiles(
         return prepared, np.einsum("ij,ij->j", prepared, prepared)
     prepared = profiles - profiles.mean(axis=0)
     norms = np.sqrt(np.einsum("ij,ij->j", prepared, prepared))
-    usable = (norms > 0) & ~_is_constant(profiles)
+    usable = (norms > 0) & ~is_constant(profiles)
     scale = np.zeros_like(norms)
     np.divide(1, norms, out=scale, where=usable)
     prepared *= scale
@@ -100,8 +90,8 @@ def nearest_landmarks(
     # of indices and a boolean profile (the constancy test of "correlation").
     row_bytes = X.dtype.itemsize * (n_samples + n_landmarks) + 8 * n_landmarks
     row_bytes += n_samples
-    block_size = _block_size(row_bytes, n_targets, _FIT_BLOCK_MIB)
-    for block in gen_batches(n_targets, block_size):
+    n_block = block_size(row_bytes, n_targets, _FIT_BLOCK_MIB)
+    for block in gen_batches(n_targets, n_block):
         targets, target_sq_norms = _prepare_profiles(
             y[:, block].astype(X.dtype, copy=False), metric, offset
         )
@@ -299,8 +289,8 @@ class KNNGERegressor(RegressorMixin, BaseEstimator):
         y_pred = np.empty((len(X), n_targets), dtype=X.dtype)
         # Per sample: a copy of its row of X and a transposed row of output.
         row_bytes = X.dtype.itemsize * (self.n_features_in_ + n_targets)
-        block_size = _block_size(row_bytes, len(X), _PREDICT_BLOCK_MIB)
-        for block in gen_batches(len(X), block_size):
+        n_block = block_size(row_bytes, len(X), _PREDICT_BLOCK_MIB)
+        for block in gen_batches(len(X), n_block):
             y_pred[block] = (averaging @ X[block].T).T
         return y_pred.ravel() if self._target_is_1d else y_pred
 

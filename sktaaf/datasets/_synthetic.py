@@ -8,16 +8,13 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from .._arrays import gene_names
+
 __all__ = ["make_expression"]
 
 #: The shapes of ``make_expression(response=...)``; ``"mixed"`` draws one of
 #: them for each target gene.
 RESPONSES = ("tanh", "linear", "relu", "log", "dropout")
-
-
-def _gene_names(prefix: str, n_genes: int) -> list[str]:
-    width = max(4, len(str(n_genes)))
-    return [f"{prefix}{number:0{width}d}" for number in range(1, n_genes + 1)]
 
 
 def _activations(programs, n_genes, rng, gain_range):
@@ -234,6 +231,6 @@ def make_expression(
                 "make_expression(as_frame=True) requires pandas; install it with "
                 "`pip install pandas` or `pip install 'sktaaf[io]'`."
             ) from exc
-        X = pd.DataFrame(X, columns=_gene_names("LM", n_landmarks), copy=False)
-        y = pd.DataFrame(y, columns=_gene_names("TG", n_targets), copy=False)
+        X = pd.DataFrame(X, columns=gene_names("LM", n_landmarks), copy=False)
+        y = pd.DataFrame(y, columns=gene_names("TG", n_targets), copy=False)
     return X, y

@@ -1,0 +1,104 @@
+"""The training data of the network estimators: validated once, then wrapped
+for skorch.
+
+In memory, ``X`` and ``y`` are validated by scikit-learn's ``validate_data``
+(float32, C order, SciPy sparse matrices kept sparse); on disk (memory maps,
+h5py datasets, :class:`~sktaaf._columns.ColumnRows`), chunk by chunk without
+being loaded. :func:`training_data` then wraps them, without copying, in the
+dataset the training loop reads batches from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import check_array, validate_data
+
+from ._disk import DiskData, check_on_disk, is_on_disk
+from ._sparse import SPARSE_FORMATS, SparseRows, check_not_anndata
+from ._targets import set_target_names
+from ._training import TensorData, as_tensor, check_sample_weight
+
+
+def validate_training_data(estimator, X, y, sample_weight, *, reset: bool):
+    """Validate ``X``, ``y`` and ``sample_weight`` for ``estimator.fit``; set
+    (``reset``) or check its ``n_features_in_``, ``feature_names_in_`` and
+    ``target_names_``. Returns ``X, y, sample_weight, on_disk``."""
+    check_not_anndata(X, "X")
+    check_not_anndata(y, "y")
+    on_disk = is_on_disk(X) or is_on_disk(y)
+    set_target_names(estimator, None if on_disk else y)
+    if on_disk:  # streamed from the files, chunk by chunk
+        X, y = validate_on_disk(estimator, X, y, reset=reset)
+    else:
+        X, y = validate_data(
+            estimator,
+            X,
+            y,
+            reset=reset,
+            multi_output=True,
+            y_numeric=True,
+            dtype=np.float32,
+            order="C",
+            accept_sparse=SPARSE_FORMATS,
+        )
+        # Validated again as float32: a finite float64 beyond float32's
+        # range must be an error, not an infinity.
+        y = check_array(
+            y,
+            dtype=np.float32,
+            order="C",
+            ensure_2d=False,
+            input_name="y",
+            accept_sparse="csr",
+        )
+    sample_weight = check_sample_weight(sample_weight, X, estimator._criterion())
+    return X, y, sample_weight, on_disk
+
+
+def validate_on_disk(estimator, X, y, *, reset: bool):
+    """Check streamed data without loading it; set or check the number of
+    features as ``validate_data`` does for arrays in memory."""
+    if not is_on_disk(X):
+        X = check_array(X, dtype=np.float32, order="C", input_name="X")
+    check_on_disk(X, "X")
+    n_features = X.shape[1]
+    if reset:
+        estimator.n_features_in_ = n_features
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} is "
+            f"expecting {estimator.n_features_in_} features as input."
+        )
+    if y is None:
+        return X, None
+    if not is_on_disk(y):
+        y = check_array(y, dtype=np.float32, order="C", ensure_2d=False, input_name="y")
+    check_on_disk(y, "y", ensure_2d=False)
+    if len(y) != len(X):
+        raise ValueError(
+            "Found input variables with inconsistent numbers of samples: "
+            f"[{len(X)}, {len(y)}]"
+        )
+    return X, y
+
+
+def training_data(X, y, sample_weight, device: str, on_disk: bool):
+    """The dataset of validated ``X`` and ``y`` that training reads batches
+    from: streamed from disk, rows of sparse matrices made dense per batch, or
+    tensors sharing the arrays' memory (moved to ``device``)."""
+    if on_disk:
+        return DiskData(X, y, device, sample_weight=sample_weight)
+    return TensorData(
+        *(
+            SparseRows(a, device)
+            if sp.issparse(a)
+            else as_tensor(a.reshape(len(a), -1)).to(device)
+            for a in (X, y)
+        ),
+        sample_weight=None
+        if sample_weight is None
+        else as_tensor(sample_weight).to(device),
+    )

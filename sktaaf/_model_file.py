@@ -1,0 +1,163 @@
+"""What a model file may hold: the run-only parameters it leaves out, and the
+checks of everything read from one before it is used.
+
+``_persistence`` reads a file with ``torch.load(weights_only=True)`` and hands
+its metadata and tensors here: every fitted attribute is checked for its type,
+its range and its agreement with the weights' shapes. A leaf module: it
+imports torch and :mod:`sktaaf._device`, never an estimator module.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._device import DEVICE_PATTERN
+
+#: Parameters that are objects of one training run (not of the model): not
+#: saved (a loaded model has them None), nor part of a checkpoint's identity.
+RUN_ONLY_PARAMS = ("callbacks", "checkpoint_dir", "accelerator")
+# Largest number of features, targets or neurons a model file may state.
+MAX_COUNT = 2**31 - 1
+
+
+def invalid_field(path, field: str, value, expected: str) -> ValueError:
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return ValueError(
+        f"{str(path)!r} is not a valid sktaaf model file: its {field} is {shown}; "
+        f"expected {expected}. The file is damaged or was edited."
+    )
+
+
+def _is_count(value, low: int, high: int = MAX_COUNT) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def validate_metadata(metadata: dict, payload: dict, path) -> None:
+    """Check the type and range of every field of a model file that load
+    uses, before any of it is used (the parameters are checked by
+    :func:`_check_saved_params`, the weights' shapes by :func:`_network_for`)."""
+    for field, kind in [
+        ("class", str),
+        ("params", dict),
+        ("fitted", dict),
+        ("history", list),
+        ("versions", dict),
+    ]:
+        if not isinstance(metadata.get(field), kind):
+            raise invalid_field(path, field, metadata.get(field), f"a {kind.__name__}")
+    for name in RUN_ONLY_PARAMS:  # objects of a training run: never saved
+        if metadata["params"].get(name) is not None:
+            raise invalid_field(
+                path, f"parameter {name}", metadata["params"][name], "None"
+            )
+    for name, version in metadata["versions"].items():
+        if not isinstance(version, str):
+            raise invalid_field(path, f"version of {name}", version, "a str")
+    history = metadata["history"]
+    for record in history:
+        if not isinstance(record, dict):
+            raise invalid_field(path, "history", record, "a list of per-epoch dicts")
+    fitted = metadata["fitted"]
+    n_epochs = len(history)
+    checks = {
+        "n_features_in_": (
+            lambda value: _is_count(value, 1),
+            f"an int in [1, {MAX_COUNT}]",
+        ),
+        "n_outputs_": (
+            lambda value: _is_count(value, 1),
+            f"an int in [1, {MAX_COUNT}]",
+        ),
+        "n_iter_": (
+            lambda value: _is_count(value, 0, n_epochs),
+            f"an int in [0, {n_epochs}] (the epochs in the history)",
+        ),
+        "best_epoch_": (
+            lambda value: _is_count(value, 0, n_epochs),
+            f"an int in [0, {n_epochs}] (the epochs in the history)",
+        ),
+        "target_is_1d": (
+            lambda value: (
+                isinstance(value, bool) and (not value or fitted.get("n_outputs_") == 1)
+            ),
+            "a bool, and False unless n_outputs_ is 1",
+        ),
+        "device_": (
+            lambda value: isinstance(value, str) and DEVICE_PATTERN.fullmatch(value),
+            "'cpu', 'cuda', 'cuda:N' or 'mps'",
+        ),
+        "feature_names_in_": (
+            lambda value: (
+                value is None
+                or (
+                    isinstance(value, list)
+                    and len(value) == fitted.get("n_features_in_")
+                    and all(isinstance(name, str) for name in value)
+                )
+            ),
+            "None or a list of n_features_in_ str",
+        ),
+        "target_names_": (
+            lambda value: (
+                value is None
+                or (
+                    isinstance(value, list)
+                    and len(value) == fitted.get("n_outputs_")
+                    and all(isinstance(name, str) for name in value)
+                )
+            ),
+            "None or a list of n_outputs_ str",
+        ),
+    }
+    optional = {"target_names_"}  # absent from files of earlier versions
+    for field, (is_valid, expected) in checks.items():
+        if field in optional and field not in fitted:
+            continue
+        if field not in fitted:
+            raise invalid_field(path, f"fitted attribute {field}", "missing", expected)
+        if not is_valid(fitted[field]):
+            raise invalid_field(
+                path, f"fitted attribute {field}", fitted[field], expected
+            )
+    _validate_payload(payload, path)
+
+
+def _validate_payload(payload: dict, path) -> None:
+    """Check the types of the tensor entries of a model file."""
+    tensors = {
+        "module": lambda value: (
+            isinstance(value, dict)
+            and all(
+                isinstance(key, str) and isinstance(tensor, torch.Tensor)
+                for key, tensor in value.items()
+            )
+        ),
+        "optimizer": lambda value: (
+            isinstance(value, dict)
+            and isinstance(value.get("state"), dict)
+            and isinstance(value.get("param_groups"), list)
+        ),
+        "rng_state": lambda value: (
+            isinstance(value, list | tuple)
+            and len(value) >= 1
+            and all(
+                isinstance(state, torch.Tensor) and state.dtype == torch.uint8
+                for state in value
+            )
+        ),
+        "generator_state": lambda value: (
+            isinstance(value, torch.Tensor) and value.dtype == torch.uint8
+        ),
+    }
+    for entry, is_valid in tensors.items():
+        if entry not in payload:
+            raise ValueError(
+                f"{str(path)!r} is not a valid sktaaf model file: the entry "
+                f"{entry!r} is missing (the file is damaged or was edited)."
+            )
+        if not is_valid(payload[entry]):
+            raise invalid_field(
+                path, f"entry {entry!r}", type(payload[entry]).__name__, "tensors"
+            )
