@@ -28,6 +28,21 @@ PARAMETER_DOCS: dict[str, str] = {
 optimizer_kwargs : dict, default=None
     Further keyword arguments of the optimizer, e.g.
     ``{"weight_decay": 1e-5}`` or ``{"momentum": 0.9}`` for SGD.""",
+    "standardize": """\
+standardize : bool, default=True
+    Learn each gene's location and scale: ``fit`` computes the mean and
+    standard deviation of every column of ``X`` and ``y`` (in float32, in
+    one pass, chunk by chunk for data on disk; genes that do not vary get
+    the scale 1) and stores them in the network as buffers (``x_mean``,
+    ``x_scale``, ``y_mean``, ``y_scale`` of ``module_``), which
+    standardises the inputs and maps the outputs back to ``y``'s units.
+    The loss is computed in standard units
+    (:class:`sktaaf.nn.StandardizedLoss`), so every target gene weighs
+    alike however large its values; ``history_``'s losses are in those
+    units. The statistics travel with the weights through :meth:`save`,
+    pickle and checkpoints, and ``warm_start`` keeps those of the first
+    fit. ``False`` trains on the data as given, as before this option
+    existed.""",
     "batch_size": """\
 batch_size : int, default=64
     Samples per mini-batch.""",
