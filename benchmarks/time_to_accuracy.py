@@ -18,9 +18,10 @@ Only public API is used: the networks' epochs are timed by a skorch callback
 passed through ``callbacks=`` (its evaluation time is excluded from the
 clock), the MLP trains one epoch per ``partial_fit`` on standardised data.
 Data: ``synthetic`` (``make_expression``; ``--n-samples``, ``--n-landmarks``,
-``--n-targets``) or a real set of ``benchmarks.compare`` (``pbmc68k``,
-``celltypist``; the ``real`` extra). Splits: 20% test (unused here), 10%
-validation, the rest training; seeded by ``--seed``. One torch and BLAS thread
+``--n-targets``) or a real set of
+:func:`sktaaf.datasets.load_single_cell_example` (``pbmc68k``, ``celltypist``;
+the ``real`` extra). Splits: 20% test (unused here), 10% validation, the rest
+training; seeded by ``--seed``. One torch and BLAS thread
 (``--threads``).
 """
 
@@ -42,9 +43,11 @@ from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 
 from sktaaf import REFERENCE_SETTINGS, TAAFRegressor
-from sktaaf.datasets import make_expression
-
-from ._compare_real import REAL_DATASETS, load_real
+from sktaaf.datasets import (
+    SINGLE_CELL_EXAMPLES,
+    load_single_cell_example,
+    make_expression,
+)
 
 
 class ValidationClock(Callback):
@@ -140,7 +143,7 @@ def _data(args):
             f"{args.seed})"
         )
         return X, y, description
-    data = load_real(args.data)
+    data = load_single_cell_example(args.data)
     return data.X, data.y, data.description
 
 
@@ -149,7 +152,7 @@ def main(argv=None, log=print) -> dict:
         prog="python -m benchmarks.time_to_accuracy", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--data", choices=("synthetic", *REAL_DATASETS), default="synthetic"
+        "--data", choices=("synthetic", *SINGLE_CELL_EXAMPLES), default="synthetic"
     )
     parser.add_argument("--n-samples", type=int, default=4000)
     parser.add_argument("--n-landmarks", type=int, default=200)

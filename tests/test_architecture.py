@@ -53,6 +53,9 @@ UTILITY_MODULES = {
 # Modules that know no model: they work on arrays and files.
 MODEL_FREE = ("sktaaf.metrics", "sktaaf.preprocessing", "sktaaf.datasets")
 MODEL_IMPORTS = (*sorted(ESTIMATOR_MODULES), "skorch", "sktaaf._training")
+# Applications on top of the library: the ``sktaaf`` command and the comparison
+# harness behind ``sktaaf compare``; no library module imports them.
+APPLICATION_MODULES = ("sktaaf._cli", "sktaaf._compare", "sktaaf.__main__")
 STDLIB = set(sys.stdlib_module_names)
 
 
@@ -130,6 +133,12 @@ def test_metrics_preprocessing_and_datasets_know_no_model():
 def test_utilities_never_import_estimators():
     assert UTILITY_MODULES <= set(MODULES)
     assert _violations(UTILITY_MODULES, ESTIMATOR_MODULES) == []
+
+
+def test_the_library_never_imports_the_applications():
+    library = [name for name in MODULES if not _within(name, APPLICATION_MODULES)]
+    assert _violations(library, APPLICATION_MODULES) == []
+    assert {"sktaaf._compare._run", "sktaaf._compare._args"} <= set(MODULES)
 
 
 def test_nothing_imports_benchmarks():

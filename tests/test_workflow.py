@@ -330,11 +330,6 @@ def test_npz_profiles(files, tmp_path, capsys):
     np.testing.assert_allclose(out.y, expected, atol=1e-5)
 
 
-def test_compare_is_announced(capsys):
-    assert main(["compare"]) == 2
-    assert "benchmarks.compare" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize("command", ["fit", "predict"])
 def test_help_has_examples(command, capsys):
     with pytest.raises(SystemExit) as exit_info:

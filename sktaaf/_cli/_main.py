@@ -1,11 +1,14 @@
-"""The ``sktaaf`` command: train a model on a profiles file, infer genes with it.
+"""The ``sktaaf`` command: train a model on a profiles file, infer genes with it,
+compare models.
 
 ``sktaaf fit`` reads a profiles file (GCTX, GCT, pandas HDF5 or .npz), trains
 a :class:`~sktaaf.TAAFRegressor` or :class:`~sktaaf.DGEXRegressor` on its
 landmark and target genes and saves the model file; ``sktaaf predict`` reads
 new profiles, matches their genes to the model's landmarks by id and writes
 the inferred target genes as GCTX (or GCT) with their symbols and the input's
-sample metadata. Errors the user can fix print one line and exit with status 2.
+sample metadata; ``sktaaf compare`` runs the comparison harness
+(:mod:`sktaaf._compare`). Errors the user can fix print one line and exit with
+status 2.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ _MAIN_EXAMPLES = """\
 examples:
   sktaaf fit profiles.gctx --landmarks l1000 -o model.pt
   sktaaf predict model.pt new_profiles.gctx -o inferred.gctx
+  sktaaf compare --quick --out results/
   sktaaf fit --help
 
 The model file is read by TAAFRegressor.load / DGEXRegressor.load in Python;
@@ -356,22 +360,37 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_fit_command(commands, quiet, formatter)
     _add_predict_command(commands, quiet, formatter)
-    # TODO(lead): the comparison harness moves here from benchmarks/compare.py.
-    compare = commands.add_parser(
-        "compare",
-        help="(not yet) compare models and baselines on a data set",
-        description="Not in this version: run `python -m benchmarks.compare` "
-        "from a clone of the sktaaf repository.",
-    )
-    compare.set_defaults(run=_compare)
+    _add_compare_command(commands, formatter)
     return parser
 
 
-def _compare(args) -> int:
-    raise UsageError(
-        "not in this version of sktaaf; run `python -m benchmarks.compare "
-        "--help` from a clone of the sktaaf repository."
+def _add_compare_command(commands, formatter) -> None:
+    from .._compare import add_arguments
+    from .._compare._args import DESCRIPTION, EXAMPLES
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare TAAF-D-GEX, D-GEX and baselines on a data set",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=formatter,
     )
+    add_arguments(compare)
+    compare.set_defaults(run=_compare, parser=compare)
+
+
+def _compare(args) -> int:
+    from .._compare import check_args, run
+
+    options = argparse.Namespace(
+        **{
+            key: value
+            for key, value in vars(args).items()
+            if key not in ("command", "run", "parser")
+        }
+    )
+    run(check_args(args.parser, options))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -384,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except (UsageError, FileNotFoundError, ValueError, TypeError) as exc:
+    except (UsageError, FileNotFoundError, ImportError, ValueError, TypeError) as exc:
         message = " ".join(str(exc).split())
         print(f"sktaaf {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -15,6 +15,8 @@ h5py, PyTables). :func:`open_gctx` and :class:`ColumnRows` give on-disk views
 instead, which the estimators stream chunk by chunk for data larger than
 memory. :func:`anndata_to_frames` splits a single-cell ``AnnData`` into
 landmark and target frames (the ``anndata`` extra).
+:func:`load_single_cell_example` loads a small real single-cell data set
+through scanpy or celltypist (the ``real`` extra).
 """
 
 from .._columns import ColumnRows
@@ -25,9 +27,11 @@ from ._hdf import load_hdf, load_hdf_pair
 from ._ids import split_landmarks
 from ._landmarks import l1000_landmark_ids, load_l1000_landmarks, map_landmark_ids
 from ._npy import load_npy
+from ._single_cell import SINGLE_CELL_EXAMPLES, load_single_cell_example
 from ._synthetic import make_expression
 
 __all__ = [
+    "SINGLE_CELL_EXAMPLES",
     "ColumnRows",
     "anndata_to_frames",
     "open_gctx",
@@ -39,6 +43,7 @@ __all__ = [
     "l1000_landmark_ids",
     "map_landmark_ids",
     "load_npy",
+    "load_single_cell_example",
     "make_expression",
     "split_landmarks",
     "write_gct",

@@ -1,4 +1,4 @@
-"""Data and splits of ``benchmarks.compare``: synthetic data or a file."""
+"""Data and splits of ``sktaaf compare``: synthetic data or a file."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.model_selection import KFold
 from sklearn.utils import Bunch
 
-from sktaaf.datasets import (
+from ..datasets import (
     load_gct,
     load_gctx,
     load_hdf,
@@ -122,9 +122,9 @@ def _gene_names(prefix: str, n_genes: int) -> list[str]:
 def get_data(args: argparse.Namespace) -> tuple[Bunch, dict]:
     """The data of this run and a description of it."""
     if getattr(args, "real", None) is not None:
-        from ._compare_real import load_real
+        from ..datasets import load_single_cell_example
 
-        data = load_real(args.real)
+        data = load_single_cell_example(args.real)
         data.sample_ids = None
         source = data.pop("description")
     elif args.data is None:

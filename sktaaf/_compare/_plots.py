@@ -1,4 +1,4 @@
-"""Figures of ``benchmarks.compare``: matplotlib's object API, Agg canvas.
+"""Figures of ``sktaaf compare``: matplotlib's object API, Agg canvas.
 
 Figures are built from :class:`matplotlib.figure.Figure` directly (no pyplot),
 so nothing depends on, or changes, the global backend or figure registry.

@@ -1,4 +1,4 @@
-"""One fit of ``benchmarks.compare``: build, time, measure memory, score.
+"""One fit of ``sktaaf compare``: build, time, measure memory, score.
 
 :func:`run_fit` is what a fresh process runs (:func:`run_in_subprocess`), or
 the main process with ``--in-process``. It returns numbers and per-gene arrays,
@@ -25,8 +25,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from sktaaf.metrics import per_gene_mae, per_gene_pearson
-from sktaaf.nn import TAAF
+from ..metrics import per_gene_mae, per_gene_pearson
+from ..nn import TAAF
 
 TAAF_PARAMETERS = ("alpha", "beta", "gamma", "delta")
 

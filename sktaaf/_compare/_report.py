@@ -1,4 +1,4 @@
-"""Summaries, tables and files written by ``benchmarks.compare``."""
+"""Summaries, tables and files written by ``sktaaf compare``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import sklearn
 import skorch
 import torch
 
-import sktaaf
+from .. import __version__
 
 
 # ------------------------------------------------------------------ summary
@@ -171,7 +171,7 @@ def environment(threads: int) -> dict:
     """Machine, versions and thread settings the numbers were taken with."""
     versions = {
         "python": platform.python_version(),
-        "sktaaf": sktaaf.__version__,
+        "sktaaf": __version__,
         "torch": torch.__version__,
         "skorch": skorch.__version__,
         "sklearn": sklearn.__version__,
@@ -230,6 +230,59 @@ def _taaf_summary(layers: dict) -> dict:
     }
 
 
+def require_plotting():
+    """The figures module; an ``ImportError`` naming the fix when matplotlib
+    is absent (checked before any fit, so that no run is lost)."""
+    try:
+        import matplotlib  # noqa: F401
+
+        from . import _plots
+    except ImportError as exc:
+        raise ImportError(
+            "sktaaf compare draws its figures with matplotlib, which is not "
+            "installed: pip install matplotlib, or pass --no-plots."
+        ) from exc
+    return _plots
+
+
+def _write_markdown(out: Path, results: dict, table: str) -> None:
+    """results.md: the table with the data, budget and machine it came from."""
+    config, env, data_info = results["config"], results["environment"], results["data"]
+    network = network_params_text(config)
+    improving = [
+        f"{model['label']} ({model['summary']['still_improving_splits']} of "
+        f"{len(model['splits'])} splits)"
+        for model in results["models"].values()
+        if model["summary"].get("still_improving_splits")
+    ]
+    if improving:
+        network += (
+            ". Still improving when the epoch limit stopped them (more epochs may "
+            f"lower their error): {', '.join(improving)}"
+        )
+    (out / "results.md").write_text(
+        f"# Model comparison\n\nData: {data_info['source']}: "
+        f"{data_info['n_samples']} samples, {data_info['n_landmarks']} landmarks, "
+        f"{data_info['n_targets']} targets. Split: {config['split']}, "
+        f"test fraction {config['test_fraction'] if not config['folds'] else '1/K'}"
+        f", {len(results['splits'])} split(s), seeds from {config['seed']}.\n\n"
+        f"Networks: {network}.\n\n"
+        f"{table}\n\n"
+        "MAE on the original scale of y (genes z-scored for training, "
+        "predictions transformed back); r: mean over genes of the Pearson "
+        "correlation; genes better than LR: share of genes whose test MAE is "
+        "below LinearRegression's; fit peak: peak resident memory during fit "
+        "above that before it; "
+        "fit, predict: wall seconds of fit and predict alone; epochs: trained "
+        "(best, whose weights are kept).\n\n"
+        f"Machine: {env['processor']}, {env['cpu_count']} CPUs, "
+        f"{env['threads_per_fit']} thread(s) per fit, load average "
+        f"{env['load_average_start'][0]:.2f} at start, "
+        f"{env['load_average_end'][0]:.2f} at end; git {env['git_revision']}; "
+        f"{results['wall_seconds']:.0f} s from start to the end of the last fit.\n"
+    )
+
+
 def write_outputs(out: Path, results, runs, data, table, no_plots, say) -> None:
     """results.json, results.md, per-gene tables, TAAF parameters and figures."""
     out.mkdir(parents=True, exist_ok=True)
@@ -284,45 +337,13 @@ def write_outputs(out: Path, results, runs, data, table, no_plots, say) -> None:
     (out / "results.json").write_text(
         json.dumps(_json_safe(results), indent=2, allow_nan=False) + "\n"
     )
-    config, env, data_info = results["config"], results["environment"], results["data"]
-    network = network_params_text(config)
-    improving = [
-        f"{model['label']} ({model['summary']['still_improving_splits']} of "
-        f"{len(model['splits'])} splits)"
-        for model in results["models"].values()
-        if model["summary"].get("still_improving_splits")
-    ]
-    if improving:
-        network += (
-            ". Still improving when the epoch limit stopped them (more epochs may "
-            f"lower their error): {', '.join(improving)}"
-        )
-    (out / "results.md").write_text(
-        f"# Model comparison\n\nData: {data_info['source']}: "
-        f"{data_info['n_samples']} samples, {data_info['n_landmarks']} landmarks, "
-        f"{data_info['n_targets']} targets. Split: {config['split']}, "
-        f"test fraction {config['test_fraction'] if not config['folds'] else '1/K'}"
-        f", {len(results['splits'])} split(s), seeds from {config['seed']}.\n\n"
-        f"Networks: {network}.\n\n"
-        f"{table}\n\n"
-        "MAE on the original scale of y (genes z-scored for training, "
-        "predictions transformed back); r: mean over genes of the Pearson "
-        "correlation; genes better than LR: share of genes whose test MAE is "
-        "below LinearRegression's; fit peak: peak resident memory during fit "
-        "above that before it; "
-        "fit, predict: wall seconds of fit and predict alone; epochs: trained "
-        "(best, whose weights are kept).\n\n"
-        f"Machine: {env['processor']}, {env['cpu_count']} CPUs, "
-        f"{env['threads_per_fit']} thread(s) per fit, load average "
-        f"{env['load_average_start'][0]:.2f} at start, "
-        f"{env['load_average_end'][0]:.2f} at end; git {env['git_revision']}; "
-        f"{results['wall_seconds']:.0f} s from start to the end of the last fit.\n"
-    )
+    _write_markdown(out, results, table)
+    data_info = results["data"]
     written = ["results.json", "results.md", "per_gene.csv", "per_gene.npz"]
     if taaf:
         written.append("taaf_parameters.npz")
     if not no_plots:
-        from . import _plots
+        _plots = require_plotting()
 
         title = (
             f"{data_info['source']}, {data_info['n_samples']} samples, "

@@ -1,6 +1,6 @@
-"""Real expression data sets of ``benchmarks.compare``, loaded through the
-packages that ship them (the ``real`` extra), never copied into this
-repository.
+"""Small real single-cell expression data sets, loaded through the packages
+that ship them (the ``real`` extra: ``pip install "sktaaf[real]"``), never
+copied into this package. ``sktaaf compare --real NAME`` uses them.
 
 ``pbmc68k``
     scanpy's bundled ``pbmc68k_reduced``: 700 peripheral blood cells (10x
@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 from sklearn.utils import Bunch
 
-REAL_DATASETS = ("pbmc68k", "celltypist")
+SINGLE_CELL_EXAMPLES = ("pbmc68k", "celltypist")
 N_LANDMARKS = 150
 N_GENES = 765
 
@@ -49,12 +49,13 @@ def _need(package: str):
         return __import__(package)
     except ImportError as exc:
         raise ImportError(
-            f"This data set ships with the {package!r} package: "
-            "pip install 'sktaaf[real]' (or pip install scanpy celltypist)."
+            f"This data set ships with the {package!r} package, which is not "
+            'installed: pip install "sktaaf[real]" (or pip install scanpy '
+            "celltypist)."
         ) from exc
 
 
-def load_pbmc68k() -> Bunch:
+def _load_pbmc68k() -> Bunch:
     """scanpy's ``pbmc68k_reduced``, ``.raw``: 150 landmarks -> 615 targets."""
     _need("scanpy")
     import scanpy
@@ -72,7 +73,7 @@ def load_pbmc68k() -> Bunch:
     return data
 
 
-def load_celltypist() -> Bunch:
+def _load_celltypist() -> Bunch:
     """celltypist's demo cells, log-normalised: 150 landmarks -> 615 targets."""
     _need("celltypist")
     import pandas as pd
@@ -90,11 +91,39 @@ def load_celltypist() -> Bunch:
     return data
 
 
-def load_real(name: str) -> Bunch:
-    """Landmarks ``X``, targets ``y`` and gene ids of a real data set."""
-    loaders = {"pbmc68k": load_pbmc68k, "celltypist": load_celltypist}
+def load_single_cell_example(name: str) -> Bunch:
+    """Load a small real single-cell data set split into landmarks and targets.
+
+    The genes of highest variance (over all cells) are the landmarks, the
+    next most variable ones the targets: an unsupervised choice, as L1000's
+    landmarks were chosen on other data.
+
+    Parameters
+    ----------
+    name : {"pbmc68k", "celltypist"}
+        ``"pbmc68k"``: scanpy's ``pbmc68k_reduced`` (700 cells, ``.raw``,
+        log-normalised), 150 landmarks -> 615 targets. ``"celltypist"``:
+        celltypist's demo sample (559 cells), normalised to 10,000 counts
+        per cell and ``log1p``-transformed, 150 landmarks -> 615 targets.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``X`` (cells x landmarks, float32), ``y`` (cells x targets, float32),
+        ``landmark_ids``, ``target_ids`` and a one-line ``description``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of the data sets above.
+    ImportError
+        If the package that ships the data set (scanpy or celltypist) is not
+        installed: ``pip install "sktaaf[real]"``.
+    """
+    loaders = {"pbmc68k": _load_pbmc68k, "celltypist": _load_celltypist}
     if name not in loaders:
         raise ValueError(
-            f"Unknown real data set {name!r}; expected one of {REAL_DATASETS}."
+            f"Unknown single-cell example {name!r}; expected one of "
+            f"{SINGLE_CELL_EXAMPLES}."
         )
     return loaders[name]()
