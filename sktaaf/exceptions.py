@@ -129,12 +129,41 @@ class CheckpointWarning(SktaafWarning):
     """A checkpoint in ``checkpoint_dir`` is not resumed: it is unreadable or
     damaged (the fit starts afresh and overwrites it), or it belongs to other
     parameters or data (the fit keeps its own checkpoint beside it).
+
+    Examples
+    --------
+    A damaged checkpoint is replaced by a fresh fit, with a warning:
+
+    >>> import os, tempfile, warnings
+    >>> import numpy as np
+    >>> from sktaaf import TAAFRegressor
+    >>> from sktaaf.exceptions import CheckpointWarning
+    >>> X = np.random.RandomState(0).normal(size=(40, 3)).astype(np.float32)
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "checkpoint.pt"), "wb") as file:
+    ...     _ = file.write(b"not a checkpoint")
+    >>> model = TAAFRegressor(hidden_layer_sizes=(4,), max_epochs=2,
+    ...                       checkpoint_dir=folder)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = model.fit(X, X[:, :2])
+    >>> any(issubclass(w.category, CheckpointWarning) for w in caught)
+    True
     """
 
 
 class DeviceFallbackWarning(SktaafWarning):
     """A model fitted on a device this machine lacks (a GPU) is loaded on the
     CPU instead; pass ``device=`` to ``load`` to choose the device yourself.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sktaaf.exceptions import DeviceFallbackWarning, SktaafWarning
+    >>> issubclass(DeviceFallbackWarning, SktaafWarning)
+    True
+    >>> with warnings.catch_warnings():  # e.g. to load GPU models quietly
+    ...     warnings.simplefilter("ignore", DeviceFallbackWarning)
     """
 
 
@@ -142,4 +171,19 @@ class ParameterNotSavedWarning(SktaafWarning):
     """``save`` leaves out a parameter that a model file cannot hold: the
     callbacks (they only matter for training) or a ``RandomState`` instance
     as ``random_state`` (saved as None).
+
+    Examples
+    --------
+    >>> import os, tempfile, warnings
+    >>> import numpy as np
+    >>> from sktaaf import TAAFRegressor
+    >>> from sktaaf.exceptions import ParameterNotSavedWarning
+    >>> X = np.random.RandomState(0).normal(size=(40, 3)).astype(np.float32)
+    >>> model = TAAFRegressor(hidden_layer_sizes=(4,), max_epochs=1,
+    ...                       random_state=np.random.RandomState(0)).fit(X, X)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     model.save(os.path.join(tempfile.mkdtemp(), "model.pt"))
+    >>> [w.category.__name__ for w in caught]
+    ['ParameterNotSavedWarning']
     """

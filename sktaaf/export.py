@@ -3,9 +3,10 @@
 The exported graph is the estimator's whole network, ``estimator.module_``,
 in evaluation mode (no dropout) and in float32 on the CPU: it maps a batch of
 landmark profiles, shape ``(n_samples, n_features_in_)``, to the inferred
-targets, shape ``(n_samples, n_outputs_)``, exactly as :meth:`predict` does
-(within float32 rounding). Whatever the estimator applies to the data lives
-inside that module, so the exported graph takes raw landmark values and
+targets, shape ``(n_samples, n_outputs_)``, exactly as the estimator's
+``predict`` does (within float32 rounding). Whatever the estimator applies to
+the data lives inside that module, so the exported graph takes raw landmark
+values and
 returns targets in their original units. The batch axis is dynamic. The
 estimator itself is left as it was (a copy is exported).
 
