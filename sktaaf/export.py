@@ -6,9 +6,8 @@ landmark profiles, shape ``(n_samples, n_features_in_)``, to the inferred
 targets, shape ``(n_samples, n_outputs_)``, exactly as the estimator's
 ``predict`` does (within float32 rounding). Whatever the estimator applies to
 the data lives inside that module, so the exported graph takes raw landmark
-values and
-returns targets in their original units. The batch axis is dynamic. The
-estimator itself is left as it was (a copy is exported).
+values and returns targets in their original units. The batch axis is
+dynamic. The estimator itself is left as it was (a copy is exported).
 
 Only torch is needed for TorchScript; ONNX needs the ``onnx`` extra
 (``pip install 'sktaaf[onnx]'``: onnx, onnxscript, and onnxruntime to run the
