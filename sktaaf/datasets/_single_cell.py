@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 from sklearn.utils import Bunch
 
+#: The names :func:`load_single_cell_example` takes.
 SINGLE_CELL_EXAMPLES = ("pbmc68k", "celltypist")
 N_LANDMARKS = 150
 N_GENES = 765
@@ -119,6 +120,15 @@ def load_single_cell_example(name: str) -> Bunch:
     ImportError
         If the package that ships the data set (scanpy or celltypist) is not
         installed: ``pip install "sktaaf[real]"``.
+
+    Examples
+    --------
+    >>> from sktaaf.datasets import SINGLE_CELL_EXAMPLES, load_single_cell_example
+    >>> SINGLE_CELL_EXAMPLES
+    ('pbmc68k', 'celltypist')
+    >>> data = load_single_cell_example("pbmc68k")  # doctest: +SKIP
+    >>> data.X.shape, data.y.shape  # doctest: +SKIP
+    ((700, 150), (700, 615))
     """
     loaders = {"pbmc68k": _load_pbmc68k, "celltypist": _load_celltypist}
     if name not in loaders:
