@@ -210,6 +210,10 @@ def train_taaf(X, y, width, epochs, device):
         random_state=SEED,
         device=device,
         callbacks=[("usage", EpochUsage())],
+        # The raw loop's network and maths: TAAFNetwork's dropout, no
+        # standardisation (standardize=True adds per-batch work of its own).
+        dropout=0.25,
+        standardize=False,
     ).fit(X, y)
     fit = usage_since(start)
     return {"epochs": list(estimator.history_[:, "usage"]), "fit": fit}
