@@ -18,7 +18,12 @@ from skorch.callbacks import Callback
 
 from ._accelerate import AcceleratedTrainingNet, net_params, shared_random_state
 from ._checkpoint import CheckpointFolder
-from ._data import training_data, validate_on_disk, validate_training_data
+from ._data import (
+    check_split_weights,
+    training_data,
+    validate_on_disk,
+    validate_training_data,
+)
 from ._disk import is_on_disk, read_rows
 from ._params import NetworkParameters, _out_of_memory_message
 from ._persistence import (
@@ -181,6 +186,7 @@ class BaseNetworkRegressor(
         rng = check_random_state(random_state)
         n_samples = X.shape[0]
         split = self._validation_split(n_samples, rng) if self.early_stopping else None
+        check_split_weights(split, sample_weight, self.validation_fraction)
         torch_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
 
         with self._checkpoint_folder(X, y, warm, sample_weight) as checkpoint:

@@ -102,6 +102,29 @@ def check_sample_weight(sample_weight, X, criterion) -> np.ndarray | None:
     return np.ascontiguousarray(sample_weight)
 
 
+def check_split_weights(split, sample_weight, validation_fraction) -> None:
+    """Refuse ``sample_weight`` that are 0 on every sample of one side of
+    early stopping's validation ``split`` (a
+    :class:`~sktaaf._training.ShuffledSplit`, or None): with nothing weighed,
+    that side's loss is 0 every epoch, so training learns nothing, or early
+    stopping monitors nothing and stops at once."""
+    if split is None or sample_weight is None:
+        return
+    for rows, side, consequence in [
+        (split.valid_indices, "holds out for validation", "monitor nothing"),
+        (split.train_indices, "leaves for training", "learn nothing"),
+    ]:
+        if not sample_weight[rows].any():
+            raise ValueError(
+                f"sample_weight is 0 on all {len(rows)} samples that early "
+                f"stopping {side} (validation_fraction={validation_fraction}, "
+                f"rows drawn with random_state): the loss there would be 0 "
+                f"every epoch, and training would {consequence}. Give some of "
+                "them a positive weight, draw another split (random_state, "
+                "validation_fraction), or set early_stopping=False."
+            )
+
+
 def _describe(values) -> str:
     """``values`` in a few words: an array's dtype and a few of its values."""
     array = np.asarray(values)

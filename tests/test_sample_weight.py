@@ -158,7 +158,8 @@ def test_checkpoint_fingerprint_includes_the_weights(data, tmp_path):
 @pytest.mark.parametrize("scale", [1e-44, 1e-30, 1e38, 1e300])
 def test_only_the_relative_weights_matter(Estimator, data, scale):
     """Weights whose sum vanishes into float32's subnormals (1e-44) or
-    overflows it (1e38 times 16 samples a batch) train as the same weights of scale 1."""
+    overflows it (1e38 times 16 samples a batch) train as the same weights of
+    scale 1."""
     X, y, weight = data
     params = {**FAST, "early_stopping": True, "random_state": 0}
     reference = Estimator(**params).fit(X, y, sample_weight=weight)
@@ -183,3 +184,21 @@ def test_weights_that_are_not_real_numbers_are_named(data, sample_weight):
     X, y, _ = data
     with pytest.raises(ValueError, match="sample_weight must hold real numbers"):
         TAAFRegressor(**FAST).fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("side", ["valid", "train"])
+def test_weights_that_vanish_from_one_side_of_the_split_are_refused(data, side):
+    """Weight 0 on every validation row would make valid_loss 0 each epoch
+    (early stopping stops at once); on every training row, nothing is
+    learned."""
+    X, y, weight = data
+    params = {**FAST, "early_stopping": True, "random_state": 0}
+    model = TAAFRegressor(**params)
+    split = model._validation_split(len(X), np.random.RandomState(0))
+    weight = weight.copy()
+    weight[getattr(split, f"{side}_indices")] = 0
+    side_words = "holds out for validation" if side == "valid" else "for training"
+    with pytest.raises(ValueError, match=f"sample_weight is 0 on all .*{side_words}"):
+        model.fit(X, y, sample_weight=weight)
+    # the same weights without early stopping train
+    TAAFRegressor(**{**params, "early_stopping": False}).fit(X, y, sample_weight=weight)
