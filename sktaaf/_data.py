@@ -29,7 +29,7 @@ def validate_training_data(estimator, X, y, sample_weight, *, reset: bool):
     check_not_anndata(X, "X")
     check_not_anndata(y, "y")
     on_disk = is_on_disk(X) or is_on_disk(y)
-    set_target_names(estimator, None if on_disk else y)
+    set_target_names(estimator, None if on_disk else y, reset=reset)
     if on_disk:  # streamed from the files, chunk by chunk
         X, y = validate_on_disk(estimator, X, y, reset=reset)
     else:
