@@ -151,10 +151,11 @@ class BaseNetworkRegressor(
             Non-negative weight of each sample in the loss: each batch's loss
             is the weighted mean, over its samples, of each sample's mean loss
             over the targets, normalised by the sum of the batch's weights (the
-            validation loss of early stopping is weighted alike). Weights that
-            are all equal weigh like none (the same fit, bit for bit). Needs a
-            loss with a ``reduction`` argument (``"mae"``, ``"mse"`` or a
-            ``torch.nn`` loss).
+            validation loss of early stopping is weighted alike). Only the
+            relative weights matter (they are divided by their mean). Weights
+            that are all equal weigh like none (the same fit, bit for bit).
+            Needs a loss with a ``reduction`` argument (``"mae"``, ``"mse"``
+            or a ``torch.nn`` loss).
 
         Returns
         -------
