@@ -163,7 +163,7 @@ class SigintAtEpoch(Callback):
             time.sleep(0.01)  # the handler runs at the next bytecode
 
 
-def test_ctrl_c_during_a_callback_is_an_interruption(data, tmp_path):
+def test_ctrl_c_during_a_callback_is_an_interruption(data, tmp_path, ctrl_c_raises):
     X, y = data
     params = {**SETTINGS, "max_epochs": 8, "early_stopping": False}
     interrupted = TAAFRegressor(
