@@ -18,7 +18,12 @@ from skorch.callbacks import Callback
 
 from ._accelerate import AcceleratedTrainingNet, net_params, shared_random_state
 from ._checkpoint import CheckpointFolder
-from ._data import training_data, validate_on_disk, validate_training_data
+from ._data import (
+    check_split_weights,
+    training_data,
+    validate_on_disk,
+    validate_training_data,
+)
 from ._disk import is_on_disk, read_rows
 from ._params import NetworkParameters, _out_of_memory_message
 from ._persistence import (
@@ -146,10 +151,11 @@ class BaseNetworkRegressor(
             Non-negative weight of each sample in the loss: each batch's loss
             is the weighted mean, over its samples, of each sample's mean loss
             over the targets, normalised by the sum of the batch's weights (the
-            validation loss of early stopping is weighted alike). Weights that
-            are all equal weigh like none (the same fit, bit for bit). Needs a
-            loss with a ``reduction`` argument (``"mae"``, ``"mse"`` or a
-            ``torch.nn`` loss).
+            validation loss of early stopping is weighted alike). Only the
+            relative weights matter (they are divided by their mean). Weights
+            that are all equal weigh like none (the same fit, bit for bit).
+            Needs a loss with a ``reduction`` argument (``"mae"``, ``"mse"``
+            or a ``torch.nn`` loss).
 
         Returns
         -------
@@ -181,6 +187,7 @@ class BaseNetworkRegressor(
         rng = check_random_state(random_state)
         n_samples = X.shape[0]
         split = self._validation_split(n_samples, rng) if self.early_stopping else None
+        check_split_weights(split, sample_weight, self.validation_fraction)
         torch_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
 
         with self._checkpoint_folder(X, y, warm, sample_weight) as checkpoint:

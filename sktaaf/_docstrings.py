@@ -67,7 +67,10 @@ warm_start : bool, default=False
     fitted network for ``max_epochs`` more epochs: weights, optimizer
     state, history and random streams carry on, so on the CPU two
     successive fits of 5 epochs (without early stopping) give exactly one
-    fit of 10. Data must have the same features and targets.""",
+    fit of 10. Data must have the same features and targets: a ``y``
+    whose column names differ from ``target_names_`` (other genes, or the
+    same in another order) is refused, as ``X``'s are; pass
+    ``y[model.target_names_]`` to realign it.""",
     "checkpoint_dir": """\
 checkpoint_dir : str or path-like, default=None
     A directory where ``fit`` saves its state after every epoch (as
@@ -78,7 +81,8 @@ checkpoint_dir : str or path-like, default=None
     returns its final model if it had finished. Lets a killed process pick
     up where it stopped. Fits of other parameters or data sharing the
     directory (e.g. those of a grid search) each keep their own checkpoint
-    in a sub-folder; see :ref:`persistence`.""",
+    in a sub-folder; see :ref:`persistence`. An empty path, or a path
+    that is (or lies inside) a file, is an error.""",
     "callbacks": """\
 callbacks : list of skorch callbacks, default=None
     Extra skorch callbacks (instances, or ``(name, callback)`` pairs), e.g.

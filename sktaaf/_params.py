@@ -148,7 +148,32 @@ class NetworkParameters:
         for param in ("activation", "output_activation"):
             self._activation_module(param)
         self._check_compile()
+        self._check_checkpoint_dir()
         return hidden_layer_sizes
+
+    def _check_checkpoint_dir(self) -> None:
+        """Refuse a ``checkpoint_dir`` that is empty (an unset variable: it
+        would mean the current folder) or that is, or lies inside, a file."""
+        if self.checkpoint_dir is None:
+            return
+        path = os.fspath(self.checkpoint_dir)
+        name = type(self).__name__
+        if path in ("", b""):
+            raise InvalidParameterError(
+                f"The 'checkpoint_dir' parameter of {name} must be the path of a "
+                "folder or None; got '' (an empty path; pass '.' for the current "
+                "folder)."
+            )
+        folder = os.path.abspath(path)
+        while not os.path.lexists(folder) and os.path.dirname(folder) != folder:
+            folder = os.path.dirname(folder)  # the nearest part that exists
+        if not os.path.isdir(folder):
+            where = "is" if folder == os.path.abspath(path) else "lies inside"
+            raise ValueError(
+                f"The 'checkpoint_dir' parameter of {name} must be a folder (made "
+                f"if absent); got {path!r}, which {where} the file {folder!r}, "
+                "not a folder."
+            )
 
     def _hidden_layer_sizes(self) -> tuple[int, ...]:
         sizes = self.hidden_layer_sizes

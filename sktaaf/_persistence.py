@@ -339,41 +339,63 @@ def save_estimator(estimator, path) -> None:
 
 
 def read_model(path) -> tuple[dict, dict]:
-    """The payload and the metadata of the model file at ``path``: a
-    ValueError naming the file if it is unreadable. Check the content with
-    :func:`check_checksum` before using it."""
+    """The payload and the metadata of the model file at ``path``, its
+    checksum verified: a ValueError naming the file if it is unreadable or
+    damaged.
+
+    The checksum is verified before anything of the content is interpreted,
+    so that damage is reported as damage (not, say, as a parameter this
+    version lacks); only files of format version 1, written before files
+    carried one, have none."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No sktaaf model file at {str(path)!r}.")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(payload, dict) or "metadata" not in payload:
+            raise ValueError("it is not an sktaaf model")
+    except Exception as exc:
+        raise _unreadable(path, exc) from exc
+    if "checksum" in payload:
+        _check_digest(payload, path)
+    try:
         metadata = json.loads(payload["metadata"])
-        if metadata.get("format") != FORMAT:
+        if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
             raise ValueError("it is not an sktaaf model")
         if not isinstance(metadata.get("format_version"), int):
             raise ValueError("it has no format version")
     except Exception as exc:
-        raise ValueError(
-            f"{str(path)!r} is not a readable sktaaf model file (truncated, "
-            f"corrupted, or another kind of file): {exc}"
-        ) from exc
+        raise _unreadable(path, exc) from exc
     if metadata["format_version"] > FORMAT_VERSION:
         raise ValueError(
             f"{str(path)!r} was saved in format version "
             f"{metadata['format_version']}, newer than this sktaaf reads "
             f"({FORMAT_VERSION}); upgrade sktaaf."
         )
+    if "checksum" not in payload and metadata["format_version"] >= 2:
+        raise ValueError(
+            f"{str(path)!r} is damaged: it lacks the checksum that files of "
+            f"format version {metadata['format_version']} carry."
+        )
     return payload, metadata
 
 
-def check_checksum(payload: dict, metadata: dict, path) -> None:
+def _unreadable(path, exc: Exception) -> ValueError:
+    return ValueError(
+        f"{str(path)!r} is not a readable sktaaf model file (truncated, "
+        f"corrupted, or another kind of file): {exc}"
+    )
+
+
+def _check_digest(payload: dict, path) -> None:
     """Raise a ValueError naming ``path`` if the content read from it does not
     match the checksum it was written with."""
-    saved = payload.get("checksum")
-    if saved is None and metadata["format_version"] < 2:
-        return  # written before files carried a checksum
     content = {key: value for key, value in payload.items() if key != "checksum"}
-    if saved != digest(content):
+    try:
+        intact = payload["checksum"] == digest(content)
+    except (TypeError, ValueError):  # content no writer of ours produces
+        intact = False
+    if not intact:
         raise ValueError(
             f"{str(path)!r} is damaged: its content does not match the checksum "
             "it was saved with (a changed byte, or an edited file). Save or fit "
@@ -429,9 +451,6 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
             f"{metadata.get('versions', {}).get('sktaaf', 'of unknown version')}; "
             "load it with that version."
         )
-    # Checked after the names above, which tell a file of another version
-    # for what it is, and before anything of the content is used.
-    check_checksum(payload, metadata, path)
     if isinstance(params["hidden_layer_sizes"], list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     estimator = cls(**params)

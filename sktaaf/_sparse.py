@@ -25,7 +25,24 @@ def is_anndata(data) -> bool:
 
 
 def check_not_anndata(data, name: str = "X") -> None:
-    """Raise a TypeError pointing at the helper when ``data`` is an AnnData."""
+    """Raise a TypeError pointing at the helper when ``data`` is an AnnData,
+    or another object of anndata's (e.g. the sparse matrix of an AnnData
+    opened in backed mode)."""
+    module = type(data).__module__ or ""
+    if (
+        module.split(".")[0] == "anndata"
+        and not is_anndata(data)
+        # anndata's views of arrays and sparse matrices are arrays and matrices
+        and not isinstance(data, np.ndarray)
+        and not sp.issparse(data)
+    ):
+        raise TypeError(
+            f"{name} is an anndata {type(data).__name__} (such as the matrix "
+            "of an AnnData opened in backed mode), which the estimators do not "
+            f"read directly. Read it into memory ({name}.to_memory() gives a "
+            "SciPy sparse matrix), or split the AnnData with "
+            "sktaaf.datasets.anndata_to_frames(adata, landmark_ids)."
+        )
     if is_anndata(data):
         raise TypeError(
             f"{name} is an AnnData object, which the estimators do not take "

@@ -69,7 +69,9 @@ def column_statistics(array, sample_weight=None) -> tuple[np.ndarray, np.ndarray
         mean += delta * (chunk_count / total)
         sum_squares += chunk_squares + delta**2 * (count * chunk_count / total)
         count = total
-    return _finish(mean, np.sqrt(sum_squares / max(count, 1)))
+    # The weighted (population) variance: divided by the weights' total,
+    # whatever it is, so that only the relative weights matter.
+    return _finish(mean, np.sqrt(sum_squares / (count or 1)))
 
 
 def _finish(mean: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,14 +26,55 @@ def target_names(y) -> np.ndarray | None:
     return _get_feature_names(y)
 
 
-def set_target_names(estimator, y) -> None:
+def set_target_names(estimator, y, *, reset: bool = True) -> None:
     """Set (or delete) ``estimator.target_names_`` from ``y``, before ``y`` is
-    converted to an array."""
+    converted to an array.
+
+    With ``reset=False`` (a fit continuing the fitted network, as
+    ``warm_start=True`` does), a ``y`` whose names differ from
+    ``target_names_`` (other names, or the same in another order) is refused:
+    the network's outputs stay in the order it was trained on. A ``y``
+    without names then keeps ``target_names_``."""
     names = target_names(y)
+    fitted = getattr(estimator, "target_names_", None)
+    if not reset and names is not None and fitted is not None:
+        if list(names) != list(fitted):
+            raise ValueError(_mismatch_message(estimator, names, fitted))
     if names is not None:
         estimator.target_names_ = names
-    elif hasattr(estimator, "target_names_"):
+    elif reset and fitted is not None:
         del estimator.target_names_
+
+
+def _mismatch_message(estimator, names, fitted) -> str:
+    def shown(values) -> str:
+        values = list(values)
+        more = f", ... ({len(values)} in all)" if len(values) > 5 else ""
+        return "[" + ", ".join(repr(value) for value in values[:5]) + more + "]"
+
+    if sorted(names) == sorted(fitted):
+        position = next(
+            i for i, (a, b) in enumerate(zip(names, fitted, strict=True)) if a != b
+        )
+        difference = (
+            f"the same columns in another order (column {position} is "
+            f"{names[position]!r}, was {fitted[position]!r})"
+        )
+    else:
+        fitted_set, names_set = set(fitted), set(names)
+        unseen = [name for name in names if name not in fitted_set]
+        missing = [name for name in fitted if name not in names_set]
+        difference = "columns other than those of the first fit"
+        if unseen:
+            difference += f"; new: {shown(unseen)}"
+        if missing:
+            difference += f"; missing: {shown(missing)}"
+    return (
+        f"y has {difference}. warm_start=True continues training the fitted "
+        f"network, whose outputs are the target_names_ {shown(fitted)} in that "
+        "order. Pass y[model.target_names_] (the same genes in the fitted "
+        "order), or set warm_start=False to train a new network."
+    )
 
 
 def as_frame(estimator, y_pred: np.ndarray, X):

@@ -15,7 +15,6 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.utils.validation import _check_sample_weight
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import unpack_data
@@ -146,35 +145,6 @@ class TensorData(torch.utils.data.Dataset):
         for start in range(0, n_samples, batch_size):
             batch = order[start : start + batch_size]
             yield X[batch], self._targets(batch)
-
-
-def check_sample_weight(sample_weight, X, criterion) -> np.ndarray | None:
-    """Validate the ``sample_weight`` of ``fit`` (one non-negative finite
-    weight per row of ``X``, not all zero) as float32; None when there are
-    none or when they are all equal, which weigh like no weights at all (the
-    loss is normalised by the weights' sum), so that such a fit is exactly the
-    unweighted one."""
-    if sample_weight is None:
-        return None
-    sample_weight = _check_sample_weight(
-        sample_weight, X, dtype=np.float32, ensure_non_negative=True
-    )
-    if not np.isfinite(sample_weight).all():
-        raise ValueError("sample_weight must be finite (float32).")
-    if not sample_weight.any():
-        raise ValueError(
-            "sample_weight are all zero: at least one sample must have a "
-            "positive weight."
-        )
-    if (sample_weight == sample_weight[0]).all():
-        return None
-    if not isinstance(getattr(criterion, "reduction", None), str):
-        raise ValueError(
-            "sample_weight needs a loss that can give one loss per element (a "
-            "torch.nn loss with a 'reduction' argument, such as 'mae' or "
-            f"'mse'); the loss {criterion!r} has no 'reduction'."
-        )
-    return np.ascontiguousarray(sample_weight)
 
 
 def weighted_loss(criterion, y_pred, y_true, sample_weight) -> torch.Tensor:

@@ -1,3 +1,6 @@
+import signal
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -48,3 +51,16 @@ FAST = dict(
     batch_size=32,
     random_state=0,
 )
+
+
+@pytest.fixture
+def ctrl_c_raises():
+    """Python's own SIGINT handler (Ctrl-C raises KeyboardInterrupt) for the
+    test, whatever this process inherited: a shell starts background jobs
+    (``cmd &`` in a script, ``nohup``) with SIGINT ignored, and Python then
+    installs no handler, so a SIGINT would do nothing. Restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("only the main thread can set signal handlers")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

@@ -163,7 +163,7 @@ class SigintAtEpoch(Callback):
             time.sleep(0.01)  # the handler runs at the next bytecode
 
 
-def test_ctrl_c_during_a_callback_is_an_interruption(data, tmp_path):
+def test_ctrl_c_during_a_callback_is_an_interruption(data, tmp_path, ctrl_c_raises):
     X, y = data
     params = {**SETTINGS, "max_epochs": 8, "early_stopping": False}
     interrupted = TAAFRegressor(
@@ -316,3 +316,27 @@ def test_a_diverged_fit_is_returned_as_it_ended(data, tmp_path):
     again = DGEXRegressor(**params, checkpoint_dir=tmp_path).fit(X, y)
     assert again.best_epoch_ == first.best_epoch_ < first.n_iter_
     np.testing.assert_array_equal(again.predict(X), first.predict(X))
+
+
+def test_an_empty_checkpoint_dir_is_refused(data, tmp_path, monkeypatch):
+    """checkpoint_dir="" (an unset variable) does not mean the current folder."""
+    X, y = data
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="'checkpoint_dir' parameter .* got ''"):
+        TAAFRegressor(**SETTINGS, checkpoint_dir="").fit(X, y)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_a_checkpoint_dir_that_is_a_file_is_named(data, tmp_path, inside):
+    X, y = data
+    file = tmp_path / "notes.txt"
+    file.write_text("keep me")
+    folder = file / "run" if inside else file
+    with pytest.raises(
+        ValueError,
+        match=rf"which {'lies inside' if inside else 'is'} "
+        rf"the file '.*notes.txt', not a folder",
+    ):
+        TAAFRegressor(**SETTINGS, checkpoint_dir=folder).fit(X, y)
+    assert file.read_text() == "keep me"

@@ -138,6 +138,31 @@ def test_blocks_carry_the_names(frames):
     assert not hasattr(model, "target_names_")
 
 
+def test_warm_start_refuses_other_target_columns(frames):
+    """The network's outputs stay in the order it was trained on: y's columns
+    reordered or renamed are refused (as X's are), naming them, and the
+    fitted model is left as it was."""
+    X, y = frames
+    model = TAAFRegressor(**FAST, warm_start=True).fit(X, y)
+    before = model.predict(X)
+    reordered = y[["MYC", "TP53", "EGFR"]]
+    with pytest.raises(ValueError, match=r"another order \(column 0 is 'MYC', was"):
+        model.fit(X, reordered)
+    renamed = y.set_axis(["TP53", "MYC", "KRAS"], axis=1)
+    with pytest.raises(ValueError, match=r"new: \['KRAS'\]; missing: \['EGFR'\]"):
+        model.fit(X, renamed)
+    assert list(model.target_names_) == ["TP53", "MYC", "EGFR"]
+    assert_array_equal(model.predict(X), before)
+    # realigned by the user, training continues; unnamed y keeps the names
+    model.fit(X, reordered[model.target_names_])
+    model.fit(X, y.to_numpy())
+    assert list(model.target_names_) == ["TP53", "MYC", "EGFR"]
+    assert model.n_iter_ == 3 * FAST["max_epochs"]
+    # a new fit may have any columns
+    model.set_params(warm_start=False).fit(X, reordered)
+    assert list(model.target_names_) == ["MYC", "TP53", "EGFR"]
+
+
 def test_metrics_label_genes_of_a_dataframe(frames):
     _, y = frames
     y_pred = y * 0.5 + 0.1

@@ -91,6 +91,8 @@ def test_parameters_of_another_version_are_named(data, tmp_path):
     metadata = json.loads(payload["metadata"])
     metadata["params"]["n_heads"] = 4  # a parameter of some other version
     payload["metadata"] = json.dumps(metadata)
+    del payload["checksum"]
+    payload["checksum"] = sktaaf._state.digest(payload)  # intact, as saved
     torch.save(payload, path)
     with pytest.raises(TypeError, match=r"model.pt.*does not have: \['n_heads'\]"):
         TAAFRegressor.load(path)
@@ -253,12 +255,37 @@ def test_a_damaged_file_is_refused_not_loaded(data, tmp_path):
             warnings.simplefilter("ignore")  # e.g. a flipped version number
             try:
                 loaded = TAAFRegressor.load(path)
-            except (ValueError, TypeError) as exc:
+            except ValueError as exc:  # damage, never "another version"
                 assert "model.pt" in str(exc)
                 continue
         if not np.array_equal(loaded.predict(X), expected):
             loaded_differently.append(offset)
     assert loaded_differently == []
+
+
+@pytest.mark.parametrize(
+    ("text", "changed"),
+    [
+        (b'"dropout"', b'"dropouT"'),  # a parameter name
+        (b'"TAAFRegressor"', b'"TAAFRegressoR"'),  # the class
+        (b'"n_outputs_"', b'"n_outputs`"'),  # a fitted attribute
+        (b'"format_version": 2', b'"format_version": 3'),
+    ],
+)
+def test_a_changed_byte_in_the_metadata_is_damage(data, tmp_path, text, changed):
+    """The checksum is verified before anything else is read: a flipped byte
+    in a name is reported as damage, not as a parameter of another version,
+    another class or a newer format."""
+    X, y = data
+    path = tmp_path / "model.pt"
+    TAAFRegressor(**FAST).fit(X, y).save(path)
+    content = path.read_bytes()
+    assert content.count(text) == 1
+    path.write_bytes(content.replace(text, changed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing read before the check warns
+        with pytest.raises(ValueError, match=r"model.pt' is damaged.*checksum"):
+            TAAFRegressor.load(path)
 
 
 def test_changed_weights_fail_the_checksum(data, tmp_path):

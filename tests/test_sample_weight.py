@@ -152,3 +152,53 @@ def test_checkpoint_fingerprint_includes_the_weights(data, tmp_path):
     first = TAAFRegressor(**params).fit(X, y, sample_weight=weight)
     again = TAAFRegressor(**params).fit(X, y, sample_weight=weight)
     assert_array_equal(first.predict(X), again.predict(X))
+
+
+@pytest.mark.parametrize("Estimator", [TAAFRegressor, DGEXRegressor])
+@pytest.mark.parametrize("scale", [1e-44, 1e-30, 1e38, 1e300])
+def test_only_the_relative_weights_matter(Estimator, data, scale):
+    """Weights whose sum vanishes into float32's subnormals (1e-44) or
+    overflows it (1e38 times 16 samples a batch) train as the same weights of
+    scale 1."""
+    X, y, weight = data
+    params = {**FAST, "early_stopping": True, "random_state": 0}
+    reference = Estimator(**params).fit(X, y, sample_weight=weight)
+    scaled = Estimator(**params).fit(X, y, sample_weight=weight * scale)
+    assert_allclose(scaled.predict(X), reference.predict(X), rtol=1e-4, atol=1e-5)
+    for epoch, expected in zip(scaled.history_, reference.history_, strict=True):
+        assert epoch["train_loss"] == pytest.approx(expected["train_loss"], rel=1e-4)
+        assert epoch["valid_loss"] == pytest.approx(expected["valid_loss"], rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "sample_weight",
+    [
+        np.array(["1.0"] * 80),
+        np.full(80, 1 + 1j),
+        np.array([1.0] * 79 + [None], dtype=object),
+        [1.0] * 79 + ["a"],
+    ],
+    ids=["strings", "complex", "None", "a-string-in-a-list"],
+)
+def test_weights_that_are_not_real_numbers_are_named(data, sample_weight):
+    X, y, _ = data
+    with pytest.raises(ValueError, match="sample_weight must hold real numbers"):
+        TAAFRegressor(**FAST).fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("side", ["valid", "train"])
+def test_weights_that_vanish_from_one_side_of_the_split_are_refused(data, side):
+    """Weight 0 on every validation row would make valid_loss 0 each epoch
+    (early stopping stops at once); on every training row, nothing is
+    learned."""
+    X, y, weight = data
+    params = {**FAST, "early_stopping": True, "random_state": 0}
+    model = TAAFRegressor(**params)
+    split = model._validation_split(len(X), np.random.RandomState(0))
+    weight = weight.copy()
+    weight[getattr(split, f"{side}_indices")] = 0
+    side_words = "holds out for validation" if side == "valid" else "for training"
+    with pytest.raises(ValueError, match=f"sample_weight is 0 on all .*{side_words}"):
+        model.fit(X, y, sample_weight=weight)
+    # the same weights without early stopping train
+    TAAFRegressor(**{**params, "early_stopping": False}).fit(X, y, sample_weight=weight)

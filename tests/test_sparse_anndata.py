@@ -127,6 +127,32 @@ def test_anndata_to_frames(sparse):
     assert_allclose(layer.y.to_numpy(), np.log1p(matrix[:, [1, 2]]))
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_backed_anndata(sparse, tmp_path):
+    """An AnnData opened in backed mode: anndata_to_frames reads it (sparse
+    stays sparse); its backed sparse matrix given to fit is a clear error."""
+    adata, matrix = _adata(sparse)
+    path = tmp_path / "cells.h5ad"
+    adata.write_h5ad(path)
+    backed = anndata.read_h5ad(path, backed="r")
+    try:
+        data = anndata_to_frames(backed, ["G3", "G0", "G7"])
+        assert_array_equal(data.X.to_numpy(np.float32), matrix[:, [3, 0, 7]])
+        assert all(isinstance(t, pd.SparseDtype) for t in data.y.dtypes) == sparse
+        model = TAAFRegressor(**FAST).fit(data.X, data.y)
+        assert list(model.target_names_) == list(data.y.columns)
+        if sparse:
+            with pytest.raises(TypeError, match=r"X is an anndata .*to_memory\(\)"):
+                TAAFRegressor(**FAST).fit(backed.X, data.y)
+            with pytest.raises(TypeError, match=r"X is an anndata .*to_memory\(\)"):
+                model.predict(backed.X)
+    finally:
+        backed.file.close()
+    # views of arrays and sparse matrices are arrays and matrices
+    view = adata[:20]
+    TAAFRegressor(**FAST).fit(view.X, np.zeros((20, 2), dtype=np.float32))
+
+
 def test_anndata_to_frames_errors():
     adata, _ = _adata(sparse=True)
     with pytest.raises(ValueError, match="layer='counts' is not a layer"):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ESTIMATORS, FAST, make_data
+from sklearn.preprocessing import StandardScaler
 
 import sktaaf._standardize
 from sktaaf import DGEXRegressor, TAAFRegressor
@@ -44,6 +45,20 @@ def test_column_statistics_on_disk_equal_in_memory(monkeypatch, tmp_path):
     np.save(path, X)
     on_disk = np.load(path, mmap_mode="r")
     np.testing.assert_array_equal(column_statistics(on_disk), column_statistics(X))
+
+
+@pytest.mark.parametrize("total", [0.01, 0.1, 1.0, 150.0])
+def test_weighted_column_statistics_match_standard_scaler(total):
+    """Only the relative weights matter, whatever their total."""
+    rng = np.random.RandomState(0)
+    X = (rng.normal(size=(60, 4)) * [1, 10, 0.1, 3] + [0, 5, -2, 1]).astype(np.float32)
+    weight = rng.uniform(0, 1, size=60)
+    weight[::7] = 0
+    weight *= total / weight.sum()
+    mean, scale = column_statistics(X, weight)
+    scaler = StandardScaler().fit(X.astype(np.float64), sample_weight=weight)
+    np.testing.assert_allclose(mean, scaler.mean_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(scale, scaler.scale_, rtol=1e-5, atol=1e-6)
 
 
 def test_constant_columns_get_scale_one():

@@ -41,7 +41,9 @@ def anndata_to_frames(
 
     A sparse matrix stays sparse: the frames then have sparse columns
     (``pandas.SparseDtype``), which the estimators take as a SciPy sparse
-    matrix and densify one batch at a time. Install with
+    matrix and densify one batch at a time. An AnnData opened in backed mode
+    (``anndata.read_h5ad(path, backed="r")``) is read into memory, its
+    sparse matrix staying sparse. Install with
     ``pip install 'sktaaf[anndata]'``.
 
     Parameters
@@ -102,6 +104,8 @@ def anndata_to_frames(
     landmarks, targets, landmark_ids, target_ids = _resolve_genes(
         gene_ids, landmark_ids, target_ids
     )
+    if callable(getattr(matrix, "to_memory", None)):  # backed mode, sparse
+        matrix = matrix.to_memory()  # anndata's CSR/CSC dataset, read once
     if sp.issparse(matrix):
         matrix = sp.csc_matrix(matrix, dtype=np.float32)  # cheap column picks
     elif not isinstance(matrix, np.ndarray):  # e.g. a backed h5py dataset
