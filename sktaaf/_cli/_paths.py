@@ -72,6 +72,11 @@ def check_output(output: str, inputs: dict, option: str = "-o") -> Path:
             f"{option}: {str(path)!r} is not a regular file (a device, a FIFO or "
             "a socket); give the name of a file to write."
         )
+    if str(output).endswith(("/", os.sep)):
+        raise UsageError(
+            f"{option}: {output!r} ends in a slash, as a folder does; give a "
+            "file name."
+        )
     folder = path.parent
     if not folder.is_dir():
         raise UsageError(

@@ -8,6 +8,7 @@ arguments. Errors a user can fix (a missing file, missing landmarks) are
 
 from __future__ import annotations
 
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -109,29 +110,62 @@ def _gctx_gene_ids(path: Path) -> np.ndarray:
         return None
 
 
+def _hdf_hint(path: Path) -> str:
+    """ " (it is a GCTX file: ...)" when the HDF5 file at ``path`` is one."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            is_gctx = "0/DATA/0/matrix" in file
+    except (OSError, ValueError):
+        return ""
+    return " (it is a GCTX file: name it .gctx)" if is_gctx else ""
+
+
+def _load_hdf(path: Path):
+    try:
+        return load_hdf(path, [])
+    except (KeyError, OSError, ValueError, TypeError) as exc:
+        message = " ".join(str(exc).strip("'\"").split())
+        raise UsageError(
+            f"Cannot read {str(path)!r} as a pandas HDF5 file (a samples x genes "
+            f"frame under the key 'table'){_hdf_hint(path)}: {message}"
+        ) from exc
+
+
+def _load_npz(path: Path):
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            matrix = arrays["matrix"]
+            gene_ids = arrays["gene_ids"]
+            sample_ids = arrays["sample_ids"] if "sample_ids" in arrays else None
+    except KeyError as exc:
+        raise UsageError(
+            f"The .npz file {str(path)!r} must hold the arrays 'matrix' "
+            f"(samples x genes) and 'gene_ids'; it lacks {exc}."
+        ) from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        hint = " (save ids as strings: np.array(ids, dtype=str))" * (
+            "allow_pickle" in str(exc)
+        )
+        raise UsageError(
+            f"Cannot read {str(path)!r} as .npz (truncated, or not an .npz "
+            f"file?): {exc}{hint}"
+        ) from exc
+    if matrix.dtype.kind not in "biuf" or matrix.ndim != 2:
+        raise UsageError(
+            f"The array 'matrix' of {str(path)!r} holds {matrix.ndim}-D "
+            f"{matrix.dtype} values; expected a 2-D array of numbers (samples x "
+            "genes)."
+        )
+    return split_landmarks(matrix, gene_ids, [], sample_ids=sample_ids)
+
+
 def _load_all(path: Path, kind: str):
     """Every gene of a .gct, .h5 or .npz file, as ``y`` of a loader bunch."""
     if kind == "gct":
         return load_gct(path, [])
-    if kind == "hdf":
-        data = load_hdf(path, [])
-    else:
-        try:
-            with np.load(path, allow_pickle=False) as arrays:
-                matrix = arrays["matrix"]
-                gene_ids = arrays["gene_ids"]
-                sample_ids = arrays["sample_ids"] if "sample_ids" in arrays else None
-        except KeyError as exc:
-            raise UsageError(
-                f"The .npz file {str(path)!r} must hold the arrays 'matrix' "
-                f"(samples x genes) and 'gene_ids'; it lacks {exc}."
-            ) from exc
-        except (OSError, ValueError) as exc:
-            hint = " (save ids as strings: np.array(ids, dtype=str))" * (
-                "allow_pickle" in str(exc)
-            )
-            raise UsageError(f"Cannot read {str(path)!r} as .npz: {exc}{hint}") from exc
-        data = split_landmarks(matrix, gene_ids, [], sample_ids=sample_ids)
+    data = _load_hdf(path) if kind == "hdf" else _load_npz(path)
     data.row_metadata = data.col_metadata = None
     return data
 
