@@ -130,6 +130,11 @@ def _make_estimator(model: str, params: list[str], verbose: int):
         )
     estimator.set_params(**settings)
     _check_checkpoint_dir(estimator)
+    try:  # fit's own checks of its parameters, before the data are read
+        estimator._validate_params()
+        estimator._check_params()
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--param: {exc}") from exc
     return estimator
 
 

@@ -74,8 +74,7 @@ def check_output(output: str, inputs: dict, option: str = "-o") -> Path:
         )
     if str(output).endswith(("/", os.sep)):
         raise UsageError(
-            f"{option}: {output!r} ends in a slash, as a folder does; give a "
-            "file name."
+            f"{option}: {output!r} ends in a slash, as a folder does; give a file name."
         )
     folder = path.parent
     if not folder.is_dir():
