@@ -340,8 +340,14 @@ def check_paths(args: argparse.Namespace) -> None:
     """Check the files of ``args`` before any work: the inputs are files,
     ``--out`` is a folder (or a new one) that can be written, and no output
     would replace an input. A ValueError names the option and the path."""
-    inputs = {"--data": args.data, "--landmarks": args.landmarks}
-    inputs["--targets"] = args.targets
+    inputs = {
+        option: None if path is None else Path(path)
+        for option, path in [
+            ("--data", args.data),
+            ("--landmarks", args.landmarks),
+            ("--targets", args.targets),
+        ]
+    }
     for option, path in inputs.items():
         if path is None:
             continue
@@ -349,9 +355,9 @@ def check_paths(args: argparse.Namespace) -> None:
             raise ValueError(f"{option} {str(path)!r} is a folder, not a file.")
         if not path.is_file():
             raise ValueError(f"{option}: no file at {str(path)!r}.")
-    out = args.out
-    if out is None:
+    if args.out is None:
         return
+    out = Path(args.out)
     if out.exists() and not out.is_dir():
         kind = next(
             (
