@@ -94,6 +94,10 @@ def os_error_message(exc: OSError, path) -> str:
     message = " ".join(str(exc).split())
     if str(path) not in message:
         message = f"cannot write {str(path)!r}: {message}"
-    if exc.errno in (errno.EFBIG, errno.ENOSPC) and "full" not in message:
+    reasons = (os.strerror(errno.EFBIG), os.strerror(errno.ENOSPC))
+    is_full = exc.errno in (errno.EFBIG, errno.ENOSPC) or any(
+        reason in message for reason in reasons
+    )
+    if is_full and "full" not in message:
         message += " (the disk is full, or a file size limit was reached)"
     return message
