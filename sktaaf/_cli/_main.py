@@ -129,12 +129,12 @@ def _make_estimator(model: str, params: list[str], verbose: int):
             f"its parameters are {', '.join(sorted(valid))}."
         )
     estimator.set_params(**settings)
-    _check_checkpoint_dir(estimator)
     try:  # fit's own checks of its parameters, before the data are read
         estimator._validate_params()
         estimator._check_params()
     except (ValueError, TypeError) as exc:
         raise UsageError(f"--param: {exc}") from exc
+    _check_checkpoint_dir(estimator)
     return estimator
 
 
