@@ -16,6 +16,8 @@ from ._device import DEVICE_PATTERN
 #: Parameters that are objects of one training run (not of the model): not
 #: saved (a loaded model has them None), nor part of a checkpoint's identity.
 RUN_ONLY_PARAMS = ("callbacks", "checkpoint_dir", "accelerator")
+#: The optional metadata field of the genes' symbols (``sktaaf fit`` writes it).
+GENE_SYMBOLS_FIELD = "gene_symbols"
 # Largest number of features, targets or neurons a model file may state.
 MAX_COUNT = 2**31 - 1
 
@@ -121,7 +123,34 @@ def validate_metadata(metadata: dict, payload: dict, path) -> None:
             raise invalid_field(
                 path, f"fitted attribute {field}", fitted[field], expected
             )
+    _validate_gene_symbols(metadata, path)
     _validate_payload(payload, path)
+
+
+def _validate_gene_symbols(metadata: dict, path) -> None:
+    """Check the optional ``gene_symbols`` field: ``{"landmarks": [...],
+    "targets": [...]}``, one str or None per feature and per output."""
+    if GENE_SYMBOLS_FIELD not in metadata:
+        return
+    symbols = metadata[GENE_SYMBOLS_FIELD]
+    expected = (
+        "a dict of 'landmarks' (n_features_in_ str or None) and 'targets' "
+        "(n_outputs_ str or None)"
+    )
+    if not isinstance(symbols, dict) or set(symbols) != {"landmarks", "targets"}:
+        raise invalid_field(path, GENE_SYMBOLS_FIELD, symbols, expected)
+    fitted = metadata["fitted"]
+    for key, count in (
+        ("landmarks", fitted.get("n_features_in_")),
+        ("targets", fitted.get("n_outputs_")),
+    ):
+        values = symbols[key]
+        if not (
+            isinstance(values, list)
+            and len(values) == count
+            and all(value is None or isinstance(value, str) for value in values)
+        ):
+            raise invalid_field(path, f"{GENE_SYMBOLS_FIELD} {key}", values, expected)
 
 
 def _validate_payload(payload: dict, path) -> None:

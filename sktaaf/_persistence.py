@@ -36,6 +36,7 @@ import torch
 from . import nn as sktaaf_nn
 from ._device import is_available, resolve_device
 from ._model_file import (
+    GENE_SYMBOLS_FIELD,
     MAX_COUNT,
     RUN_ONLY_PARAMS,
     invalid_field,
@@ -323,8 +324,10 @@ def _save_error(exc: BaseException, path: Path) -> OSError:
     return OSError(errno, message, str(path)) if errno else OSError(message)
 
 
-def save_estimator(estimator, path) -> None:
-    """Write a fitted network estimator to ``path`` (see the module docstring)."""
+def save_estimator(estimator, path, gene_symbols=None) -> None:
+    """Write a fitted network estimator to ``path`` (see the module docstring),
+    with the optional ``gene_symbols`` (``{"landmarks": [...], "targets":
+    [...]}``, checked by :func:`~sktaaf._model_file.validate_metadata`)."""
     if estimator.callbacks:
         warnings.warn(
             "callbacks are not saved; the loaded estimator has callbacks=None "
@@ -335,7 +338,10 @@ def save_estimator(estimator, path) -> None:
     state = TrainingState.from_net(
         estimator.net_, estimator._rng_state, estimator.best_epoch_, complete=True
     )
-    write_model(path, model_metadata(estimator, estimator.device_), state)
+    metadata = model_metadata(estimator, estimator.device_)
+    if gene_symbols is not None:
+        metadata[GENE_SYMBOLS_FIELD] = gene_symbols
+    write_model(path, metadata, state)
 
 
 def read_model(path) -> tuple[dict, dict]:

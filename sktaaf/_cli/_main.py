@@ -15,23 +15,31 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import os
+import signal
 import sys
+import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ..exceptions import TrainingInterruptedWarning
+from ._genes import genes_file, model_genes
+from ._paths import check_output, os_error_message
 from ._profiles import (
     UsageError,
     landmark_symbols,
     load_profiles,
-    read_genes_file,
     read_id_list,
-    write_genes_file,
 )
 
 __all__ = ["main"]
 
 _ID_TYPES = ("entrez_id", "probe_id", "symbol")
+# The longest --param value read (a literal nested deeper exhausts the parser).
+_MAX_PARAM_CHARS = 2000
 
 _FIT_EXAMPLES = """\
 examples:
@@ -59,7 +67,7 @@ examples:
   sktaaf fit --help
 
 The model file is read by TAAFRegressor.load / DGEXRegressor.load in Python;
-the gene ids and symbols go to MODEL.pt.genes.json beside it.
+it holds the gene ids and symbols too.
 """
 
 
@@ -77,11 +85,36 @@ def _parse_param(text: str) -> tuple[str, object]:
     name, equals, value = text.partition("=")
     if not equals or not name.strip():
         raise UsageError(f"--param takes key=value (e.g. max_epochs=50); got {text!r}.")
+    name = name.strip()
+    if len(value) > _MAX_PARAM_CHARS:
+        raise UsageError(
+            f"--param {name}: the value is {len(value)} characters long; at most "
+            f"{_MAX_PARAM_CHARS} are read."
+        )
     try:
         parsed = ast.literal_eval(value)
     except (ValueError, SyntaxError):
         parsed = value  # a string, e.g. activation=relu
-    return name.strip(), parsed
+    except (MemoryError, RecursionError) as exc:
+        raise UsageError(
+            f"--param {name}: the value is nested too deeply to be read."
+        ) from exc
+    return name, parsed
+
+
+def _check_checkpoint_dir(estimator) -> None:
+    """``--param checkpoint_dir=``: a folder (or a new one), never a file."""
+    folder = estimator.get_params().get("checkpoint_dir")
+    if folder is None:
+        return
+    if not str(folder).strip():
+        raise UsageError(
+            "--param checkpoint_dir: the folder name is empty; give a folder."
+        )
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UsageError(
+            f"--param checkpoint_dir: {str(folder)!r} is a file, not a folder."
+        )
 
 
 def _make_estimator(model: str, params: list[str], verbose: int):
@@ -95,7 +128,14 @@ def _make_estimator(model: str, params: list[str], verbose: int):
             f"--param: {cls.__name__} has no parameter {', '.join(unknown)}; "
             f"its parameters are {', '.join(sorted(valid))}."
         )
-    return estimator.set_params(**settings)
+    estimator.set_params(**settings)
+    try:  # fit's own checks of its parameters, before the data are read
+        estimator._validate_params()
+        estimator._check_params()
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--param: {exc}") from exc
+    _check_checkpoint_dir(estimator)
+    return estimator
 
 
 def _frame(values, index, columns):
@@ -110,16 +150,74 @@ def _echo(args, message: str) -> None:
 
 
 # ------------------------------------------------------------------- fit
+def _check_fit_paths(args) -> Path:
+    """The model file to write, checked before any work (see ``_paths``)."""
+    landmarks = args.landmarks
+    if landmarks is not None and landmarks.lower() == "l1000":
+        landmarks = None
+    return check_output(
+        args.output,
+        {
+            "the profiles file": args.profiles,
+            "the landmarks file": landmarks,
+            "the targets file": args.targets,
+        },
+    )
+
+
+@contextlib.contextmanager
+def _noting_ctrl_c():
+    """Yield a list that a SIGINT (Ctrl-C) appends to; the interrupt then goes
+    on as before (``fit`` stops training and keeps what it trained)."""
+    pressed = []
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(
+        previous
+    ):  # ignored, or not ours to handle
+        yield pressed
+        return
+
+    def note(signum, frame):
+        pressed.append(signum)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _save(estimator, output: Path, data) -> None:
+    """Write the model file, with the genes' symbols inside it."""
+    from .._persistence import save_estimator
+
+    symbols = {
+        "landmarks": landmark_symbols(data.landmark_ids, data.row_metadata),
+        "targets": landmark_symbols(data.target_ids, data.row_metadata),
+    }
+    try:
+        save_estimator(estimator, output, gene_symbols=symbols)
+    except OSError as exc:
+        raise UsageError(os_error_message(exc, output)) from exc
+    old = genes_file(output)  # an earlier version's, now stale: the model
+    if old.is_file() and not old.is_symlink():  # holds the genes itself
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+
 def _fit(args) -> int:
-    output = Path(args.output)
-    if not output.parent.is_dir():
-        raise UsageError(f"-o: the folder of {str(output)!r} does not exist.")
+    output = _check_fit_paths(args)
     landmark_ids = (
-        None if args.landmarks is None else read_id_list(args.landmarks, args.id_type)
+        None
+        if args.landmarks is None
+        else read_id_list(args.landmarks, args.id_type, "landmarks")
     )
     if args.targets is not None and args.targets.lower() == "l1000":
         raise UsageError("--targets takes a file of gene ids, not l1000.")
-    target_ids = None if args.targets is None else read_id_list(args.targets, "")
+    target_ids = (
+        None if args.targets is None else read_id_list(args.targets, "", "targets")
+    )
     estimator = _make_estimator(args.model, args.param, verbose=0 if args.quiet else 1)
     data = load_profiles(args.profiles, landmark_ids, target_ids)
     if len(data.target_ids) == 0:
@@ -133,27 +231,30 @@ def _fit(args) -> int:
     )
     samples = np.arange(len(data.X)) if data.sample_ids is None else data.sample_ids
     # DataFrames: the model keeps the landmark ids (feature_names_in_) and
-    # the target ids (target_names_, where the estimators keep them).
-    estimator.fit(
-        _frame(data.X, samples, data.landmark_ids),
-        _frame(data.y, samples, data.target_ids),
-    )
-    estimator.save(output)
-    # TODO(lead): once the estimators keep target_names_ in the model file,
-    # only the symbols need this file.
-    write_genes_file(
-        output,
-        landmark_ids=data.landmark_ids,
-        target_ids=data.target_ids,
-        landmark_symbols=landmark_symbols(data.landmark_ids, data.row_metadata),
-        target_symbols=landmark_symbols(data.target_ids, data.row_metadata),
-    )
+    # the target ids (target_names_).
+    with _noting_ctrl_c() as pressed, warnings.catch_warnings():
+        # Said below, in the command's words.
+        warnings.simplefilter("ignore", TrainingInterruptedWarning)
+        estimator.fit(
+            _frame(data.X, samples, data.landmark_ids),
+            _frame(data.y, samples, data.target_ids),
+        )
+    _save(estimator, output, data)
+    if pressed:
+        print(
+            f"sktaaf fit: training was interrupted (Ctrl-C) after "
+            f"{estimator.n_iter_} finished epochs; saved the model trained so far "
+            f"(the weights of epoch {estimator.best_epoch_}) to {str(output)!r}.",
+            file=sys.stderr,
+        )
+        return 130
     _echo(args, f"Saved the model to {str(output)!r}.")
     return 0
 
 
 # --------------------------------------------------------------- predict
 def _load_model(path: str):
+    """The estimator of the model file at ``path`` and the file's metadata."""
     from .._persistence import read_model
 
     if not Path(path).is_file():
@@ -163,40 +264,45 @@ def _load_model(path: str):
     cls = classes.get(metadata.get("class"))
     if cls is None:
         raise UsageError(f"{path!r} holds a {metadata.get('class')}, not a model.")
-    return cls.load(path, device="cpu")
+    return cls.load(path, device="cpu"), metadata
 
 
-def _model_genes(estimator, genes: dict, path: str):
-    """The landmark ids (in the model's order) and the target ids of a model."""
-    landmark_ids = getattr(estimator, "feature_names_in_", None)
-    if landmark_ids is None:
-        landmark_ids = genes.get("landmark_ids")
-    if landmark_ids is None:
+def _model_genes(estimator, metadata: dict, path: str) -> dict:
+    """The model's genes (see ``_genes``), target ids filled in if unknown."""
+    genes = model_genes(estimator, metadata, path)
+    if genes["landmark_ids"] is None:
         raise UsageError(
             f"The model {path!r} was fitted without gene ids (on arrays, not "
             "DataFrames), so its landmarks cannot be matched by id; refit it "
             "with `sktaaf fit`."
         )
-    target_ids = getattr(estimator, "target_names_", None)
-    if target_ids is None:
-        target_ids = genes.get("target_ids")
-    if target_ids is None:
-        target_ids = [f"target_{i}" for i in range(estimator.n_outputs_)]
+    if genes["target_ids"] is None:
+        genes["target_ids"] = [f"target_{i}" for i in range(estimator.n_outputs_)]
         print(
-            f"Note: the model {path!r} names no target genes (its .genes.json "
-            "file is missing); the output rows are named target_0, target_1, ...",
+            f"Note: the model {path!r} names no target genes; the output rows "
+            "are named target_0, target_1, ...",
             file=sys.stderr,
         )
-    return [str(value) for value in landmark_ids], [str(value) for value in target_ids]
+    return genes
+
+
+def _check_predict_paths(args) -> Path:
+    """The output file, checked before any work (see ``_paths``)."""
+    return check_output(
+        args.output,
+        {
+            "the model file": args.model,
+            "the profiles file": args.profiles,
+            "the model's genes file": genes_file(args.model),
+        },
+    )
 
 
 def _predict(args) -> int:
-    output = Path(args.output)
-    if not output.parent.is_dir():
-        raise UsageError(f"-o: the folder of {str(output)!r} does not exist.")
-    estimator = _load_model(args.model)
-    genes = read_genes_file(args.model)
-    landmark_ids, target_ids = _model_genes(estimator, genes, args.model)
+    output = _check_predict_paths(args)
+    estimator, metadata = _load_model(args.model)
+    genes = _model_genes(estimator, metadata, args.model)
+    landmark_ids, target_ids = genes["landmark_ids"], genes["target_ids"]
     data = load_profiles(args.profiles, landmark_ids, target_ids=[])
     _echo(
         args,
@@ -208,12 +314,7 @@ def _predict(args) -> int:
     y_pred = np.asarray(estimator.predict(_frame(data.X, samples, landmark_ids)))
     y_pred = y_pred.reshape(len(samples), -1)
 
-    symbols = genes.get("target_symbols") or [None] * len(target_ids)
-    if len(symbols) != len(target_ids) or genes.get("target_ids") not in (
-        None,
-        target_ids,
-    ):
-        symbols = [None] * len(target_ids)  # the genes file is not this model's
+    symbols = genes["target_symbols"] or [None] * len(target_ids)
     if any(symbol is None for symbol in symbols):
         found = landmark_symbols(target_ids, data.row_metadata)
         symbols = [
@@ -241,10 +342,13 @@ def _predict(args) -> int:
     profiles = _frame(y_pred, samples, row_ids)
     from ..datasets import write_gct, write_gctx
 
-    if output.name.lower().endswith((".gct", ".gct.gz")):
-        write_gct(output, profiles, row_metadata, col_metadata)
-    else:
-        write_gctx(output, profiles, row_metadata, col_metadata)
+    try:
+        if output.name.lower().endswith((".gct", ".gct.gz")):
+            write_gct(output, profiles, row_metadata, col_metadata)
+        else:
+            write_gctx(output, profiles, row_metadata, col_metadata)
+    except OSError as exc:
+        raise UsageError(os_error_message(exc, output)) from exc
     _echo(
         args, f"Wrote {len(row_ids)} genes x {len(samples)} samples to {args.output!r}."
     )
@@ -403,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
-    except (UsageError, FileNotFoundError, ImportError, ValueError, TypeError) as exc:
+    except (UsageError, OSError, ImportError, ValueError, TypeError) as exc:
         message = " ".join(str(exc).split())
         print(f"sktaaf {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -8,7 +8,8 @@ arguments. Errors a user can fix (a missing file, missing landmarks) are
 
 from __future__ import annotations
 
-import json
+import zipfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,6 @@ __all__ = [
     "landmark_symbols",
     "load_profiles",
     "read_id_list",
-    "read_genes_file",
-    "write_genes_file",
 ]
 
 #: Row metadata fields that hold gene symbols, in order of preference.
@@ -44,9 +43,6 @@ FORMATS = {
     ".hdf5": "hdf",
     ".npz": "npz",
 }
-#: The suffix of the file of gene ids and symbols written beside a model.
-GENES_SUFFIX = ".genes.json"
-_GENES_FORMAT = "sktaaf-genes"
 # Missing ids listed in full up to this many, then counted.
 _MAX_LISTED = 50
 
@@ -72,6 +68,8 @@ def _format(path: Path) -> str:
 
 def _existing(path, what: str) -> Path:
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{str(path)!r} is a folder, not a {what}.")
     if not path.is_file():
         raise UsageError(f"No {what} at {str(path)!r}.")
     return path
@@ -112,29 +110,62 @@ def _gctx_gene_ids(path: Path) -> np.ndarray:
         return None
 
 
+def _hdf_hint(path: Path) -> str:
+    """ " (it is a GCTX file: ...)" when the HDF5 file at ``path`` is one."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            is_gctx = "0/DATA/0/matrix" in file
+    except (OSError, ValueError):
+        return ""
+    return " (it is a GCTX file: name it .gctx)" if is_gctx else ""
+
+
+def _load_hdf(path: Path):
+    try:
+        return load_hdf(path, [])
+    except (KeyError, OSError, ValueError, TypeError) as exc:
+        message = " ".join(str(exc).strip("'\"").split())
+        raise UsageError(
+            f"Cannot read {str(path)!r} as a pandas HDF5 file (a samples x genes "
+            f"frame under the key 'table'){_hdf_hint(path)}: {message}"
+        ) from exc
+
+
+def _load_npz(path: Path):
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            matrix = arrays["matrix"]
+            gene_ids = arrays["gene_ids"]
+            sample_ids = arrays["sample_ids"] if "sample_ids" in arrays else None
+    except KeyError as exc:
+        raise UsageError(
+            f"The .npz file {str(path)!r} must hold the arrays 'matrix' "
+            f"(samples x genes) and 'gene_ids'; it lacks {exc}."
+        ) from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        hint = " (save ids as strings: np.array(ids, dtype=str))" * (
+            "allow_pickle" in str(exc)
+        )
+        raise UsageError(
+            f"Cannot read {str(path)!r} as .npz (truncated, or not an .npz "
+            f"file?): {exc}{hint}"
+        ) from exc
+    if matrix.dtype.kind not in "biuf" or matrix.ndim != 2:
+        raise UsageError(
+            f"The array 'matrix' of {str(path)!r} holds {matrix.ndim}-D "
+            f"{matrix.dtype} values; expected a 2-D array of numbers (samples x "
+            "genes)."
+        )
+    return split_landmarks(matrix, gene_ids, [], sample_ids=sample_ids)
+
+
 def _load_all(path: Path, kind: str):
     """Every gene of a .gct, .h5 or .npz file, as ``y`` of a loader bunch."""
     if kind == "gct":
         return load_gct(path, [])
-    if kind == "hdf":
-        data = load_hdf(path, [])
-    else:
-        try:
-            with np.load(path, allow_pickle=False) as arrays:
-                matrix = arrays["matrix"]
-                gene_ids = arrays["gene_ids"]
-                sample_ids = arrays["sample_ids"] if "sample_ids" in arrays else None
-        except KeyError as exc:
-            raise UsageError(
-                f"The .npz file {str(path)!r} must hold the arrays 'matrix' "
-                f"(samples x genes) and 'gene_ids'; it lacks {exc}."
-            ) from exc
-        except (OSError, ValueError) as exc:
-            hint = " (save ids as strings: np.array(ids, dtype=str))" * (
-                "allow_pickle" in str(exc)
-            )
-            raise UsageError(f"Cannot read {str(path)!r} as .npz: {exc}{hint}") from exc
-        data = split_landmarks(matrix, gene_ids, [], sample_ids=sample_ids)
+    data = _load_hdf(path) if kind == "hdf" else _load_npz(path)
     data.row_metadata = data.col_metadata = None
     return data
 
@@ -189,24 +220,27 @@ def load_profiles(path, landmark_ids=None, target_ids=None):
     return data
 
 
-def read_id_list(spec: str, id_type: str) -> np.ndarray:
-    """Landmark ids: the shipped L1000 list (``spec="l1000"``, ids of
-    ``id_type``) or a text file with one id per line (``#`` comments)."""
+def read_id_list(spec: str, id_type: str, what: str = "landmarks") -> np.ndarray:
+    """Gene ids: the shipped L1000 landmarks (``spec="l1000"``, ids of
+    ``id_type``) or a UTF-8 text file with one id per line (``#`` comments, a
+    byte-order mark allowed); ``what`` (``"landmarks"`` or ``"targets"``)
+    names the file in errors."""
     if spec.lower() == "l1000":
         return l1000_landmark_ids(id_type)
-    path = _existing(spec, "landmarks file")
+    path = _existing(spec, f"{what} file")
     try:
-        lines = path.read_text("utf-8").splitlines()
+        lines = path.read_text("utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"Cannot read the landmarks file {spec!r}: {exc}") from exc
+        raise UsageError(f"Cannot read the {what} file {spec!r}: {exc}") from exc
     ids = [line.strip() for line in lines]
     ids = [value for value in ids if value and not value.startswith("#")]
     if not ids:
-        raise UsageError(f"The landmarks file {spec!r} lists no ids.")
-    repeated = sorted({value for value in ids if ids.count(value) > 1})
+        raise UsageError(f"The {what} file {spec!r} lists no ids.")
+    counts = Counter(ids)
+    repeated = sorted(value for value, count in counts.items() if count > 1)
     if repeated:
         raise UsageError(
-            f"The landmarks file {spec!r} lists some ids more than once: "
+            f"The {what} file {spec!r} lists some ids more than once: "
             f"{_listed(repeated)}."
         )
     array = np.empty(len(ids), dtype=object)
@@ -243,39 +277,3 @@ def landmark_symbols(ids, row_metadata=None) -> list:
             for gene, symbol in zip(ids, symbols, strict=True)
         ]
     return symbols
-
-
-def genes_file(model_path) -> Path:
-    """The file of gene ids and symbols written beside ``model_path``."""
-    model_path = Path(model_path)
-    return model_path.with_name(model_path.name + GENES_SUFFIX)
-
-
-def write_genes_file(model_path, **genes) -> Path:
-    """Write the gene ids and symbols of a model beside it, as JSON."""
-    path = genes_file(model_path)
-    content = {"format": _GENES_FORMAT, "version": 1}
-    content.update(
-        {
-            name: None
-            if values is None
-            else [None if value is None else str(value) for value in values]
-            for name, values in genes.items()
-        }
-    )
-    path.write_text(json.dumps(content, indent=1), "utf-8")
-    return path
-
-
-def read_genes_file(model_path) -> dict:
-    """The gene ids and symbols written beside ``model_path``, or ``{}``."""
-    path = genes_file(model_path)
-    if not path.is_file():
-        return {}
-    try:
-        content = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"Cannot read the genes file {str(path)!r}: {exc}") from exc
-    if not isinstance(content, dict) or content.get("format") != _GENES_FORMAT:
-        raise UsageError(f"{str(path)!r} is not an sktaaf genes file.")
-    return content

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from ..datasets import SINGLE_CELL_EXAMPLES
 from ._models import DEFAULT_MODELS, FULL, MODELS, QUICK
 
+# numpy's seeds are below 2**32.
+_MAX_SEED = 2**32 - 1
+#: The files that ``--out`` receives (the figure of the per-gene scatter is
+#: named after the reference model).
+OUTPUT_FILES = (
+    "results.json",
+    "results.md",
+    "per_gene.csv",
+    "per_gene.npz",
+    "taaf_parameters.npz",
+    "mae.png",
+    "per_gene_mae_vs_linear.png",
+    "learning_curves.png",
+    "taaf_parameters.png",
+)
 DESCRIPTION = (
     "Test error, win rate over linear regression, time and memory of "
     "TAAF-D-GEX, D-GEX and baselines on one data set."
@@ -303,7 +319,75 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
         )
     if args.data is None and (args.landmarks or args.targets):
         parser.error("--landmarks and --targets need --data")
+    last_seed = args.seed + args.seeds - 1
+    if args.seed < 0 or last_seed > _MAX_SEED:
+        parser.error(
+            f"--seed must be in [0, {_MAX_SEED - args.seeds + 1}] (the seeds of the "
+            f"--seeds {args.seeds} repeats are --seed to --seed + {args.seeds - 1}), "
+            f"got {args.seed}"
+        )
     return args
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):
+        return False
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """Check the files of ``args`` before any work: the inputs are files,
+    ``--out`` is a folder (or a new one) that can be written, and no output
+    would replace an input. A ValueError names the option and the path."""
+    inputs = {
+        option: None if path is None else Path(path)
+        for option, path in [
+            ("--data", args.data),
+            ("--landmarks", args.landmarks),
+            ("--targets", args.targets),
+        ]
+    }
+    for option, path in inputs.items():
+        if path is None:
+            continue
+        if path.is_dir():
+            raise ValueError(f"{option} {str(path)!r} is a folder, not a file.")
+        if not path.is_file():
+            raise ValueError(f"{option}: no file at {str(path)!r}.")
+    if args.out is None:
+        return
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        kind = next(
+            (
+                f"the {option} file"
+                for option, path in inputs.items()
+                if path is not None and _same_file(out, path)
+            ),
+            "a file",
+        )
+        raise ValueError(
+            f"--out {str(out)!r} is {kind}, not a folder; give a folder for the "
+            "results."
+        )
+    for name in OUTPUT_FILES:
+        for option, path in inputs.items():
+            if path is not None and _same_file(out / name, path):
+                raise ValueError(
+                    f"--out {str(out)!r}: the results file {name!r} written there "
+                    f"would replace the {option} file {str(path)!r}; give another "
+                    "folder."
+                )
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(
+            f"--out {str(out)!r} cannot be created: {str(existing)!r} is a file."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {str(out)!r}: {str(existing)!r} is not writable.")
 
 
 def build_parser(prog: str = "sktaaf compare") -> argparse.ArgumentParser:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import zipfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +20,27 @@ from ..datasets import (
 )
 
 
-def read_ids(path: Path) -> list[str]:
-    """Gene ids, one per line; blank lines and ``#`` comments are skipped."""
-    lines = Path(path).read_text().splitlines()
+def read_ids(path: Path, option: str = "--landmarks") -> list[str]:
+    """Gene ids, one per line of a UTF-8 file (a byte-order mark allowed);
+    blank lines and ``#`` comments are skipped; ``option`` names the file in
+    errors."""
+    try:
+        lines = Path(path).read_text("utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"Cannot read the {option} file {str(path)!r}: {exc}") from exc
     ids = [line.strip() for line in lines]
     ids = [gene for gene in ids if gene and not gene.startswith("#")]
     if not ids:
-        raise ValueError(f"{str(path)!r} holds no gene ids (one per line expected).")
+        raise ValueError(
+            f"The {option} file {str(path)!r} holds no gene ids (one per line "
+            "expected)."
+        )
+    repeated = sorted(gene for gene, count in Counter(ids).items() if count > 1)
+    if repeated:
+        raise ValueError(
+            f"The {option} file {str(path)!r} lists {len(repeated)} ids more than "
+            f"once, e.g. {repeated[:5]}."
+        )
     return ids
 
 
@@ -33,6 +49,11 @@ def _matrix_bunch(matrix, gene_ids, landmark_ids, target_ids, sample_ids=None):
         raise ValueError(
             "A samples x genes matrix needs --landmarks FILE (landmark gene ids, "
             "one per line) to be split into landmarks and targets."
+        )
+    if matrix.dtype.kind not in "biuf":
+        raise ValueError(
+            f"its matrix holds {matrix.dtype} values; expected numbers (samples x "
+            "genes)"
         )
     if gene_ids is None:  # columns are known by their number
         gene_ids = [str(column) for column in range(matrix.shape[1])]
@@ -114,6 +135,17 @@ def load_data(
     )
 
 
+def _load_named(path: Path, landmark_ids, target_ids, hdf_key) -> Bunch:
+    """:func:`load_data`, its errors naming the file."""
+    try:
+        return load_data(path, landmark_ids, target_ids, hdf_key)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        message = " ".join(str(exc).strip("'\"").split())
+        if path.name not in message:
+            message = f"cannot read --data {str(path)!r}: {message}"
+        raise ValueError(message) from exc
+
+
 def _gene_names(prefix: str, n_genes: int) -> list[str]:
     width = max(4, len(str(n_genes)))
     return [f"{prefix}{number:0{width}d}" for number in range(1, n_genes + 1)]
@@ -145,8 +177,8 @@ def get_data(args: argparse.Namespace) -> tuple[Bunch, dict]:
         source = f"make_expression(random_state={args.seed})"
     if args.data is not None:
         landmarks = read_ids(args.landmarks) if args.landmarks else None
-        targets = read_ids(args.targets) if args.targets else None
-        data = load_data(args.data, landmarks, targets, args.hdf_key)
+        targets = read_ids(args.targets, "--targets") if args.targets else None
+        data = _load_named(args.data, landmarks, targets, args.hdf_key)
         source = str(args.data)
         n_total = len(data.X)
         if args.n_samples is not None and args.n_samples < n_total:

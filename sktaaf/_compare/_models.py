@@ -113,6 +113,14 @@ def model_specs(args: argparse.Namespace) -> dict[str, dict]:
     for name in dict.fromkeys(names):  # in order, without repeats
         label, target, params = available[name]
         estimator_class = import_object(target)
+        if not isinstance(estimator_class, type) or not (
+            hasattr(estimator_class, "fit") and hasattr(estimator_class, "predict")
+        ):
+            raise ValueError(
+                f"--extra-model {name}={target}: {target!r} is a "
+                f"{type(estimator_class).__name__}, not an estimator class (a "
+                "class with fit and predict, e.g. sklearn.linear_model:Lasso)."
+            )
         params = dict(params)
         network = is_network(estimator_class)
         if network:

@@ -114,7 +114,7 @@ import torch
 
 from .. import __version__
 from ..metrics import win_rate
-from ._args import parse_args
+from ._args import check_paths, parse_args
 from ._data import get_data, make_splits
 from ._fit import run_fit, run_in_subprocess
 from ._models import REFERENCE, model_specs
@@ -210,6 +210,7 @@ def run(args, log=print) -> dict:
     checked options ``args``; write the outputs to ``args.out``; return the
     results."""
     started = time.perf_counter()
+    check_paths(args)  # before any work
 
     def say(message: str) -> None:
         log(f"[{time.perf_counter() - started:7.1f} s] {message}")
