@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import os
 import signal
 import sys
 import threading
@@ -102,21 +101,6 @@ def _parse_param(text: str) -> tuple[str, object]:
     return name, parsed
 
 
-def _check_checkpoint_dir(estimator) -> None:
-    """``--param checkpoint_dir=``: a folder (or a new one), never a file."""
-    folder = estimator.get_params().get("checkpoint_dir")
-    if folder is None:
-        return
-    if not str(folder).strip():
-        raise UsageError(
-            "--param checkpoint_dir: the folder name is empty; give a folder."
-        )
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise UsageError(
-            f"--param checkpoint_dir: {str(folder)!r} is a file, not a folder."
-        )
-
-
 def _make_estimator(model: str, params: list[str], verbose: int):
     cls = _estimators()[model]
     estimator = cls(verbose=verbose)
@@ -134,7 +118,6 @@ def _make_estimator(model: str, params: list[str], verbose: int):
         estimator._check_params()
     except (ValueError, TypeError) as exc:
         raise UsageError(f"--param: {exc}") from exc
-    _check_checkpoint_dir(estimator)
     return estimator
 
 
