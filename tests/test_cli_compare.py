@@ -263,3 +263,45 @@ def test_compare_reports_a_missing_extra_on_one_line(monkeypatch, capsys):
     assert main(["compare", "--real", "pbmc68k", "--no-plots"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sktaaf compare: error:") and "sktaaf[real]" in err
+
+
+def test_compare_reports_folds_and_wins_over_ridgecv(tmp_path, capsys):
+    """Issue 22 item 4: "genes better than" RidgeCV beside LinearRegression,
+    mean ± sd over folds of MAE and r in the printed table, results.md and
+    summary.csv; per_gene.csv keeps the per-gene numbers."""
+    models = ["linear", "ridgecv", "mean", "mlp_raw"]
+    argv = [*TINY, "--folds", "3", "--models", ",".join(models), "--no-plots"]
+    assert main(["compare", *argv, "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    for text in (printed, (tmp_path / "results.md").read_text()):
+        assert "genes better than RidgeCV" in text
+        assert "mean ± sd over 3 splits" in text and "r (mean ± sd)" in text
+    results = json.loads((tmp_path / "results.json").read_text())
+    for name, model in results["models"].items():
+        summary = model["summary"]
+        assert len(model["splits"]) == 3
+        assert summary["mae_sd"] is not None and summary["mae_sd"] >= 0
+        assert (summary["win_rate_ridgecv_mean"] is None) == (name == "ridgecv")
+        assert (summary["win_rate_mean"] is None) == (name == "linear")
+        for split in model["splits"]:
+            rate = split.get("win_rate_ridgecv")
+            assert rate is None or 0 <= rate <= 1
+    assert results["models"]["mlp_raw"]["label"] == "MLPRegressor (no scalers)"
+    rows = (tmp_path / "summary.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert header[:3] == ["model", "label", "n_splits"]
+    for column in ("mae_mean", "mae_sd", "mean_pearson_mean", "mean_pearson_sd"):
+        assert column in header
+    by_model = {
+        row.split(",")[0]: dict(zip(header, row.split(","), strict=True))
+        for row in rows[1:]
+    }
+    assert list(by_model) == models
+    ridgecv = results["models"]["ridgecv"]["summary"]
+    assert float(by_model["ridgecv"]["mae_mean"]) == pytest.approx(
+        ridgecv["mae_mean"], rel=1e-5
+    )
+    assert float(by_model["linear"]["win_rate_ridgecv_mean"]) >= 0
+    assert by_model["ridgecv"]["win_rate_ridgecv_mean"] == ""
+    per_gene = (tmp_path / "per_gene.csv").read_text().splitlines()
+    assert len(per_gene) == 1 + 6

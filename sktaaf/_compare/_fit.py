@@ -52,6 +52,8 @@ def build_model(spec: dict, seed: int, validation_fraction: float):
     if spec["network"]:
         params["validation_fraction"] = validation_fraction
     estimator = import_object(spec["target"])(**params)
+    if not spec.get("scaled", True):
+        return estimator  # a baseline on the data as given (mlp_raw)
     if estimator.get_params().get("standardize", False):
         return estimator  # the network standardises genes itself
     return TransformedTargetRegressor(

@@ -11,7 +11,7 @@ smoke tests: their networks, TAAF above all, are under-trained.
 
 What is compared
 ----------------
-By default six models (``--models`` picks others, ``--extra-model`` adds any
+By default nine models (``--models`` picks others, ``--extra-model`` adds any
 scikit-learn regressor):
 
 ``linear``
@@ -21,15 +21,20 @@ scikit-learn regressor):
     :class:`~sktaaf.baselines.KNNGERegressor` (10 landmark genes per target).
 ``knn``
     :class:`~sklearn.neighbors.KNeighborsRegressor` (10 samples).
-``dgex_tanh``, ``dgex_sigmoid``
-    :class:`~sktaaf.DGEXRegressor` with tanh or sigmoid: dense layers with
+``dgex_tanh``
+    :class:`~sktaaf.DGEXRegressor` with tanh: dense layers with
     bias, linear output layer (as in D-GEX).
 ``taaf``
     :class:`~sktaaf.TAAFRegressor` with sigmoid: TAAF on every layer, output
     included, no bias.
 
-Also available: ``ridge`` (alpha 1), ``mean`` (each gene's training mean) and
-``taaf_tanh``. Every network gets the same budget: ``--hidden`` layers (300,
+Also in the defaults: ``ridgecv`` (RidgeCV, the strongest linear baseline,
+also a reference of the win rates), ``mean`` and ``median`` (each gene's
+training mean or median) and ``mlp`` (MLPRegressor). Also available:
+``ridge`` (alpha 1), ``mlp_raw`` (MLPRegressor on the data as given, without
+the scalers below), ``dgex_sigmoid`` and ``taaf_tanh``.
+
+Every network gets the same budget: ``--hidden`` layers (300,
 300), dropout 0.25, MAE loss, Nadam at 5e-4, batches of 64, at most
 ``--epochs`` (200) epochs with early stopping (patience ``--patience``, 20;
 the weights of the best validation epoch are kept), seeded.
@@ -63,7 +68,8 @@ Measures
 --------
 Per model and split: test MAE (mean over genes of the per-gene MAE), the mean
 per-gene Pearson correlation, the share of genes on which its per-gene MAE is
-below that of ``linear`` (``win_rate``; ties count for neither), fit and
+below that of ``linear`` (``win_rate``) and of ``ridgecv``, the strongest
+linear baseline (``win_rate_ridgecv``; ties count for neither), fit and
 predict wall seconds, fit CPU seconds (all threads of the process), the peak
 memory of fit and of predict and, for networks, the epochs trained, the best
 epoch (whose weights are kept) and whether the validation loss was still
@@ -93,7 +99,9 @@ down tenfold; ``--threads 0`` keeps the libraries' defaults.
 Output (``--out DIR``)
 ----------------------
 ``results.json`` (configuration, machine, versions, per-model per-split
-numbers, summaries), ``results.md`` (the Markdown table), ``per_gene.csv``
+numbers, summaries), ``results.md`` (the Markdown table), ``summary.csv``
+(per model, mean and sd over splits of MAE, r, win rates, times, memory),
+``per_gene.csv``
 (per-gene MAE and Pearson of every model, mean over splits), ``per_gene.npz``
 (the same per split), ``taaf_parameters.npz`` (learned alpha, beta, gamma,
 delta of every TAAF layer), and the figures ``mae.png``,
@@ -113,12 +121,12 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..metrics import win_rate
 from ._args import parse_args
 from ._data import get_data, make_splits
 from ._fit import run_fit, run_in_subprocess
-from ._models import REFERENCE, model_specs
+from ._models import REFERENCE, REFERENCES, model_specs
 from ._report import (
+    add_win_rates,
     environment,
     markdown_table,
     model_results,
@@ -175,16 +183,10 @@ def run_all(specs, splits, data, args, validation_fraction, say) -> dict:
                         f"note: {spec['label']} was still improving at its last "
                         "epoch (the epoch limit): more --epochs may lower its error"
                     )
-    if REFERENCE in runs:
-        for name, model_runs in runs.items():
-            if name == REFERENCE:
-                continue
-            for run, reference in zip(model_runs, runs[REFERENCE], strict=True):
-                run["win_rate"] = win_rate(
-                    run["per_gene_mae"], reference["per_gene_mae"]
-                )
-    else:
-        say(f"no {REFERENCE!r} model: win rates and the per-gene scatter are skipped")
+    for missing in add_win_rates(runs, REFERENCES):
+        say(f"no {missing!r} model: the win rates over it are skipped")
+    if REFERENCE not in runs:
+        say(f"no {REFERENCE!r} model: the per-gene scatter is skipped")
     return runs
 
 
