@@ -12,7 +12,13 @@ import pytest
 
 from sktaaf import _compare as compare
 from sktaaf._cli import main
-from sktaaf.datasets import SINGLE_CELL_EXAMPLES, load_single_cell_example
+from sktaaf.datasets import (
+    REAL_EXAMPLES,
+    SINGLE_CELL_EXAMPLES,
+    l1000_landmark_ids,
+    load_real_example,
+    load_single_cell_example,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -305,3 +311,62 @@ def test_compare_reports_folds_and_wins_over_ridgecv(tmp_path, capsys):
     assert by_model["ridgecv"]["win_rate_ridgecv_mean"] == ""
     per_gene = (tmp_path / "per_gene.csv").read_text().splitlines()
     assert len(per_gene) == 1 + 6
+
+
+@pytest.mark.parametrize(
+    "name, n_samples, n_landmarks",
+    [("gse1992", 124, 911), ("gse3143", 158, 790), ("gse4335", 115, 850)],
+)
+def test_bulk_sets_split_by_l1000_landmarks(name, n_samples, n_landmarks):
+    """SurvSet's microarray sets: the L1000 landmarks present -> the 1,000
+    most variable other genes; clinical columns dropped."""
+    pytest.importorskip("SurvSet")
+    data = load_real_example(name)
+    assert data.X.shape == (n_samples, n_landmarks)
+    assert data.y.shape == (n_samples, 1000)
+    assert data.X.dtype == data.y.dtype == np.float32
+    assert np.isfinite(data.X).all() and np.isfinite(data.y).all()
+    assert set(data.landmark_ids) <= set(l1000_landmark_ids("symbol"))
+    assert not set(data.target_ids) & set(l1000_landmark_ids("symbol"))
+    assert len(data.sample_ids) == n_samples
+    assert name in data.description and f"{n_landmarks} L1000" in data.description
+    everything = load_real_example(name, n_targets="all")
+    assert everything.y.shape[1] > 1000
+    np.testing.assert_array_equal(everything.X, data.X)
+    # The kept targets are the most variable of all non-landmark genes.
+    threshold = np.sort(everything.y.var(axis=0))[-1000]
+    assert data.y.var(axis=0).min() >= threshold
+    assert list(data.target_ids) == [
+        gene for gene in everything.target_ids if gene in set(data.target_ids)
+    ]
+
+
+def test_real_examples_take_the_single_cell_names_too():
+    assert REAL_EXAMPLES[:2] == SINGLE_CELL_EXAMPLES
+    assert set(REAL_EXAMPLES) >= {"gse1992", "gse3143", "gse4335"}
+    with pytest.raises(ValueError, match="Unknown real example 'nope'"):
+        load_real_example("nope")
+    for bad in (0, -3, "some", 2.5, True):
+        with pytest.raises(ValueError, match="n_targets must be"):
+            load_real_example("gse1992", n_targets=bad)
+
+
+def test_bulk_set_names_the_extra_when_absent(monkeypatch):
+    monkeypatch.setitem(sys.modules, "SurvSet", None)
+    monkeypatch.setitem(sys.modules, "SurvSet.data", None)
+    with pytest.raises(ImportError, match=r'pip install "sktaaf\[real\]"'):
+        load_real_example("gse1992")
+
+
+def test_compare_runs_on_a_bulk_set(tmp_path, capsys):
+    pytest.importorskip("SurvSet")
+    argv = ["--real", "gse3143", "--n-targets", "20", "--n-landmarks", "30"]
+    argv += ["--folds", "2", "--models", "ridgecv,median", "--in-process"]
+    assert main(["compare", *argv, "--no-plots", "--out", str(tmp_path)]) == 0
+    assert "gse3143 (GEO, via SurvSet)" in capsys.readouterr().out
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["data"]["n_samples"] == 158
+    assert results["data"]["n_landmarks"] == 30
+    assert results["data"]["n_targets"] == 20
+    ridgecv = results["models"]["ridgecv"]["summary"]
+    assert ridgecv["mae_mean"] < results["models"]["median"]["summary"]["mae_mean"]
