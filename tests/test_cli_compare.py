@@ -370,3 +370,56 @@ def test_compare_runs_on_a_bulk_set(tmp_path, capsys):
     assert results["data"]["n_targets"] == 20
     ridgecv = results["models"]["ridgecv"]["summary"]
     assert ridgecv["mae_mean"] < results["models"]["median"]["summary"]["mae_mean"]
+
+
+HUNGRY = '''
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+
+class Hungry(RegressorMixin, BaseEstimator):
+    """Touches 96 MiB during fit, then frees it."""
+
+    def fit(self, X, y):
+        block = np.ones(96 * 2**20 // 8)
+        self.mean_ = np.asarray(y).mean(axis=0) + 0 * block[:1]
+        return self
+
+    def predict(self, X):
+        return np.tile(self.mean_, (len(X), 1))
+'''
+
+
+@pytest.mark.parametrize(
+    "start_method", ["forkserver", pytest.param("spawn", marks=pytest.mark.slow)]
+)
+def test_compare_fresh_processes_measure_each_fit_alone(tmp_path, start_method):
+    """Issue 24 item 3: fits run in processes forked from a server that
+    imported torch once (or spawned); each reports its own peak memory: a
+    dummy fitted after a model that touched 96 MiB reports far less."""
+    (tmp_path / "hungry.py").write_text(HUNGRY)
+    argv = [arg for arg in TINY if arg != "--in-process"]
+    argv += ["--models", "median", "--extra-model", "hungry=hungry:Hungry"]
+    argv += ["--extra-model", "hungry2=hungry:Hungry", "--folds", "2"]
+    argv += ["--start-method", start_method, "--no-plots", "--out", str(tmp_path)]
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    subprocess.run(
+        [sys.executable, "-m", "sktaaf", "compare", *argv],
+        check=True,
+        capture_output=True,
+        env=environ,
+        timeout=600,
+    )
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["config"]["start_method"] == start_method
+    assert results["wall_seconds"] >= results["fit_predict_seconds"] > 0
+    models = results["models"]
+    for name in ("median", "hungry", "hungry2"):
+        assert len(models[name]["splits"]) == 2
+    if sys.platform != "linux":
+        return
+    for split in models["hungry"]["splits"] + models["hungry2"]["splits"]:
+        assert split["memory_method"] == "VmHWM reset"
+        assert split["fit_peak_mib"] >= 90
+    # Fold 2's median fit comes after fold 1's hungry fits.
+    assert models["median"]["splits"][1]["fit_peak_mib"] < 30

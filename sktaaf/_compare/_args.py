@@ -241,6 +241,14 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="fit in this process, not a fresh one per fit (faster start, "
         "less exact peak memory)",
     )
+    run.add_argument(
+        "--start-method",
+        choices=("forkserver", "spawn"),
+        default="forkserver",
+        help="how the fresh process of each fit starts: forked from a server "
+        "that imported torch once (forkserver, the default), or a new "
+        "interpreter per fit (spawn: slower, every fit pays the imports)",
+    )
     run.add_argument("--no-plots", action="store_true", help="skip the figures")
     run.add_argument(
         "--out", metavar="DIR", type=Path, help="folder for results and figures"

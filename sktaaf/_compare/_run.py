@@ -78,8 +78,11 @@ falling when the epoch limit stopped training (a note in the log and in
 standard deviation over splits; with one split the "±" of the MAE is the
 standard error over test samples instead (the table header says which).
 
-Time and memory: every fit runs in a fresh process (``multiprocessing``
-spawn), which loads its data and warms the libraries up (one tiny torch
+Time and memory: every fit runs in a fresh process, forked from a
+``multiprocessing`` fork server that imported torch, scikit-learn, skorch,
+sktaaf and the compared models' modules once (``--start-method spawn``: a new
+interpreter per fit, which pays those imports, seconds, every time). The
+process loads its data and warms the libraries up (one tiny torch
 training step and a BLAS product, so that one-off start-up costs fall on no
 model), then resets the kernel's peak-RSS counter (``/proc/self/clear_refs``),
 fits and reads the peak back (``VmHWM``), likewise for predict. Fit and
@@ -123,7 +126,7 @@ import torch
 from .. import __version__
 from ._args import parse_args
 from ._data import get_data, make_splits
-from ._fit import run_fit, run_in_subprocess
+from ._fit import process_context, run_fit, run_in_subprocess
 from ._models import REFERENCE, REFERENCES, model_specs
 from ._report import (
     add_win_rates,
@@ -138,6 +141,10 @@ from ._report import (
 def run_all(specs, splits, data, args, validation_fraction, say) -> dict:
     """Fit and score every model on every split; returns their results."""
     runs: dict[str, list[dict]] = {name: [] for name in specs}
+    context = None
+    if not args.in_process:
+        modules = [spec["target"].partition(":")[0] for spec in specs.values()]
+        context = process_context(getattr(args, "start_method", "forkserver"), modules)
     with tempfile.TemporaryDirectory(prefix="sktaaf-compare-") as data_dir:
         if not args.in_process:  # fresh processes read the data from here
             np.save(Path(data_dir) / "X.npy", data.X)
@@ -162,7 +169,7 @@ def run_all(specs, splits, data, args, validation_fraction, say) -> dict:
                 if args.in_process:
                     result = run_fit(task, data.X, data.y)
                 else:
-                    result = run_in_subprocess(task)
+                    result = run_in_subprocess(task, context)
                 runs[name].append(result)
                 r = result["mean_pearson"]
                 r = "undefined" if r is None else f"{r:.3f}"  # constant predictions
@@ -277,13 +284,21 @@ def run(args, log=print) -> dict:
         "reference": REFERENCE if REFERENCE in runs else None,
         "models": models,
         "wall_seconds": time.perf_counter() - started,
+        "fit_predict_seconds": sum(
+            run["fit_seconds"] + run["predict_seconds"]
+            for model_runs in runs.values()
+            for run in model_runs
+        ),
     }
     log("")
     log(table)
     if args.out is not None:
         write_outputs(args.out, results, runs, data, table, args.no_plots, say)
+    wall = time.perf_counter() - started
     say(
-        f"done in {time.perf_counter() - started:.1f} s; load average "
+        f"done in {wall:.1f} s, of which fits and predicts "
+        f"{results['fit_predict_seconds']:.1f} s (wall / fits "
+        f"{wall / max(results['fit_predict_seconds'], 1e-9):.2f}); load average "
         f"{env['load_average_end'][0]:.2f}"
     )
     return results
