@@ -88,7 +88,10 @@ model), then resets the kernel's peak-RSS counter (``/proc/self/clear_refs``),
 fits and reads the peak back (``VmHWM``), likewise for predict. Fit and
 predict seconds are wall time of ``fit`` and ``predict`` alone (standardisation
 included); fit peak memory is the peak resident memory during fit minus the
-resident memory just before it: what fit itself needed, Python, libraries and
+resident memory just before it, minus the file-backed pages (library code)
+that fit mapped in (``RssFile`` growth, reported as ``fit_file_pages_mib``: a
+process forked from the server maps the libraries' pages lazily; they are
+shared, not the model's): what fit itself needed, Python, libraries and
 data excluded. Without ``clear_refs`` (not Linux) it is ``ru_maxrss`` after
 fit minus the resident memory before: an upper bound. ``--in-process`` fits in
 this process instead (faster to start, for tests): memory freed by earlier
