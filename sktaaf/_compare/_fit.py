@@ -335,6 +335,10 @@ def process_context(start_method: str, modules=()):
         # Takes effect when the server starts (the first fit of the process);
         # a server already running keeps what it imported.
         context.set_forkserver_preload(list(dict.fromkeys([*PRELOAD, *modules])))
+        # Start the server now: it imports while the caller loads its data.
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
     return context
 
 

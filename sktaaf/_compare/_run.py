@@ -141,13 +141,20 @@ from ._report import (
 )
 
 
-def run_all(specs, splits, data, args, validation_fraction, say) -> dict:
+def start_processes(specs, args):
+    """The multiprocessing context of the fits (None with ``--in-process``);
+    a fork server starts importing the libraries at once."""
+    if args.in_process:
+        return None
+    modules = [spec["target"].partition(":")[0] for spec in specs.values()]
+    return process_context(getattr(args, "start_method", "forkserver"), modules)
+
+
+def run_all(specs, splits, data, args, validation_fraction, say, context=None) -> dict:
     """Fit and score every model on every split; returns their results."""
     runs: dict[str, list[dict]] = {name: [] for name in specs}
-    context = None
-    if not args.in_process:
-        modules = [spec["target"].partition(":")[0] for spec in specs.values()]
-        context = process_context(getattr(args, "start_method", "forkserver"), modules)
+    if context is None:
+        context = start_processes(specs, args)
     with tempfile.TemporaryDirectory(prefix="sktaaf-compare-") as data_dir:
         if not args.in_process:  # fresh processes read the data from here
             np.save(Path(data_dir) / "X.npy", data.X)
@@ -230,6 +237,9 @@ def run(args, log=print) -> dict:
         require_plotting()
     specs = model_specs(args)
     data, description = get_data(args)
+    # After the data (whose errors end the run at once): the fork server
+    # imports the libraries while the splits and the environment are made.
+    context = start_processes(specs, args)
     splits = make_splits(description["n_samples"], args)
     test_fraction = 1 / args.folds if args.folds else args.test_fraction
     # The networks get the development set (all but the test samples) and hold
@@ -263,7 +273,7 @@ def run(args, log=print) -> dict:
     if REFERENCE in specs:
         _warn_if_underdetermined(splits, description, say)
 
-    runs = run_all(specs, splits, data, args, validation_fraction, say)
+    runs = run_all(specs, splits, data, args, validation_fraction, say, context)
 
     env["load_average_end"] = os.getloadavg()
     models = model_results(runs, {name: spec["label"] for name, spec in specs.items()})
