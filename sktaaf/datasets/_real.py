@@ -97,10 +97,12 @@ def load_real_example(name: str, n_targets: int | str | None = None) -> Bunch:
     >>> from sktaaf.datasets import REAL_EXAMPLES, load_real_example
     >>> REAL_EXAMPLES
     ('pbmc68k', 'celltypist', 'gse1992', 'gse3143', 'gse4335')
-    >>> data = load_real_example("gse1992")  # doctest: +SKIP
-    >>> data.X.shape, data.y.shape  # doctest: +SKIP
+    >>> data = load_real_example("gse1992")  # needs survset
+    >>> data.X.shape, data.y.shape
     ((124, 911), (124, 1000))
-    >>> load_real_example("gse1992", n_targets="all").y.shape  # doctest: +SKIP
+    >>> list(data.landmark_ids[:3]), list(data.target_ids[:3])
+    (['AARS', 'ABCB6', 'ABCC5'], ['AADAT', 'ABCC11', 'ABCC8'])
+    >>> load_real_example("gse1992", n_targets="all").y.shape
     (124, 14617)
     """
     if name not in REAL_EXAMPLES:

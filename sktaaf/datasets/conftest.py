@@ -1,4 +1,5 @@
-"""Skip the doctests whose optional packages (the ``io`` extra) are missing."""
+"""Skip the doctests whose optional packages (the ``io`` and ``real`` extras)
+are missing."""
 
 import importlib.util
 
@@ -15,6 +16,7 @@ _OPTIONAL = {
     "load_hdf_pair": ["pandas", "tables"],
     "make_expression": ["pandas"],
     "anndata_to_frames": ["anndata", "pandas"],
+    "load_real_example": ["SurvSet", "pandas"],  # the real extra
 }
 
 
