@@ -15,7 +15,7 @@ import resource
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from multiprocessing import forkserver, get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
@@ -320,14 +320,13 @@ def process_context(start_method: str, modules=()):
     once, imports :data:`PRELOAD` and ``modules`` (those of the compared
     models), and every fit runs in a child forked from it. Each fit thus gets
     a process of its own (its own heap, peak-RSS counter and thread pools:
-    the server imports torch but runs nothing, so no thread pool is started
-    before the fork), without paying for an interpreter start and the torch
-    import. ``"spawn"``: a new interpreter per fit, as before (slower: the
-    imports are paid by every fit).
+    the server imports torch but runs nothing, so torch's OpenMP pool is not
+    started before the fork; the OpenBLAS pools that numpy and scipy start on
+    import are fork-safe, stopped and restarted around ``fork``), without
+    paying for an interpreter start and the torch import. ``"spawn"``: a new
+    interpreter per fit, as before (slower: every fit pays the imports).
     """
     if start_method == "forkserver":
-        from multiprocessing import get_all_start_methods
-
         if "forkserver" not in get_all_start_methods():  # pragma: no cover
             start_method = "spawn"  # Windows
     context = get_context(start_method)
@@ -335,9 +334,7 @@ def process_context(start_method: str, modules=()):
         # Takes effect when the server starts (the first fit of the process);
         # a server already running keeps what it imported.
         context.set_forkserver_preload(list(dict.fromkeys([*PRELOAD, *modules])))
-        # Start the server now: it imports while the caller loads its data.
-        from multiprocessing import forkserver
-
+        # Start the server now: it imports while the caller prepares the run.
         forkserver.ensure_running()
     return context
 
