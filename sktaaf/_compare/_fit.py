@@ -7,6 +7,7 @@ never predictions, which can be large.
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import math
@@ -23,7 +24,7 @@ import torch
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ..metrics import per_gene_mae, per_gene_pearson
 from ..nn import TAAF
@@ -136,13 +137,21 @@ class PeakMemory:
 
 
 # ----------------------------------------------------------------- one fit
+@functools.cache
+def threadpool_controller() -> ThreadpoolController:
+    """The BLAS/OpenMP libraries loaded in this process, found once (a scan
+    of every loaded library, a tenth of a second): the fork server builds it
+    after its imports, so that its children inherit it."""
+    return ThreadpoolController()
+
+
 def _limit_threads(threads: int):
     """Limit torch and BLAS/OpenMP threads; returns what undoes it."""
     if threads <= 0:
         return lambda: None
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
-    limits = threadpool_limits(threads)
+    limits = threadpool_controller().limit(limits=threads)
 
     def restore():
         limits.restore_original_limits()
@@ -208,6 +217,7 @@ def run_fit(task: dict, X=None, y=None) -> dict:
         # A fresh process: what it inherited (the libraries the fork server
         # imported, millions of objects) is no garbage; frozen, it is left out
         # of every collection below (a full one would take most of a second).
+        # (Forked from the server, it is frozen already.)
         gc.freeze()
     restore_threads = _limit_threads(task["threads"])
     try:
@@ -333,7 +343,8 @@ def process_context(start_method: str, modules=()):
     if start_method == "forkserver":
         # Takes effect when the server starts (the first fit of the process);
         # a server already running keeps what it imported.
-        context.set_forkserver_preload(list(dict.fromkeys([*PRELOAD, *modules])))
+        preload = [*PRELOAD, *modules, "sktaaf._compare._server"]  # _server last
+        context.set_forkserver_preload(list(dict.fromkeys(preload)))
         # Start the server now: it imports while the caller prepares the run.
         forkserver.ensure_running()
     return context
