@@ -221,6 +221,16 @@ def test_pbmc68k_splits_variable_genes_into_landmarks_and_targets():
     assert data.X.var(axis=0).min() >= data.y.var(axis=0).max()
 
 
+def test_real_example_loads_single_cell_sets_with_fewer_targets():
+    pytest.importorskip("scanpy")
+    full = load_single_cell_example("pbmc68k")
+    data = load_real_example("pbmc68k", n_targets=100)
+    np.testing.assert_array_equal(data.X, full.X)
+    assert data.y.shape == (700, 100) and data.sample_ids is None
+    assert set(data.target_ids) <= set(full.target_ids)
+    assert "-> 100 others" in data.description
+
+
 def test_unknown_single_cell_example_is_rejected():
     assert SINGLE_CELL_EXAMPLES == ("pbmc68k", "celltypist")
     with pytest.raises(ValueError, match="Unknown single-cell example 'nope'"):
