@@ -58,10 +58,11 @@ def load_real_example(name: str, n_targets: int | str | None = None) -> Bunch:
         ``"gse4335"``: 115 tumours, 850 of 12,793 (SurvSet's ``num_HS_*``
         gene columns; the clinical columns are dropped).
     n_targets : int, "all" or None, default=None
-        How many of the most variable non-landmark genes are the targets.
-        None: the set's default, 615 for the single-cell sets and 1,000 for
-        the bulk sets (so that a 5-fold ``sktaaf compare`` of the baselines
-        takes minutes); ``"all"``: every non-landmark gene.
+        How many of the most variable non-landmark genes are the targets
+        (all of them if the set has fewer). None: the set's default, 615 for
+        the single-cell sets and 1,000 for the bulk sets (so that a 5-fold
+        ``sktaaf compare`` of the baselines takes minutes); ``"all"``: every
+        non-landmark gene.
 
     Returns
     -------
