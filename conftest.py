@@ -18,6 +18,7 @@ _OPTIONAL = {
     "load_hdf": ["tables"],
     "load_hdf_pair": ["tables"],
     "anndata_to_frames": ["anndata"],
+    "load_real_example": ["SurvSet"],  # the real extra
 }
 
 collect_ignore = (

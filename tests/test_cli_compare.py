@@ -12,7 +12,13 @@ import pytest
 
 from sktaaf import _compare as compare
 from sktaaf._cli import main
-from sktaaf.datasets import SINGLE_CELL_EXAMPLES, load_single_cell_example
+from sktaaf.datasets import (
+    REAL_EXAMPLES,
+    SINGLE_CELL_EXAMPLES,
+    l1000_landmark_ids,
+    load_real_example,
+    load_single_cell_example,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -179,26 +185,6 @@ def test_compare_loads_data_files(tmp_path, kind):
     assert summaries["linear"]["mae_mean"] < 0.5 * summaries["mean"]["mae_mean"]
 
 
-def test_compare_fits_in_a_fresh_process(tmp_path):
-    """The default path, from ``python -m sktaaf compare``: every fit in a
-    spawned process, memory from VmHWM."""
-    argv = [arg for arg in TINY if arg != "--in-process"]
-    argv += ["--models", "linear", "--no-plots", "--out", str(tmp_path)]
-    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run(
-        [sys.executable, "-m", "sktaaf", "compare", *argv],
-        check=True,
-        capture_output=True,
-        env=environ,
-        timeout=300,
-    )
-    results = json.loads((tmp_path / "results.json").read_text())
-    (split,) = results["models"]["linear"]["splits"]
-    assert split["fit_peak_mib"] >= 0 and split["rss_before_fit_mib"] > 0
-    if sys.platform == "linux":
-        assert split["memory_method"] == "VmHWM reset"
-
-
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -235,6 +221,16 @@ def test_pbmc68k_splits_variable_genes_into_landmarks_and_targets():
     assert data.X.var(axis=0).min() >= data.y.var(axis=0).max()
 
 
+def test_real_example_loads_single_cell_sets_with_fewer_targets():
+    pytest.importorskip("scanpy")
+    full = load_single_cell_example("pbmc68k")
+    data = load_real_example("pbmc68k", n_targets=100)
+    np.testing.assert_array_equal(data.X, full.X)
+    assert data.y.shape == (700, 100) and data.sample_ids is None
+    assert set(data.target_ids) <= set(full.target_ids)
+    assert "-> 100 others" in data.description
+
+
 def test_unknown_single_cell_example_is_rejected():
     assert SINGLE_CELL_EXAMPLES == ("pbmc68k", "celltypist")
     with pytest.raises(ValueError, match="Unknown single-cell example 'nope'"):
@@ -263,3 +259,160 @@ def test_compare_reports_a_missing_extra_on_one_line(monkeypatch, capsys):
     assert main(["compare", "--real", "pbmc68k", "--no-plots"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sktaaf compare: error:") and "sktaaf[real]" in err
+
+
+def test_compare_reports_folds_and_wins_over_ridgecv(tmp_path, capsys):
+    """Issue 22 item 4: "genes better than" RidgeCV beside LinearRegression,
+    mean ± sd over folds of MAE and r in the printed table, results.md and
+    summary.csv; per_gene.csv keeps the per-gene numbers."""
+    models = ["linear", "ridgecv", "mean", "mlp_raw"]
+    argv = [*TINY, "--folds", "3", "--models", ",".join(models), "--no-plots"]
+    assert main(["compare", *argv, "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    for text in (printed, (tmp_path / "results.md").read_text()):
+        assert "genes better than RidgeCV" in text
+        assert "mean ± sd over 3 splits" in text and "r (mean ± sd)" in text
+    results = json.loads((tmp_path / "results.json").read_text())
+    for name, model in results["models"].items():
+        summary = model["summary"]
+        assert len(model["splits"]) == 3
+        assert summary["mae_sd"] is not None and summary["mae_sd"] >= 0
+        assert (summary["win_rate_ridgecv_mean"] is None) == (name == "ridgecv")
+        assert (summary["win_rate_mean"] is None) == (name == "linear")
+        for split in model["splits"]:
+            rate = split.get("win_rate_ridgecv")
+            assert rate is None or 0 <= rate <= 1
+    assert results["models"]["mlp_raw"]["label"] == "MLPRegressor (no scalers)"
+    rows = (tmp_path / "summary.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert header[:3] == ["model", "label", "n_splits"]
+    for column in ("mae_mean", "mae_sd", "mean_pearson_mean", "mean_pearson_sd"):
+        assert column in header
+    by_model = {
+        row.split(",")[0]: dict(zip(header, row.split(","), strict=True))
+        for row in rows[1:]
+    }
+    assert list(by_model) == models
+    ridgecv = results["models"]["ridgecv"]["summary"]
+    assert float(by_model["ridgecv"]["mae_mean"]) == pytest.approx(
+        ridgecv["mae_mean"], rel=1e-5
+    )
+    assert float(by_model["linear"]["win_rate_ridgecv_mean"]) >= 0
+    assert by_model["ridgecv"]["win_rate_ridgecv_mean"] == ""
+    per_gene = (tmp_path / "per_gene.csv").read_text().splitlines()
+    assert len(per_gene) == 1 + 6
+
+
+@pytest.mark.parametrize(
+    "name, n_samples, n_landmarks",
+    [("gse1992", 124, 911), ("gse3143", 158, 790), ("gse4335", 115, 850)],
+)
+def test_bulk_sets_split_by_l1000_landmarks(name, n_samples, n_landmarks):
+    """SurvSet's microarray sets: the L1000 landmarks present -> the 1,000
+    most variable other genes; clinical columns dropped."""
+    pytest.importorskip("SurvSet")
+    data = load_real_example(name)
+    assert data.X.shape == (n_samples, n_landmarks)
+    assert data.y.shape == (n_samples, 1000)
+    assert data.X.dtype == data.y.dtype == np.float32
+    assert np.isfinite(data.X).all() and np.isfinite(data.y).all()
+    assert set(data.landmark_ids) <= set(l1000_landmark_ids("symbol"))
+    assert not set(data.target_ids) & set(l1000_landmark_ids("symbol"))
+    assert len(data.sample_ids) == n_samples
+    assert name in data.description and f"{n_landmarks} L1000" in data.description
+    everything = load_real_example(name, n_targets="all")
+    assert everything.y.shape[1] > 1000
+    np.testing.assert_array_equal(everything.X, data.X)
+    # The kept targets are the most variable of all non-landmark genes.
+    threshold = np.sort(everything.y.var(axis=0))[-1000]
+    assert data.y.var(axis=0).min() >= threshold
+    assert list(data.target_ids) == [
+        gene for gene in everything.target_ids if gene in set(data.target_ids)
+    ]
+
+
+def test_real_examples_take_the_single_cell_names_too():
+    assert REAL_EXAMPLES[:2] == SINGLE_CELL_EXAMPLES
+    assert set(REAL_EXAMPLES) >= {"gse1992", "gse3143", "gse4335"}
+    with pytest.raises(ValueError, match="Unknown real example 'nope'"):
+        load_real_example("nope")
+    for bad in (0, -3, "some", 2.5, True):
+        with pytest.raises(ValueError, match="n_targets must be"):
+            load_real_example("gse1992", n_targets=bad)
+
+
+def test_bulk_set_names_the_extra_when_absent(monkeypatch):
+    monkeypatch.setitem(sys.modules, "SurvSet", None)
+    monkeypatch.setitem(sys.modules, "SurvSet.data", None)
+    with pytest.raises(ImportError, match=r'pip install "sktaaf\[real\]"'):
+        load_real_example("gse1992")
+
+
+def test_compare_runs_on_a_bulk_set(tmp_path, capsys):
+    pytest.importorskip("SurvSet")
+    argv = ["--real", "gse3143", "--n-targets", "20", "--n-landmarks", "30"]
+    argv += ["--folds", "2", "--models", "ridgecv,median", "--in-process"]
+    assert main(["compare", *argv, "--no-plots", "--out", str(tmp_path)]) == 0
+    assert "gse3143 (GEO, via SurvSet)" in capsys.readouterr().out
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["data"]["n_samples"] == 158
+    assert results["data"]["n_landmarks"] == 30
+    assert results["data"]["n_targets"] == 20
+    ridgecv = results["models"]["ridgecv"]["summary"]
+    assert ridgecv["mae_mean"] < results["models"]["median"]["summary"]["mae_mean"]
+
+
+HUNGRY = '''
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+
+class Hungry(RegressorMixin, BaseEstimator):
+    """Touches 96 MiB during fit, then frees it."""
+
+    def fit(self, X, y):
+        block = np.ones(96 * 2**20 // 8)
+        self.mean_ = np.asarray(y).mean(axis=0) + 0 * block[:1]
+        return self
+
+    def predict(self, X):
+        return np.tile(self.mean_, (len(X), 1))
+'''
+
+
+@pytest.mark.parametrize(
+    "start_method", ["forkserver", pytest.param("spawn", marks=pytest.mark.slow)]
+)
+def test_compare_fresh_processes_measure_each_fit_alone(tmp_path, start_method):
+    """The default path, from ``python -m sktaaf compare`` (issue 24 item 3):
+    fits run in processes forked from a server that imported torch once (or
+    spawned); each reports its own peak memory: a dummy fitted after a model
+    that touched 96 MiB reports far less."""
+    (tmp_path / "hungry.py").write_text(HUNGRY)
+    argv = [arg for arg in TINY if arg != "--in-process"]
+    argv += ["--models", "median", "--extra-model", "hungry=hungry:Hungry"]
+    argv += ["--extra-model", "hungry2=hungry:Hungry", "--folds", "2"]
+    argv += ["--start-method", start_method, "--no-plots", "--out", str(tmp_path)]
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    subprocess.run(
+        [sys.executable, "-m", "sktaaf", "compare", *argv],
+        check=True,
+        capture_output=True,
+        env=environ,
+        timeout=600,
+    )
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["config"]["start_method"] == start_method
+    assert results["wall_seconds"] >= results["fit_predict_seconds"] > 0
+    models = results["models"]
+    for name in ("median", "hungry", "hungry2"):
+        assert len(models[name]["splits"]) == 2
+    for split in models["median"]["splits"]:
+        assert split["fit_peak_mib"] >= 0 and split["rss_before_fit_mib"] > 0
+    if sys.platform != "linux":
+        return
+    for split in models["hungry"]["splits"] + models["hungry2"]["splits"]:
+        assert split["memory_method"].startswith("VmHWM reset")
+        assert split["fit_peak_mib"] >= 90
+    # Fold 2's median fit comes after fold 1's hungry fits.
+    assert models["median"]["splits"][1]["fit_peak_mib"] < 30

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from ..datasets import SINGLE_CELL_EXAMPLES
+from ..datasets import REAL_EXAMPLES
 from ._models import DEFAULT_MODELS, FULL, MODELS, QUICK
 
 # numpy's seeds are below 2**32.
@@ -39,6 +39,8 @@ examples:
   sktaaf compare --data profiles.gctx --folds 5 --out results/
   # a real single-cell data set (pip install "sktaaf[real]")
   sktaaf compare --real pbmc68k --models linear,knn_ge,taaf --out results/
+  # real bulk microarrays, the L1000 landmarks they hold, 5-fold baselines
+  sktaaf compare --real gse1992 --folds 5 --models ridgecv,knn,mean,mlp
   # your own regressor, other parameters for a built-in one
   sktaaf compare --extra-model lasso=sklearn.linear_model:Lasso \\
       --model-params knn='{"n_neighbors": 20}'
@@ -151,10 +153,11 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument(
         "--real",
         metavar="NAME",
-        choices=SINGLE_CELL_EXAMPLES,
+        choices=REAL_EXAMPLES,
         help="a real data set shipped by a package (the 'real' extra): "
-        f"{', '.join(SINGLE_CELL_EXAMPLES)}; see "
-        "sktaaf.datasets.load_single_cell_example",
+        f"{', '.join(REAL_EXAMPLES)} (single-cell: scanpy, celltypist; bulk "
+        "microarrays with L1000 landmarks: SurvSet); see "
+        "sktaaf.datasets.load_real_example",
     )
     data.add_argument(
         "--landmarks",
@@ -179,21 +182,22 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=int,
         help=f"make_expression samples (default {FULL['n_samples']}; --quick: "
-        f"{QUICK['n_samples']}); with --data, a seeded random subset",
+        f"{QUICK['n_samples']}); with --data or --real, a seeded random subset",
     )
     data.add_argument(
         "--n-landmarks",
         metavar="N",
         type=int,
         help=f"make_expression landmarks (default {FULL['n_landmarks']}; --quick: "
-        f"{QUICK['n_landmarks']}); with --data, keep the first N",
+        f"{QUICK['n_landmarks']}); with --data or --real, keep the first N",
     )
     data.add_argument(
         "--n-targets",
         metavar="N",
         type=int,
         help=f"make_expression targets (default {FULL['n_targets']}; --quick: "
-        f"{QUICK['n_targets']}); with --data, keep the first N",
+        f"{QUICK['n_targets']}); with --data, keep the first N; with --real, "
+        "the N most variable (default: 615 single-cell, 1000 bulk)",
     )
 
 
@@ -252,6 +256,14 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fit in this process, not a fresh one per fit (faster start, "
         "less exact peak memory)",
+    )
+    run.add_argument(
+        "--start-method",
+        choices=("forkserver", "spawn"),
+        default="forkserver",
+        help="how the fresh process of each fit starts: forked from a server "
+        "that imported torch once (forkserver, the default), or a new "
+        "interpreter per fit (spawn: slower, every fit pays the imports)",
     )
     run.add_argument("--no-plots", action="store_true", help="skip the figures")
     run.add_argument(

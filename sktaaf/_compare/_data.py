@@ -153,11 +153,13 @@ def _gene_names(prefix: str, n_genes: int) -> list[str]:
 
 def get_data(args: argparse.Namespace) -> tuple[Bunch, dict]:
     """The data of this run and a description of it."""
-    if getattr(args, "real", None) is not None:
-        from ..datasets import load_single_cell_example
+    real = getattr(args, "real", None)
+    if real is not None:
+        from ..datasets import load_real_example
 
-        data = load_single_cell_example(args.real)
-        data.sample_ids = None
+        # --n-targets: the most variable non-landmark genes (the loader's
+        # choice), not the first ones.
+        data = load_real_example(real, n_targets=args.n_targets)
         source = data.pop("description")
     elif args.data is None:
         X, y = make_expression(
@@ -180,6 +182,7 @@ def get_data(args: argparse.Namespace) -> tuple[Bunch, dict]:
         targets = read_ids(args.targets, "--targets") if args.targets else None
         data = _load_named(args.data, landmarks, targets, args.hdf_key)
         source = str(args.data)
+    if args.data is not None or real is not None:
         n_total = len(data.X)
         if args.n_samples is not None and args.n_samples < n_total:
             rows = np.sort(
@@ -193,7 +196,7 @@ def get_data(args: argparse.Namespace) -> tuple[Bunch, dict]:
             source += f" ({args.n_samples} of {n_total} samples, seed {args.seed})"
         for field, ids, n_keep in (
             ("X", "landmark_ids", args.n_landmarks),
-            ("y", "target_ids", args.n_targets),
+            ("y", "target_ids", None if real else args.n_targets),
         ):
             if n_keep is not None and n_keep < data[field].shape[1]:
                 data[field] = data[field][:, :n_keep]

@@ -7,6 +7,7 @@ never predictions, which can be large.
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import math
@@ -15,7 +16,7 @@ import resource
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from multiprocessing import forkserver, get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ import torch
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ..metrics import per_gene_mae, per_gene_pearson
 from ..nn import TAAF
@@ -52,6 +53,8 @@ def build_model(spec: dict, seed: int, validation_fraction: float):
     if spec["network"]:
         params["validation_fraction"] = validation_fraction
     estimator = import_object(spec["target"])(**params)
+    if not spec.get("scaled", True):
+        return estimator  # a baseline on the data as given (mlp_raw)
     if estimator.get_params().get("standardize", False):
         return estimator  # the network standardises genes itself
     return TransformedTargetRegressor(
@@ -92,7 +95,18 @@ def _max_rss_kib() -> int:
 
 
 class PeakMemory:
-    """Peak resident memory reached inside a ``with`` block, above its start."""
+    """Peak resident memory reached inside a ``with`` block, above its start,
+    less the file-backed pages mapped in meanwhile.
+
+    ``peak_mib``: the peak RSS (``VmHWM``, reset on entry) minus the RSS on
+    entry, minus the growth of ``RssFile`` (file-backed resident pages:
+    library code and data first touched in the block, which a process forked
+    from a server that loaded the libraries maps in lazily, and which are
+    shared, not memory the model needs); ``file_mib`` is that growth. What
+    remains is, closely, the anonymous memory (heap, arrays, tensors) the
+    block needed. Without ``/proc`` (not Linux): ``ru_maxrss`` after the block
+    minus the RSS before, an upper bound.
+    """
 
     def __enter__(self):
         gc.collect()
@@ -100,24 +114,44 @@ class PeakMemory:
         self.start_kib = _status_kib("VmRSS")
         if self.start_kib is None:  # no /proc: resource's max as the start
             self.start_kib = _max_rss_kib()
+        self.file_start_kib = _status_kib("RssFile") if self.exact else None
         return self
 
     def __exit__(self, *exc_info):
         peak = _status_kib("VmHWM") if self.exact else _max_rss_kib()
-        self.peak_mib = max(0, peak - self.start_kib) / 1024
+        file_kib = 0
+        if self.file_start_kib is not None:
+            file_end_kib = _status_kib("RssFile")
+            if file_end_kib is not None:
+                file_kib = max(0, file_end_kib - self.file_start_kib)
+        self.file_mib = file_kib / 1024
+        self.peak_mib = max(0, peak - self.start_kib - file_kib) / 1024
         self.start_mib = self.start_kib / 1024
-        self.method = "VmHWM reset" if self.exact else "ru_maxrss (upper bound)"
+        if not self.exact:
+            self.method = "ru_maxrss (upper bound)"
+        elif self.file_start_kib is not None:
+            self.method = "VmHWM reset, less RssFile growth"
+        else:
+            self.method = "VmHWM reset"
         return False
 
 
 # ----------------------------------------------------------------- one fit
+@functools.cache
+def threadpool_controller() -> ThreadpoolController:
+    """The BLAS/OpenMP libraries loaded in this process, found once (a scan
+    of every loaded library, a tenth of a second): the fork server builds it
+    after its imports, so that its children inherit it."""
+    return ThreadpoolController()
+
+
 def _limit_threads(threads: int):
     """Limit torch and BLAS/OpenMP threads; returns what undoes it."""
     if threads <= 0:
         return lambda: None
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
-    limits = threadpool_limits(threads)
+    limits = threadpool_controller().limit(limits=threads)
 
     def restore():
         limits.restore_original_limits()
@@ -179,6 +213,12 @@ def run_fit(task: dict, X=None, y=None) -> dict:
     the network's history and TAAF parameters: no predictions, which can be
     large.
     """
+    if X is None:
+        # A fresh process: what it inherited (the libraries the fork server
+        # imported, millions of objects) is no garbage; frozen, it is left out
+        # of every collection below (a full one would take most of a second).
+        # (Forked from the server, it is frozen already.)
+        gc.freeze()
     restore_threads = _limit_threads(task["threads"])
     try:
         if X is None:
@@ -229,6 +269,7 @@ def run_fit(task: dict, X=None, y=None) -> dict:
         "predict_seconds": predict_seconds,
         "fit_peak_mib": fit_memory.peak_mib,
         "predict_peak_mib": predict_memory.peak_mib,
+        "fit_file_pages_mib": fit_memory.file_mib,
         "rss_before_fit_mib": fit_memory.start_mib,
         "memory_method": fit_memory.method,
         "load_average_1min": load_average,
@@ -259,7 +300,59 @@ def run_fit(task: dict, X=None, y=None) -> dict:
     return result
 
 
-def run_in_subprocess(task: dict) -> dict:
-    """``run_fit`` in a fresh spawned process (clean memory and thread pools)."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+# ------------------------------------------------------- fresh processes
+#: What the fork server imports once, so that no fit pays for it: the
+#: libraries every fit needs and the modules of the built-in models.
+PRELOAD = (
+    "numpy",
+    "scipy.stats",
+    "torch",
+    "torch._dynamo",  # imported by the first optimizer, seconds
+    "sklearn",
+    "sklearn.compose",
+    "sklearn.dummy",
+    "sklearn.linear_model",
+    "sklearn.neighbors",
+    "sklearn.neural_network",
+    "sklearn.pipeline",
+    "sklearn.preprocessing",
+    "skorch",
+    "sktaaf",
+    "sktaaf.baselines",
+    "sktaaf._compare._fit",
+)
+
+
+def process_context(start_method: str, modules=()):
+    """The ``multiprocessing`` context that starts one fresh process per fit.
+
+    ``"forkserver"`` (where available, i.e. POSIX): a server process, started
+    once, imports :data:`PRELOAD` and ``modules`` (those of the compared
+    models), and every fit runs in a child forked from it. Each fit thus gets
+    a process of its own (its own heap, peak-RSS counter and thread pools:
+    the server imports torch but runs nothing, so torch's OpenMP pool is not
+    started before the fork; the OpenBLAS pools that numpy and scipy start on
+    import are fork-safe, stopped and restarted around ``fork``), without
+    paying for an interpreter start and the torch import. ``"spawn"``: a new
+    interpreter per fit, as before (slower: every fit pays the imports).
+    """
+    if start_method == "forkserver":
+        if "forkserver" not in get_all_start_methods():  # pragma: no cover
+            start_method = "spawn"  # Windows
+    context = get_context(start_method)
+    if start_method == "forkserver":
+        # Takes effect when the server starts (the first fit of the process);
+        # a server already running keeps what it imported.
+        preload = [*PRELOAD, *modules, "sktaaf._compare._server"]  # _server last
+        context.set_forkserver_preload(list(dict.fromkeys(preload)))
+        # Start the server now: it imports while the caller prepares the run.
+        forkserver.ensure_running()
+    return context
+
+
+def run_in_subprocess(task: dict, context=None) -> dict:
+    """``run_fit`` in a fresh process of ``context`` (default: spawn): clean
+    memory, peak-RSS counter and thread pools."""
+    context = get_context("spawn") if context is None else context
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         return pool.submit(run_fit, task).result()

@@ -18,9 +18,35 @@ import skorch
 import torch
 
 from .. import __version__
+from ..metrics import win_rate
 
 
 # ------------------------------------------------------------------ summary
+def win_rate_key(reference: str) -> str:
+    """The result key of the win rate over ``reference``: ``win_rate`` for
+    LinearRegression (``linear``, the historical key), else
+    ``win_rate_<reference>``."""
+    return "win_rate" if reference == "linear" else f"win_rate_{reference}"
+
+
+def add_win_rates(runs: dict[str, list[dict]], references) -> list[str]:
+    """Add to every run the share of genes whose test MAE is below that of
+    each reference model of the same split (ties count for neither); returns
+    the references that were not compared."""
+    missing = []
+    for reference in references:
+        if reference not in runs:
+            missing.append(reference)
+            continue
+        key = win_rate_key(reference)
+        for name, model_runs in runs.items():
+            if name == reference:
+                continue
+            for run, ref_run in zip(model_runs, runs[reference], strict=True):
+                run[key] = win_rate(run["per_gene_mae"], ref_run["per_gene_mae"])
+    return missing
+
+
 def _mean_sd(values) -> tuple[float | None, float | None]:
     values = [v for v in values if v is not None and not math.isnan(v)]
     if not values:
@@ -39,6 +65,7 @@ def summarise(runs: list[dict]) -> dict:
         "mae",
         "mean_pearson",
         "win_rate",
+        "win_rate_ridgecv",
         "fit_seconds",
         "fit_cpu_seconds",
         "predict_seconds",
@@ -98,13 +125,16 @@ def _format(mean, sd=None, spec=".4f", percent=False) -> str:
 
 
 def markdown_table(models: dict, n_splits: int) -> str:
-    """The summaries as a Markdown table."""
+    """The summaries as a Markdown table: mean ± sd over splits of the MAE,
+    the mean per-gene r, the win rates and fit seconds (with one split, the
+    MAE's ± is the standard error over test samples)."""
     spread = f"mean ± sd over {n_splits} splits" if n_splits > 1 else "± s.e."
     header = [
         "model",
         f"test MAE ({spread})",
-        "mean per-gene r",
+        "mean per-gene r" + (" (mean ± sd)" if n_splits > 1 else ""),
         "genes better than LR",
+        "genes better than RidgeCV",
         "fit (s)",
         "predict (s)",
         "fit peak (MiB)",
@@ -123,6 +153,7 @@ def markdown_table(models: dict, n_splits: int) -> str:
             _format(s["mae_mean"], mae_spread),
             _format(s["mean_pearson_mean"], s["mean_pearson_sd"], ".3f"),
             _format(s["win_rate_mean"], s["win_rate_sd"], ".1f", True),
+            _format(s["win_rate_ridgecv_mean"], s["win_rate_ridgecv_sd"], ".1f", True),
             _format(s["fit_seconds_mean"], s["fit_seconds_sd"], ".1f"),
             _format(s["predict_seconds_mean"], None, ".2f"),
             _format(s["fit_peak_mib_mean"], None, ".0f"),
@@ -245,6 +276,38 @@ def require_plotting():
     return _plots
 
 
+#: The columns of summary.csv: per model, mean and sd over splits.
+SUMMARY_COLUMNS = (
+    "mae",
+    "mean_pearson",
+    "win_rate",
+    "win_rate_ridgecv",
+    "fit_seconds",
+    "predict_seconds",
+    "fit_peak_mib",
+    "n_epochs",
+    "best_epoch",
+)
+
+
+def _write_summary_csv(path: Path, models: dict) -> None:
+    """summary.csv: one row per model, mean and sd over splits of each measure
+    (empty where a measure does not apply or there is one split)."""
+    header = ["model", "label", "n_splits"]
+    header += [f"{key}_{stat}" for key in SUMMARY_COLUMNS for stat in ("mean", "sd")]
+    header.append("mae_sem")
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        for name, model in models.items():
+            s = model["summary"]
+            values = [s[key] for key in header[3:]]
+            writer.writerow(
+                [name, model["label"], len(model["splits"])]
+                + ["" if value is None else f"{value:.6g}" for value in values]
+            )
+
+
 def _write_markdown(out: Path, results: dict, table: str) -> None:
     """results.md: the table with the data, budget and machine it came from."""
     config, env, data_info = results["config"], results["environment"], results["data"]
@@ -270,9 +333,11 @@ def _write_markdown(out: Path, results: dict, table: str) -> None:
         f"{table}\n\n"
         "MAE on the original scale of y (genes z-scored for training, "
         "predictions transformed back); r: mean over genes of the Pearson "
-        "correlation; genes better than LR: share of genes whose test MAE is "
-        "below LinearRegression's; fit peak: peak resident memory during fit "
-        "above that before it; "
+        "correlation; genes better than LR (RidgeCV): share of genes whose "
+        "test MAE is below LinearRegression's (RidgeCV's) on the same split, "
+        "ties counting for neither; ± sd: standard deviation over splits; "
+        "fit peak: peak resident memory during fit above that before it, "
+        "less the library pages fit mapped in; "
         "fit, predict: wall seconds of fit and predict alone; epochs: trained "
         "(best, whose weights are kept).\n\n"
         f"Machine: {env['processor']}, {env['cpu_count']} CPUs, "
@@ -338,8 +403,10 @@ def write_outputs(out: Path, results, runs, data, table, no_plots, say) -> None:
         json.dumps(_json_safe(results), indent=2, allow_nan=False) + "\n"
     )
     _write_markdown(out, results, table)
+    _write_summary_csv(out / "summary.csv", results["models"])
     data_info = results["data"]
-    written = ["results.json", "results.md", "per_gene.csv", "per_gene.npz"]
+    written = ["results.json", "results.md", "summary.csv", "per_gene.csv"]
+    written.append("per_gene.npz")
     if taaf:
         written.append("taaf_parameters.npz")
     if not no_plots:

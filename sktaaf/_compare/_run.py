@@ -11,7 +11,7 @@ smoke tests: their networks, TAAF above all, are under-trained.
 
 What is compared
 ----------------
-By default six models (``--models`` picks others, ``--extra-model`` adds any
+By default nine models (``--models`` picks others, ``--extra-model`` adds any
 scikit-learn regressor):
 
 ``linear``
@@ -21,15 +21,20 @@ scikit-learn regressor):
     :class:`~sktaaf.baselines.KNNGERegressor` (10 landmark genes per target).
 ``knn``
     :class:`~sklearn.neighbors.KNeighborsRegressor` (10 samples).
-``dgex_tanh``, ``dgex_sigmoid``
-    :class:`~sktaaf.DGEXRegressor` with tanh or sigmoid: dense layers with
+``dgex_tanh``
+    :class:`~sktaaf.DGEXRegressor` with tanh: dense layers with
     bias, linear output layer (as in D-GEX).
 ``taaf``
     :class:`~sktaaf.TAAFRegressor` with sigmoid: TAAF on every layer, output
     included, no bias.
 
-Also available: ``ridge`` (alpha 1), ``mean`` (each gene's training mean) and
-``taaf_tanh``. Every network gets the same budget: ``--hidden`` layers (300,
+Also in the defaults: ``ridgecv`` (RidgeCV, the strongest linear baseline,
+also a reference of the win rates), ``mean`` and ``median`` (each gene's
+training mean or median) and ``mlp`` (MLPRegressor). Also available:
+``ridge`` (alpha 1), ``mlp_raw`` (MLPRegressor on the data as given, without
+the scalers below), ``dgex_sigmoid`` and ``taaf_tanh``.
+
+Every network gets the same budget: ``--hidden`` layers (300,
 300), dropout 0.25, MAE loss, Nadam at 5e-4, batches of 64, at most
 ``--epochs`` (200) epochs with early stopping (patience ``--patience``, 20;
 the weights of the best validation epoch are kept), seeded.
@@ -63,7 +68,8 @@ Measures
 --------
 Per model and split: test MAE (mean over genes of the per-gene MAE), the mean
 per-gene Pearson correlation, the share of genes on which its per-gene MAE is
-below that of ``linear`` (``win_rate``; ties count for neither), fit and
+below that of ``linear`` (``win_rate``) and of ``ridgecv``, the strongest
+linear baseline (``win_rate_ridgecv``; ties count for neither), fit and
 predict wall seconds, fit CPU seconds (all threads of the process), the peak
 memory of fit and of predict and, for networks, the epochs trained, the best
 epoch (whose weights are kept) and whether the validation loss was still
@@ -72,14 +78,20 @@ falling when the epoch limit stopped training (a note in the log and in
 standard deviation over splits; with one split the "±" of the MAE is the
 standard error over test samples instead (the table header says which).
 
-Time and memory: every fit runs in a fresh process (``multiprocessing``
-spawn), which loads its data and warms the libraries up (one tiny torch
+Time and memory: every fit runs in a fresh process, forked from a
+``multiprocessing`` fork server that imported torch, scikit-learn, skorch,
+sktaaf and the compared models' modules once (``--start-method spawn``: a new
+interpreter per fit, which pays those imports, seconds, every time). The
+process loads its data and warms the libraries up (one tiny torch
 training step and a BLAS product, so that one-off start-up costs fall on no
 model), then resets the kernel's peak-RSS counter (``/proc/self/clear_refs``),
 fits and reads the peak back (``VmHWM``), likewise for predict. Fit and
 predict seconds are wall time of ``fit`` and ``predict`` alone (standardisation
 included); fit peak memory is the peak resident memory during fit minus the
-resident memory just before it: what fit itself needed, Python, libraries and
+resident memory just before it, minus the file-backed pages (library code)
+that fit mapped in (``RssFile`` growth, reported as ``fit_file_pages_mib``: a
+process forked from the server maps the libraries' pages lazily; they are
+shared, not the model's): what fit itself needed, Python, libraries and
 data excluded. Without ``clear_refs`` (not Linux) it is ``ru_maxrss`` after
 fit minus the resident memory before: an upper bound. ``--in-process`` fits in
 this process instead (faster to start, for tests): memory freed by earlier
@@ -93,7 +105,9 @@ down tenfold; ``--threads 0`` keeps the libraries' defaults.
 Output (``--out DIR``)
 ----------------------
 ``results.json`` (configuration, machine, versions, per-model per-split
-numbers, summaries), ``results.md`` (the Markdown table), ``per_gene.csv``
+numbers, summaries), ``results.md`` (the Markdown table), ``summary.csv``
+(per model, mean and sd over splits of MAE, r, win rates, times, memory),
+``per_gene.csv``
 (per-gene MAE and Pearson of every model, mean over splits), ``per_gene.npz``
 (the same per split), ``taaf_parameters.npz`` (learned alpha, beta, gamma,
 delta of every TAAF layer), and the figures ``mae.png``,
@@ -113,12 +127,12 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..metrics import win_rate
 from ._args import check_paths, parse_args
 from ._data import get_data, make_splits
-from ._fit import run_fit, run_in_subprocess
-from ._models import REFERENCE, model_specs
+from ._fit import process_context, run_fit, run_in_subprocess
+from ._models import REFERENCE, REFERENCES, model_specs
 from ._report import (
+    add_win_rates,
     environment,
     markdown_table,
     model_results,
@@ -127,9 +141,20 @@ from ._report import (
 )
 
 
-def run_all(specs, splits, data, args, validation_fraction, say) -> dict:
+def start_processes(specs, args):
+    """The multiprocessing context of the fits (None with ``--in-process``);
+    a fork server starts importing the libraries at once."""
+    if args.in_process:
+        return None
+    modules = [spec["target"].partition(":")[0] for spec in specs.values()]
+    return process_context(getattr(args, "start_method", "forkserver"), modules)
+
+
+def run_all(specs, splits, data, args, validation_fraction, say, context=None) -> dict:
     """Fit and score every model on every split; returns their results."""
     runs: dict[str, list[dict]] = {name: [] for name in specs}
+    if context is None:
+        context = start_processes(specs, args)
     with tempfile.TemporaryDirectory(prefix="sktaaf-compare-") as data_dir:
         if not args.in_process:  # fresh processes read the data from here
             np.save(Path(data_dir) / "X.npy", data.X)
@@ -154,7 +179,7 @@ def run_all(specs, splits, data, args, validation_fraction, say) -> dict:
                 if args.in_process:
                     result = run_fit(task, data.X, data.y)
                 else:
-                    result = run_in_subprocess(task)
+                    result = run_in_subprocess(task, context)
                 runs[name].append(result)
                 r = result["mean_pearson"]
                 r = "undefined" if r is None else f"{r:.3f}"  # constant predictions
@@ -175,16 +200,10 @@ def run_all(specs, splits, data, args, validation_fraction, say) -> dict:
                         f"note: {spec['label']} was still improving at its last "
                         "epoch (the epoch limit): more --epochs may lower its error"
                     )
-    if REFERENCE in runs:
-        for name, model_runs in runs.items():
-            if name == REFERENCE:
-                continue
-            for run, reference in zip(model_runs, runs[REFERENCE], strict=True):
-                run["win_rate"] = win_rate(
-                    run["per_gene_mae"], reference["per_gene_mae"]
-                )
-    else:
-        say(f"no {REFERENCE!r} model: win rates and the per-gene scatter are skipped")
+    for missing in add_win_rates(runs, REFERENCES):
+        say(f"no {missing!r} model: the win rates over it are skipped")
+    if REFERENCE not in runs:
+        say(f"no {REFERENCE!r} model: the per-gene scatter is skipped")
     return runs
 
 
@@ -219,6 +238,9 @@ def run(args, log=print) -> dict:
         require_plotting()
     specs = model_specs(args)
     data, description = get_data(args)
+    # After the data (whose errors end the run at once): the fork server
+    # imports the libraries while the splits and the environment are made.
+    context = start_processes(specs, args)
     splits = make_splits(description["n_samples"], args)
     test_fraction = 1 / args.folds if args.folds else args.test_fraction
     # The networks get the development set (all but the test samples) and hold
@@ -252,7 +274,7 @@ def run(args, log=print) -> dict:
     if REFERENCE in specs:
         _warn_if_underdetermined(splits, description, say)
 
-    runs = run_all(specs, splits, data, args, validation_fraction, say)
+    runs = run_all(specs, splits, data, args, validation_fraction, say, context)
 
     env["load_average_end"] = os.getloadavg()
     models = model_results(runs, {name: spec["label"] for name, spec in specs.items()})
@@ -276,13 +298,21 @@ def run(args, log=print) -> dict:
         "reference": REFERENCE if REFERENCE in runs else None,
         "models": models,
         "wall_seconds": time.perf_counter() - started,
+        "fit_predict_seconds": sum(
+            run["fit_seconds"] + run["predict_seconds"]
+            for model_runs in runs.values()
+            for run in model_runs
+        ),
     }
     log("")
     log(table)
     if args.out is not None:
         write_outputs(args.out, results, runs, data, table, args.no_plots, say)
+    wall = time.perf_counter() - started
     say(
-        f"done in {time.perf_counter() - started:.1f} s; load average "
+        f"done in {wall:.1f} s, of which fits and predicts "
+        f"{results['fit_predict_seconds']:.1f} s (wall / fits "
+        f"{wall / max(results['fit_predict_seconds'], 1e-9):.2f}); load average "
         f"{env['load_average_end'][0]:.2f}"
     )
     return results

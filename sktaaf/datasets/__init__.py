@@ -15,8 +15,10 @@ h5py, PyTables). :func:`open_gctx` and :class:`ColumnRows` give on-disk views
 instead, which the estimators stream chunk by chunk for data larger than
 memory. :func:`anndata_to_frames` splits a single-cell ``AnnData`` into
 landmark and target frames (the ``anndata`` extra).
-:func:`load_single_cell_example` loads a small real single-cell data set
-through scanpy or celltypist (the ``real`` extra).
+:func:`load_real_example` loads a small real data set through the package
+that ships it (the ``real`` extra): single-cell sets from scanpy or celltypist
+(also :func:`load_single_cell_example`), bulk microarray sets with L1000
+landmarks from SurvSet.
 """
 
 from .._columns import ColumnRows
@@ -27,10 +29,12 @@ from ._hdf import load_hdf, load_hdf_pair
 from ._ids import split_landmarks
 from ._landmarks import l1000_landmark_ids, load_l1000_landmarks, map_landmark_ids
 from ._npy import load_npy
+from ._real import REAL_EXAMPLES, load_real_example
 from ._single_cell import SINGLE_CELL_EXAMPLES, load_single_cell_example
 from ._synthetic import make_expression
 
 __all__ = [
+    "REAL_EXAMPLES",
     "SINGLE_CELL_EXAMPLES",
     "ColumnRows",
     "anndata_to_frames",
@@ -43,6 +47,7 @@ __all__ = [
     "l1000_landmark_ids",
     "map_landmark_ids",
     "load_npy",
+    "load_real_example",
     "load_single_cell_example",
     "make_expression",
     "split_landmarks",

@@ -56,7 +56,12 @@ def _need(package: str):
         ) from exc
 
 
-def _load_pbmc68k() -> Bunch:
+def _n_genes(n_targets: int | None) -> int | None:
+    """Genes kept: the landmarks and ``n_targets`` targets (None: all)."""
+    return None if n_targets is None else N_LANDMARKS + n_targets
+
+
+def _load_pbmc68k(n_targets: int | None = N_GENES - N_LANDMARKS) -> Bunch:
     """scanpy's ``pbmc68k_reduced``, ``.raw``: 150 landmarks -> 615 targets."""
     _need("scanpy")
     import scanpy
@@ -66,15 +71,15 @@ def _load_pbmc68k() -> Bunch:
         adata = scanpy.datasets.pbmc68k_reduced()
     raw = adata.raw
     matrix = raw.X.toarray() if hasattr(raw.X, "toarray") else raw.X
-    data = _split_by_variance(matrix, raw.var_names)
+    data = _split_by_variance(matrix, raw.var_names, n_genes=_n_genes(n_targets))
     data.description = (
         "pbmc68k_reduced (scanpy), 700 cells, log-normalised; 150 most variable "
-        "genes -> 615 others"
+        f"genes -> {data.y.shape[1]} others"
     )
     return data
 
 
-def _load_celltypist() -> Bunch:
+def _load_celltypist(n_targets: int | None = N_GENES - N_LANDMARKS) -> Bunch:
     """celltypist's demo cells, log-normalised: 150 landmarks -> 615 targets."""
     _need("celltypist")
     import pandas as pd
@@ -84,10 +89,11 @@ def _load_celltypist() -> Bunch:
     matrix = counts.to_numpy(dtype=np.float32)
     totals = matrix.sum(axis=1, keepdims=True)
     matrix = np.log1p(matrix * (1e4 / np.maximum(totals, 1.0)), dtype=np.float32)
-    data = _split_by_variance(matrix, counts.columns)
+    data = _split_by_variance(matrix, counts.columns, n_genes=_n_genes(n_targets))
+    n_genes = data.X.shape[1] + data.y.shape[1]
     data.description = (
         "celltypist demo sample, 559 cells, log-normalised; 150 most variable "
-        "of the 765 most variable genes -> 615 others"
+        f"of the {n_genes} most variable genes -> {data.y.shape[1]} others"
     )
     return data
 
