@@ -6,20 +6,15 @@ import csv
 import gzip
 import io
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 from sklearn.utils import Bunch
 
-from ._common import (
-    PathLike,
-    _check_file,
-    _import,
-    _read_errors,
-    atomic_path,
-    cast_checked,
-)
+from .._atomic import atomic_write
+from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
 from ._ids import _as_ids, split_landmarks
 from ._metadata import (
     aligned_metadata,
@@ -40,8 +35,18 @@ _DATA_NULLS += ["NAN", "#N/A!", "na", "None", "#VALUE!"]
 _CHUNK_VALUES = 2**22
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _is_gzipped(path: Path) -> bool:
+    """Whether the file is gzip-compressed: by its first bytes, whatever its
+    suffix (``.gct.gz``, ``.GCT.GZ``, or none)."""
+    with open(path, "rb") as file:
+        return file.read(2) == _GZIP_MAGIC
+
+
 def _open_text(path: Path):
-    opener = gzip.open if path.suffix == ".gz" else open
+    opener = gzip.open if _is_gzipped(path) else open
     return opener(path, "rt", encoding="utf-8")
 
 
@@ -192,7 +197,11 @@ def _chunks(reader, stream: _ValueText, path: Path):
             raise _not_a_number(path, stream) from exc
 
 
-def _reader(pd, stream, n_cols: int):
+def _reader(pd, stream, n_cols: int, exact: bool):
+    """pandas' chunked reader of the value text. ``exact``: parse correctly
+    rounded (``"round_trip"``, 2-3 times slower); pandas' default parser
+    misreads about 45% of 17-digit values by up to thousands of float64 ulps,
+    an error float32 results never showed (none in 2 million values)."""
     return pd.read_csv(
         stream,
         sep="\t",
@@ -200,6 +209,7 @@ def _reader(pd, stream, n_cols: int):
         names=range(max(n_cols, 1)),
         index_col=False,
         dtype=np.float64,
+        float_precision="round_trip" if exact else None,
         keep_default_na=False,
         na_values=_DATA_NULLS,
         quoting=csv.QUOTE_NONE,  # GCT has no quoting: '"' is a character
@@ -216,7 +226,7 @@ def _read_values(file, path: Path, header, layout, first_line, dtype):
     values = _allocate(path, n_rows, n_cols, dtype)
     stream = _ValueText(file, path, header, layout, first_line)
     try:
-        reader = _reader(pd, stream, n_cols)
+        reader = _reader(pd, stream, n_cols, exact=values.dtype.itemsize > 4)
     except pd.errors.EmptyDataError:  # no data line at all
         reader = []
     done = 0
@@ -276,7 +286,7 @@ def _read_gct(path: Path, dtype):
 
 def _allocate(path: Path, n_rows: int, n_cols: int, dtype) -> np.ndarray:
     dtype = np.float64 if dtype is None else np.dtype(dtype)
-    if path.suffix != ".gz" and n_rows * (n_cols + 1) > path.stat().st_size:
+    if not _is_gzipped(path) and n_rows * (n_cols + 1) > path.stat().st_size:
         raise ValueError(
             f"The GCT file {str(path)!r} declares {n_rows} genes x {n_cols} "
             f"samples, more values than its {path.stat().st_size} bytes can hold."
@@ -407,6 +417,27 @@ def load_gct(
 _WRITE_ELEMENTS = 2**22
 
 
+def is_gzip_name(path: Path) -> bool:
+    """Whether a file written to ``path`` is gzipped: a ``.gz`` suffix, in
+    any case (``.gct.gz``, ``.GCT.GZ``)."""
+    return path.suffix.lower() == ".gz"
+
+
+@contextmanager
+def _text_writer(partial: Path, path: Path):
+    """A UTF-8 text file writing ``partial``, gzipped if ``path`` is a gzip
+    name (the gzip header names ``path``, not the temporary file)."""
+    with open(partial, "wb") as raw:
+        if not is_gzip_name(path):
+            with io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as file:
+                yield file
+            return
+        name = path.name[: -len(path.suffix)]
+        with gzip.GzipFile(name, "wb", fileobj=raw) as compressed:
+            with io.TextIOWrapper(compressed, encoding="utf-8", newline="\n") as file:
+                yield file
+
+
 def _text_block(data_frame, start: int, stop: int) -> np.ndarray:
     """Genes ``start:stop`` of ``data_frame`` as text, genes x samples: the
     shortest repr that reads back to the same value of the column's dtype."""
@@ -514,9 +545,8 @@ def write_gct(
     n_samples, n_genes = data_frame.shape
     filler = ["na"] * len(rows.columns)
     step = max(1, _WRITE_ELEMENTS // max(n_samples, 1))
-    opener = gzip.open if path.suffix == ".gz" else open
-    with atomic_path(path) as partial:
-        with opener(partial, "wt", encoding="utf-8", newline="\n") as file:
+    with atomic_write(path, "write the GCT file") as partial:
+        with _text_writer(partial, path) as file:
             file.write("#1.3\n")
             file.write(f"{n_genes}\t{n_samples}\t{len(rows.columns)}\t")
             file.write(f"{len(cols.columns)}\n")

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 from sklearn.utils import Bunch
 
+from .._atomic import DeferredErrorsFile, atomic_write
 from .._columns import ColumnRows
-from ._common import (
-    PathLike,
-    _check_file,
-    _import,
-    _read_errors,
-    atomic_path,
-    cast_checked,
-)
+from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
 from ._ids import _as_ids, _bunch, _positions, _resolve_genes
 from ._metadata import (
     aligned_metadata,
@@ -369,6 +364,25 @@ def _metadata_values(column) -> np.ndarray:
     return _encode(text_values(column))
 
 
+@contextmanager
+def gctx_writer(partial: Path, name: str):
+    """An h5py file writing the GCTX file ``partial`` (the temporary file of
+    :func:`~sktaaf._atomic.atomic_write`), with its version and source
+    attributes, and the raw file beneath it.
+
+    h5py writes through a :class:`~sktaaf._atomic.DeferredErrorsFile`: HDF5
+    never sees a failed write (after one, it crashes the process at exit), the
+    writer may stop early when ``raw.failed``, and the first write error is
+    raised once the HDF5 file is closed.
+    """
+    h5py = _import("h5py", "h5py", "writing GCTX")
+    with DeferredErrorsFile(partial) as raw:
+        with h5py.File(raw, "w") as file:
+            file.attrs["version"] = np.bytes_(_GCTX_VERSION)
+            file.attrs["src"] = np.bytes_(name.encode("utf-8"))
+            yield file, raw
+
+
 def _write_metadata(file, axis: str, ids, metadata, level) -> None:
     options = (
         {} if level is None else {"compression": "gzip", "compression_opts": level}
@@ -477,7 +491,7 @@ def write_gctx(
     >>> data.row_metadata["pr_gene_symbol"].tolist()
     ['PSME1', 'ATF1', 'RHEB']
     """
-    h5py = _import("h5py", "h5py", "write_gctx")
+    _import("h5py", "h5py", "write_gctx")
     sample_ids, gene_ids = profile_ids(data_frame, "write_gctx")
     rows = aligned_metadata(
         row_metadata, gene_ids, "row_metadata", "gene ids (the data_frame's columns)"
@@ -500,10 +514,8 @@ def write_gctx(
     per_chunk = max(1, _GCTX_WRITE_CHUNK_BYTES // (dtype.itemsize * max(n_genes, 1)))
     chunks = (min(n_samples, per_chunk), n_genes) if n_samples and n_genes else None
     step = max(1, _GCTX_CHUNK_ELEMENTS // max(n_genes, 1))
-    with atomic_path(path) as partial:
-        with h5py.File(partial, "w") as file:
-            file.attrs["version"] = np.bytes_(_GCTX_VERSION)
-            file.attrs["src"] = np.bytes_(path.name.encode("utf-8"))
+    with atomic_write(path, "write the GCTX file") as partial:
+        with gctx_writer(partial, path.name) as (file, raw):
             matrix = file.create_dataset(
                 _GCTX_MATRIX, shape=(n_samples, n_genes), dtype=dtype, chunks=chunks
             )
@@ -516,6 +528,8 @@ def write_gctx(
                         f"sample {sample_ids[start + row]!r}, gene {gene_ids[column]!r}"
                     ),
                 )
+                if raw.failed:  # the disk is full: stop, close, raise
+                    break
             _write_metadata(file, "ROW", gene_ids, rows, compression_level)
             _write_metadata(file, "COL", sample_ids, cols, compression_level)
     return path

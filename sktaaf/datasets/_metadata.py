@@ -43,9 +43,16 @@ def typed_column(values):
     column = pd.Series(text, dtype=object)
     column = column.mask(column.isin(METADATA_NULLS))
     try:
-        return pd.to_numeric(column)
+        numbers = pd.to_numeric(column)
     except (ValueError, TypeError):
         return column
+    if numbers.dtype.kind == "f":  # pandas' parse is not correctly rounded
+        try:
+            exact = [np.nan if pd.isna(value) else float(value) for value in column]
+        except ValueError:  # pandas accepted what Python does not
+            return numbers
+        numbers = pd.Series(exact, dtype=np.float64)
+    return numbers
 
 
 def metadata_frame(fields: dict, ids, index_name: str):
