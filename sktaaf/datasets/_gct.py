@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,10 +19,13 @@ from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
 from ._ids import _as_ids, split_landmarks
 from ._metadata import (
     aligned_metadata,
+    check_fields,
+    check_metadata,
     check_text,
     landmarks_from_metadata,
     metadata_frame,
     profile_ids,
+    profile_values,
     text_values,
 )
 
@@ -171,15 +175,33 @@ def _not_a_number(path: Path, stream: _ValueText) -> ValueError:
                 continue
             cells = line.rstrip("\r\n").split("\t")[first_value:]
             for column, cell in enumerate(cells):
-                try:
-                    cell in nulls or float(cell)
-                except ValueError:
+                problem = _cell_problem(cell, nulls)
+                if problem:
                     sample = stream._header[first_value + column]
                     return ValueError(
                         f"Line {line_number} of the GCT file {str(path)!r} holds "
-                        f"{cell!r} for sample {sample!r}, which is not a number."
+                        f"{cell!r} for sample {sample!r}, which {problem}."
                     )
     return ValueError(f"The GCT file {str(path)!r} has values that are not numbers.")
+
+
+# A number as GCT files write it: ASCII digits, no "_" separators.
+_NUMBER = re.compile(
+    r"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)\s*",
+    re.ASCII | re.IGNORECASE,
+)
+
+
+def _cell_problem(cell: str, nulls) -> str | None:
+    """Why pandas refused ``cell`` (None if it looks like a number)."""
+    if cell in nulls:
+        return None
+    if not _NUMBER.fullmatch(cell):
+        return "is not a number in GCT notation (ASCII digits, no '_')"
+    if np.isinf(float(cell)) and "inf" not in cell.lower():
+        largest = np.finfo(np.float64).max
+        return f"is beyond the range of float64 (largest {largest:.6g})"
+    return None
 
 
 def _chunks(reader, stream: _ValueText, path: Path):
@@ -441,15 +463,9 @@ def _text_writer(partial: Path, path: Path):
 def _text_block(data_frame, start: int, stop: int) -> np.ndarray:
     """Genes ``start:stop`` of ``data_frame`` as text, genes x samples: the
     shortest repr that reads back to the same value of the column's dtype."""
-    values = data_frame.iloc[:, start:stop].to_numpy()
-    if values.dtype.kind not in "f":
-        try:
-            values = values.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"data_frame must hold numbers; some of its columns hold "
-                f"{values.dtype} values that are not: {exc}"
-            ) from exc
+    values = profile_values(data_frame.iloc[:, start:stop].to_numpy())
+    if values.dtype.kind != "f":
+        values = values.astype(np.float64)
     return np.where(np.isnan(values), "NaN", values.astype(str)).T
 
 
@@ -533,6 +549,9 @@ def write_gct(
     cols = aligned_metadata(
         col_metadata, sample_ids, "col_metadata", "sample ids (the data_frame's index)"
     )
+    for metadata, name in ((rows, "row_metadata"), (cols, "col_metadata")):
+        check_fields(metadata, name, hdf5=False)
+        check_metadata(metadata, name)
     check_text(sample_ids, "The data_frame's index (sample ids)")
     check_text(gene_ids, "The data_frame's columns (gene ids)")
     row_text = [text_values(rows[field]) for field in rows.columns]

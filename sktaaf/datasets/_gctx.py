@@ -15,9 +15,12 @@ from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
 from ._ids import _as_ids, _bunch, _positions, _resolve_genes
 from ._metadata import (
     aligned_metadata,
+    check_fields,
+    check_metadata,
     landmarks_from_metadata,
     metadata_frame,
     profile_ids,
+    profile_values,
     text_values,
 )
 
@@ -132,8 +135,18 @@ def _read_rows(matrix, rows, landmarks, targets, dtype, path, where):
     """``X`` and ``y``: the ``rows`` of ``matrix`` (in that order), read a
     chunk of ascending rows at a time; finite values beyond ``dtype`` raise."""
     out_dtype = matrix.dtype if dtype is None else np.dtype(dtype)
-    X = np.empty((len(rows), len(landmarks)), dtype=out_dtype)
-    y = np.empty((len(rows), len(targets)), dtype=out_dtype)
+    try:
+        X = np.empty((len(rows), len(landmarks)), dtype=out_dtype)
+        y = np.empty((len(rows), len(targets)), dtype=out_dtype)
+    except (MemoryError, ValueError) as exc:  # ValueError: "array is too big"
+        raise ValueError(
+            f"The GCTX file {str(path)!r} declares {matrix.shape[0]} samples x "
+            f"{matrix.shape[1]} genes; reading {len(rows)} samples of "
+            f"{len(landmarks) + len(targets)} genes as {out_dtype} needs "
+            f"{len(rows) * (len(landmarks) + len(targets)) * out_dtype.itemsize:,} "
+            "bytes, more than this machine can give. Read fewer samples "
+            "(sample_ids=) or stream the file with open_gctx."
+        ) from exc
     # h5py reads ascending rows; put them back in the requested order.
     order = np.argsort(rows, kind="stable")
     chunk = max(1, _GCTX_CHUNK_ELEMENTS // max(matrix.shape[1], 1))
@@ -394,16 +407,7 @@ def _write_metadata(file, axis: str, ids, metadata, level) -> None:
 
 
 def _profile_block(data_frame, start: int, stop: int) -> np.ndarray:
-    values = data_frame.iloc[start:stop].to_numpy()
-    if values.dtype.kind not in "biuf":
-        try:
-            values = values.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                "data_frame must hold numbers; some of its columns hold "
-                f"{values.dtype} values that are not: {exc}"
-            ) from exc
-    return values
+    return profile_values(data_frame.iloc[start:stop].to_numpy())
 
 
 def write_gctx(
@@ -500,6 +504,8 @@ def write_gctx(
         col_metadata, sample_ids, "col_metadata", "sample ids (the data_frame's index)"
     )
     for metadata, name in ((rows, "row_metadata"), (cols, "col_metadata")):
+        check_fields(metadata, name, hdf5=True)
+        check_metadata(metadata, name)
         slashed = [field for field in metadata.columns if "/" in field]
         if slashed:
             raise ValueError(
