@@ -331,7 +331,8 @@ def load_gct(
 ) -> Bunch:
     """Load a GCT text file (genes x samples) as landmarks and targets.
 
-    Reads GCT versions 1.2 and 1.3 [1]_, plain or gzipped (``.gct.gz``). The
+    Reads GCT versions 1.2 and 1.3 [1]_, plain or gzipped (told by the
+    file's first bytes, whatever its suffix: ``.gct.gz``, ``.GCT.GZ``). The
     row ids are the gene ids, the column ids the sample ids; the row and
     column metadata of GCT 1.3 (the ``Description`` column of GCT 1.2) are
     returned as DataFrames. GCT has no quoting: every field is read verbatim,
@@ -351,7 +352,8 @@ def load_gct(
     target_ids : array-like of shape (n_targets,), default=None
         Ids of the target genes; None takes every other gene, in file order.
     dtype : data-type or None, default=np.float32
-        dtype of ``X`` and ``y``; None keeps float64.
+        dtype of ``X`` and ``y``; None keeps float64, parsed correctly rounded
+        (every 17-digit value written by :func:`write_gct` reads back exactly).
 
     Returns
     -------
@@ -486,8 +488,11 @@ def write_gct(
     values. Genes are the rows of the file, samples its columns. Missing
     values are written ``NaN``, missing metadata ``-666`` (CMap's null);
     values are written in the shortest form that reads back to the same
-    number. A path ending in ``.gz`` is gzipped. The file is written under a
-    temporary name and moved into place.
+    number. A path ending in ``.gz`` (in any case) is gzipped. The file is
+    written as :func:`write_gctx` writes its file (atomically, never over a
+    non-regular file, keeping permissions; what is written reads back
+    unchanged, or a :class:`~sktaaf.exceptions.RoundTripWarning` says what
+    will not).
 
     Parameters
     ----------

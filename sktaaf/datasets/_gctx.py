@@ -225,8 +225,10 @@ def load_gctx(
     Raises
     ------
     ValueError
-        When the file is not GCTX, its matrix holds no numbers, or a finite
-        value exceeds ``dtype`` (e.g. 1e39 in a float64 file, for float32).
+        When the file is not GCTX, its matrix holds no numbers, a finite
+        value exceeds ``dtype`` (e.g. 1e39 in a float64 file, for float32),
+        a sample id of ``sample_ids`` names several samples of the file, or
+        the samples asked for cannot be held in memory.
 
     See Also
     --------
@@ -433,7 +435,14 @@ def write_gctx(
     written as CMap's null, ``-666``. The matrix is chunked by whole samples
     (about 1 MiB a chunk) and the metadata are gzip-compressed, as cmapPy
     does. The file is written under a temporary name and moved into place,
-    so an interrupted write leaves no partial file at ``path``.
+    so an interrupted or failed write (a full disk) leaves ``path`` as it
+    was; a file written over keeps its permissions, and a folder, device or
+    FIFO at ``path`` is refused, never replaced. What is written reads back
+    unchanged: values the readers would return otherwise are refused (NUL
+    characters, complex numbers, dates) or written with a
+    :class:`~sktaaf.exceptions.RoundTripWarning` (text equal to a CMap null
+    such as ``"NA"``, numeric-looking text such as ``"001"``); bytes ids are
+    decoded as UTF-8, as the loaders decode them.
 
     Parameters
     ----------
@@ -464,8 +473,12 @@ def write_gctx(
     ------
     ValueError
         When ids repeat, metadata lack some ids, a field name holds ``/``
-        (an HDF5 path separator) or is ``id``, or a finite value exceeds
-        ``dtype``.
+        (an HDF5 path separator) or is ``id``, ``""`` or ``"."``, an id or
+        text holds a NUL character or is not valid Unicode, a metadata value
+        would read back damaged, or a finite value exceeds ``dtype``.
+    OSError
+        When ``path`` is a folder or not a regular file, or the write fails
+        (naming ``path``; "disk full or file size limit" for a full disk).
 
     See Also
     --------
