@@ -114,6 +114,20 @@ def test_permissions_are_kept_and_new_files_follow_the_umask(kind, tmp_path, mod
     assert stat.S_IMODE(os.stat(tmp_path / f"new.{kind}").st_mode) == 0o640
 
 
+@pytest.mark.parametrize("kind", ["gctx", "gct", "model"])
+def test_root_keeps_the_owner_of_a_file_written_over(kind, tmp_path, model):
+    if os.geteuid() != 0:
+        pytest.skip("only root may give a file to another user")
+    path = tmp_path / f"out.{kind}"
+    path.write_bytes(b"old")
+    os.chown(path, 12345, 23456)
+    os.chmod(path, 0o640)
+    _write(kind, path, model)
+    status = os.stat(path)
+    assert (status.st_uid, status.st_gid) == (12345, 23456)
+    assert stat.S_IMODE(status.st_mode) == 0o640
+
+
 def test_a_read_only_file_is_refused(tmp_path, model):
     if os.geteuid() == 0:
         pytest.skip("root may write any file")
