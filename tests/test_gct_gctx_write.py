@@ -426,3 +426,77 @@ def test_a_gctx_declaring_a_huge_matrix_is_a_clear_error(tmp_path):
         file["0/META/COL/id"] = np.char.add(b"s", np.arange(n).astype("S7"))
     with pytest.raises(ValueError, match="declares 1000000 samples x 1000000 genes"):
         load_gctx(path, ["g0"])
+
+
+_METADATA_VALUES = st.one_of(
+    st.none(),
+    st.text(max_size=5),  # any character: NUL, surrogates, tabs included
+    st.sampled_from(sorted(METADATA_NULLS) + ["001", "1e5", " 1", "inf", "0x1"]),
+    st.integers(-1000, 1000),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    values=st.lists(_METADATA_VALUES, min_size=3, max_size=3),
+    form=st.sampled_from(["gct", "gctx"]),
+)
+def test_metadata_written_without_a_word_read_back_unchanged(tmp_path, values, form):
+    """What a writer accepts without refusing or warning, its loader returns
+    unchanged (None as missing)."""
+    from sktaaf.exceptions import RoundTripWarning
+
+    write = write_gctx if form == "gctx" else write_gct
+    load = load_gctx if form == "gctx" else load_gct
+    column = pd.Series(values, dtype=object, index=_TINY.columns)
+    genes = pd.DataFrame({"x": column})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RoundTripWarning)
+        try:
+            path = write(tmp_path / f"m.{form}", _TINY, genes)
+        except (ValueError, RoundTripWarning):
+            return
+    back = load(path, ["g0"]).row_metadata["x"].tolist()
+    for given_value, read in zip(values, back, strict=True):
+        if given_value is None:
+            assert pd.isna(read), (values, back)
+        else:
+            assert isinstance(read, str) == isinstance(given_value, str), (values, back)
+            assert read == given_value, (values, back)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    ids=st.lists(
+        st.one_of(st.text(max_size=4), st.binary(max_size=3)),
+        min_size=3,
+        max_size=3,
+        unique=True,
+    ),
+    form=st.sampled_from(["gct", "gctx"]),
+)
+def test_any_ids_are_refused_or_read_back_unchanged(tmp_path, ids, form):
+    """Ids of any characters (NUL, surrogates, tabs) or bytes: refused, or read
+    back as given (bytes decoded as UTF-8, as the loaders decode them)."""
+    write = write_gctx if form == "gctx" else write_gct
+    load = load_gctx if form == "gctx" else load_gct
+    frame = _TINY.set_axis(pd.Index(ids, dtype=object), axis=0)
+    try:
+        path = write(tmp_path / f"i.{form}", frame)
+    except ValueError:
+        return
+    expected = [i.decode() if isinstance(i, bytes) else i for i in ids]
+    assert list(load(path, ["g0"]).sample_ids) == expected

@@ -276,10 +276,16 @@ def check_column(column, where: str) -> None:
     back.index = values.index
     back = back[present.index]
     if back.dtype.kind in "biuf":  # the whole field reads back as numbers
-        if is_text.any():
-            first = present[is_text].index[0]
-            number = back.loc[first]
-            _warn(where, present.loc[first], f"the number {number.item()!r}")
+        changed = back.isna().to_numpy() | is_text.to_numpy()
+        changed |= present.to_numpy() != back.to_numpy(dtype=object)
+        if changed.any():
+            value, number = present[changed].iloc[0], back[changed].iloc[0]
+            becomes = (
+                "missing (a CMap null value)"
+                if np.isnan(number)
+                else f"the number {number.item()!r}"
+            )
+            _warn(where, value, becomes)
         return
     is_null = back.isna()
     if is_null.any():
