@@ -129,7 +129,7 @@ def _new_partial(target: Path, status) -> tuple[Path, int]:
 
 
 def _keep_owner_and_mode(descriptor: int, status) -> None:
-    if status is None:
+    if status is None or not hasattr(os, "fchown"):  # Windows: no modes to keep
         return
     own = os.fstat(descriptor)
     if (own.st_uid, own.st_gid) != (status.st_uid, status.st_gid):
@@ -196,7 +196,8 @@ def _sync(path: Path, folder: bool = False) -> None:
     finds the new file whole (ENOSPC may only show here on some file
     systems); or, with ``folder``, the folder's entries, where it can be."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if folder else 0))
+        flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if folder else 0)
+        descriptor = os.open(path, flags)
         try:
             os.fsync(descriptor)
         finally:
