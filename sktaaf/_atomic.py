@@ -42,7 +42,9 @@ import errno
 import io
 import os
 import secrets
+import signal
 import stat
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -208,23 +210,42 @@ def _sync(path: Path, folder: bool = False) -> None:
 
 
 class DeferredErrorsFile(io.RawIOBase):
-    """A file opened for writing and reading whose write errors are kept until
-    :meth:`close`, which raises the first one.
+    """A file opened for writing and reading whose write errors, and Ctrl-C,
+    are kept until :meth:`close`, which raises them.
 
     For C libraries that cannot recover from a failed write (h5py's
     ``fileobj`` driver, ``torch.save``): they see every write succeed, finish
-    their work and leave their state consistent; writes after the first
-    failure are skipped. :attr:`failed` tells a writer's loop to stop early.
+    their work and leave their state consistent. Used as a context manager, it
+    also holds back SIGINT (in the main thread, where Python has a handler):
+    a ``KeyboardInterrupt`` raised inside the library's call into Python
+    would crash HDF5 like a failed write. :attr:`failed` tells a writer's loop
+    to stop early; writes after the first failure or Ctrl-C are skipped, and
+    :meth:`close` then raises ``KeyboardInterrupt`` (after calling the
+    previous handler) or the first ``OSError``.
     """
 
     def __init__(self, path):
         super().__init__()
         self._file = open(path, "r+b", buffering=0)  # noqa: SIM115
         self.error: OSError | None = None
+        self.interrupted = False
+        self._previous_handler = None
+
+    def __enter__(self) -> DeferredErrorsFile:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):  # SIG_IGN, SIG_DFL: nothing raised in Python
+
+                def hold(signum, frame):
+                    self.interrupted = True
+
+                signal.signal(signal.SIGINT, hold)
+                self._previous_handler = previous
+        return super().__enter__()
 
     @property
     def failed(self) -> bool:
-        return self.error is not None
+        return self.error is not None or self.interrupted
 
     def readable(self) -> bool:
         return True
@@ -246,7 +267,7 @@ class DeferredErrorsFile(io.RawIOBase):
 
     def write(self, data) -> int:
         size = memoryview(data).nbytes
-        if self.error is None:
+        if not self.failed:
             view, written = memoryview(data).cast("B"), 0
             try:
                 while written < size:  # raw writes may be short
@@ -270,7 +291,16 @@ class DeferredErrorsFile(io.RawIOBase):
     def close(self) -> None:
         if self.closed:
             return
-        self._file.close()
-        super().close()
+        try:
+            self._file.close()
+        finally:
+            super().close()
+            previous, self._previous_handler = self._previous_handler, None
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+                if self.interrupted:
+                    previous(signal.SIGINT, None)  # Python's: KeyboardInterrupt
+        if self.interrupted:  # a handler that did not raise: the file is cut
+            raise KeyboardInterrupt
         if self.error is not None:
             raise self.error
