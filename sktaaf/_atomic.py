@@ -72,8 +72,10 @@ def check_target(path, action: str = "write") -> tuple[Path, os.stat_result | No
     """
     path = Path(path)
     shown = repr(str(path))
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target = path
     try:
+        if path.is_symlink():
+            target = Path(os.path.realpath(path))
         status = os.stat(target)
     except FileNotFoundError:
         status = None

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,15 +129,55 @@ def test_root_keeps_the_owner_of_a_file_written_over(kind, tmp_path, model):
     assert stat.S_IMODE(status.st_mode) == 0o640
 
 
-def test_a_read_only_file_is_refused(tmp_path, model):
+READ_ONLY_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    import numpy as np, pandas as pd
+    from sktaaf.datasets import write_gctx
+
     if os.geteuid() == 0:
-        pytest.skip("root may write any file")
+        os.setuid(65534)  # root may write any file: run as nobody
+    path = os.path.join(sys.argv[1], "out.gctx")
+    frame = pd.DataFrame(np.eye(2), index=["s1", "s2"], columns=["g1", "g2"])
+    try:
+        write_gctx(path, frame)
+    except PermissionError as exc:
+        print(exc)
+    """
+)
+
+
+@pytest.fixture
+def open_folder():
+    """A folder every user may write in (pytest's tmp_path is root's alone)."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp()
+    os.chmod(folder, 0o777)
+    yield Path(folder)
+    shutil.rmtree(folder)
+
+
+def test_a_read_only_file_is_refused(open_folder):
+    """Writing over a read-only file is refused, as a shell redirection would
+    refuse it (the atomic rename could replace it: the folder is writable)."""
+    tmp_path = open_folder
     path = tmp_path / "out.gctx"
     path.write_bytes(b"keep")
     os.chmod(path, 0o444)
-    with pytest.raises(PermissionError, match="read-only"):
-        _write("gctx", path, model)
-    assert path.read_bytes() == b"keep"
+    if os.geteuid() == 0:
+        os.chown(path, 65534, 65534)
+    process = subprocess.run(
+        [sys.executable, "-c", READ_ONLY_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd="/",
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert "out.gctx': the file is read-only" in process.stdout, process.stderr
+    assert path.read_bytes() == b"keep" and _leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("kind", WRITERS)
