@@ -23,8 +23,6 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-import os
-import secrets
 import warnings
 from pathlib import Path
 
@@ -34,6 +32,7 @@ import skorch
 import torch
 
 from . import nn as sktaaf_nn
+from ._atomic import DeferredErrorsFile, atomic_write
 from ._device import is_available, resolve_device
 from ._model_file import (
     GENE_SYMBOLS_FIELD,
@@ -272,56 +271,9 @@ def write_model(path, metadata: dict, state: TrainingState) -> None:
     }
     payload = {"metadata": json.dumps(metadata), **tensors}
     payload["checksum"] = digest(payload)
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(
-            f"Cannot save to {str(path)!r}: the folder {str(path.parent)!r} does "
-            "not exist."
-        )
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"Cannot save to {str(path)!r}: it is a folder; give a file name "
-            "such as 'model.pt'."
-        )
-    _write_atomically(payload, path)
-
-
-def _write_atomically(payload: dict, path: Path) -> None:
-    """``torch.save`` to a file of its own, then rename it to ``path``: a crash
-    mid-write never leaves a broken file, and concurrent writers never share
-    one (the last rename wins, each file whole)."""
-    partial = None
-    try:
-        partial = _new_partial_file(path)
-        torch.save(payload, partial)
-        os.replace(partial, path)
-    except BaseException as exc:
-        if partial is not None:
-            partial.unlink(missing_ok=True)
-        if isinstance(exc, OSError | RuntimeError):  # torch: "enforce fail at"
-            raise _save_error(exc, path) from exc
-        raise
-
-
-def _new_partial_file(path: Path) -> Path:
-    for _ in range(100):
-        partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial")
-        try:  # exclusive creation; the umask applies as to any new file
-            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:
-            continue
-        return partial
-    raise FileExistsError(f"Cannot create a temporary file next to {str(path)!r}.")
-
-
-def _save_error(exc: BaseException, path: Path) -> OSError:
-    reason = getattr(exc, "strerror", None) or str(exc)
-    if isinstance(exc, RuntimeError):  # torch's writer: "enforce fail at ..."
-        reason = f"the write failed midway (disk full, or a file size limit?): {exc}"
-    message = f"Could not save the model to {str(path)!r}: {reason}"
-    errno = getattr(exc, "errno", None)
-    # OSError(errno, ...) is the matching subclass (PermissionError, ...).
-    return OSError(errno, message, str(path)) if errno else OSError(message)
+    with atomic_write(path, "save the model to") as partial:
+        with DeferredErrorsFile(partial) as file:  # torch.save sees no failed write
+            torch.save(payload, file)
 
 
 def save_estimator(estimator, path, gene_symbols=None) -> None:

@@ -8,6 +8,7 @@ __all__ = [
     "ModelVersionWarning",
     "NonFiniteLossWarning",
     "ParameterNotSavedWarning",
+    "RoundTripWarning",
     "SktaafWarning",
     "TrainingInterruptedWarning",
 ]
@@ -186,4 +187,29 @@ class ParameterNotSavedWarning(SktaafWarning):
     ...     model.save(os.path.join(tempfile.mkdtemp(), "model.pt"))
     >>> [w.category.__name__ for w in caught]
     ['ParameterNotSavedWarning']
+    """
+
+
+class RoundTripWarning(SktaafWarning):
+    """A writer (:func:`~sktaaf.datasets.write_gctx`,
+    :func:`~sktaaf.datasets.write_gct`) was given metadata that the file's
+    readers (sktaaf's loaders, cmapPy) return otherwise: text equal to a CMap
+    null (``"na"``, ``"NA"``, ``"-666"``, ...), read back as missing; text
+    that looks like numbers (``"001"``), read back as numbers; a number
+    ``-666``, read back as missing. The file is written; values that would
+    come back damaged (NUL characters, complex numbers, dates) are refused.
+
+    Examples
+    --------
+    >>> import os, tempfile, warnings
+    >>> import pandas as pd
+    >>> from sktaaf.datasets import write_gct
+    >>> from sktaaf.exceptions import RoundTripWarning
+    >>> frame = pd.DataFrame([[1.0]], index=["s1"], columns=["g1"])
+    >>> genes = pd.DataFrame({"pr_gene_symbol": ["NA"]}, index=["g1"])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = write_gct(os.path.join(tempfile.mkdtemp(), "a.gct"), frame, genes)
+    >>> [w.category.__name__ for w in caught]
+    ['RoundTripWarning']
     """

@@ -17,8 +17,11 @@ file).
 from __future__ import annotations
 
 import copy
+import numbers
 import warnings
 from pathlib import Path
+
+from ._atomic import atomic_write, check_target
 
 __all__ = ["to_onnx", "to_torchscript"]
 
@@ -51,13 +54,22 @@ def _export_module(estimator):
 
 
 def _check_path(path) -> Path:
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(
-            f"Cannot export to {str(path)!r}: the folder {str(path.parent)!r} "
-            "does not exist."
+    """``path`` as a Path, checked writable (a regular file or a new name in
+    an existing folder) before any work."""
+    check_target(path, "export to")
+    return Path(path)
+
+
+def _check_opset(opset_version) -> None:
+    if opset_version is not None and (
+        isinstance(opset_version, bool)
+        or not isinstance(opset_version, numbers.Integral)
+        or opset_version < 1
+    ):
+        raise ValueError(
+            "opset_version must be None (PyTorch's default) or a positive int, an "
+            f"ONNX opset such as 18; got {opset_version!r}."
         )
-    return path
 
 
 def to_torchscript(estimator, path) -> Path:
@@ -75,7 +87,10 @@ def to_torchscript(estimator, path) -> Path:
     estimator : TAAFRegressor or DGEXRegressor
         A fitted network estimator.
     path : str or path-like
-        The file to write (``.pt`` by convention).
+        The file to write (``.pt`` by convention). It is written under a
+        temporary name and moved into place: a failed export leaves the
+        previous file as it was (see :func:`~sktaaf.datasets.write_gctx` for
+        the rules every writer of sktaaf follows).
 
     Returns
     -------
@@ -113,7 +128,10 @@ def to_torchscript(estimator, path) -> Path:
             "ignore", r"`torch\.jit\.\w+` is deprecated", DeprecationWarning
         )
         traced = torch.jit.trace(module, dummy)
-        torch.jit.save(traced, str(path))
+        # Saved through a Python file: torch's own file writer aborts the
+        # process when a write fails (a full disk).
+        with atomic_write(path, "export to") as partial, open(partial, "wb") as file:
+            torch.jit.save(traced, file)
     return path
 
 
@@ -130,7 +148,8 @@ def to_onnx(estimator, path, *, opset_version: int | None = None, dynamo=None) -
     estimator : TAAFRegressor or DGEXRegressor
         A fitted network estimator.
     path : str or path-like
-        The file to write (``.onnx`` by convention).
+        The file to write (``.onnx`` by convention), written under a
+        temporary name and moved into place, as :func:`to_torchscript` does.
     opset_version : int, default=None
         The ONNX opset; None lets PyTorch choose (its default).
     dynamo : bool, default=None
@@ -169,6 +188,7 @@ def to_onnx(estimator, path, *, opset_version: int | None = None, dynamo=None) -
 
     if dynamo not in (None, True, False):
         raise ValueError(f"dynamo must be None, True or False; got {dynamo!r}.")
+    _check_opset(opset_version)
     module, dummy = _export_module(estimator)
     path = _check_path(path)
     options = dict(
@@ -176,14 +196,21 @@ def to_onnx(estimator, path, *, opset_version: int | None = None, dynamo=None) -
         output_names=[OUTPUT_NAME],
         opset_version=opset_version,
     )
+    with atomic_write(path, "export to") as partial:
+        _export_onnx(torch, module, dummy, partial, options, dynamo)
+    return path
+
+
+def _export_onnx(torch, module, dummy, partial: Path, options: dict, dynamo) -> None:
     if dynamo is not False:
         try:
-            _export_dynamo(torch, module, dummy, path, options)
-            return path
+            _export_dynamo(torch, module, dummy, partial, options)
+            return
+        except OSError:  # a full disk, not the exporter
+            raise
         except Exception:
             if dynamo:
                 raise
-            path.unlink(missing_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.filterwarnings(
             "ignore", "You are using the legacy TorchScript-based ONNX export"
@@ -192,12 +219,11 @@ def to_onnx(estimator, path, *, opset_version: int | None = None, dynamo=None) -
         torch.onnx.export(
             module,
             (dummy,),
-            str(path),
+            str(partial),
             dynamo=False,
             dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
             **options,
         )
-    return path
 
 
 def _export_dynamo(torch, module, dummy, path: Path, options: dict) -> None:

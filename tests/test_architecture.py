@@ -36,6 +36,7 @@ ESTIMATOR_MODULES = {
 # Leaf utilities: they serve the estimators and never import them.
 UTILITY_MODULES = {
     "sktaaf._arrays",
+    "sktaaf._atomic",
     "sktaaf._checkpoint",
     "sktaaf._columns",
     "sktaaf._data",
@@ -133,6 +134,12 @@ def test_metrics_preprocessing_and_datasets_know_no_model():
 def test_utilities_never_import_estimators():
     assert UTILITY_MODULES <= set(MODULES)
     assert _violations(UTILITY_MODULES, ESTIMATOR_MODULES) == []
+
+
+def test_atomic_writes_import_nothing_from_the_package():
+    assert [
+        name for name in IMPORTS["sktaaf._atomic"] if _within(name, ["sktaaf"])
+    ] == []
 
 
 def test_the_library_never_imports_the_applications():

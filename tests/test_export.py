@@ -119,3 +119,22 @@ def test_export_errors(tmp_path):
         to_torchscript(model, tmp_path / "absent" / "model.pt")
     with pytest.raises(ValueError, match="dynamo must be"):
         to_onnx(model, tmp_path / "model.onnx", dynamo="yes")
+
+
+@pytest.mark.parametrize("opset_version", ["x", 17.0, True, 0])
+def test_a_bad_opset_version_is_named(fitted, tmp_path, opset_version):
+    model, _ = fitted
+    with pytest.raises(
+        ValueError, match=f"opset_version must be .* got {opset_version!r}"
+    ):
+        to_onnx(model, tmp_path / "m.onnx", opset_version=opset_version)
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_export_to_a_folder_names_it_before_any_work(fitted, tmp_path):
+    model, _ = fitted
+    for export in (to_torchscript, to_onnx):
+        with pytest.raises(
+            IsADirectoryError, match="Cannot export to .*it is a folder"
+        ):
+            export(model, tmp_path)

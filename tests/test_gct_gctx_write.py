@@ -1,5 +1,8 @@
 """write_gct and write_gctx: the format's layout, and the round trip."""
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -265,3 +268,235 @@ def test_write_then_load_is_exact(tmp_path, contents, form):
         data.row_metadata["pr_gene_symbol"].tolist()
         == row_metadata["pr_gene_symbol"].tolist()
     )
+
+
+# ------------------------------------------- what the readers return (#21)
+FORMS = [(write_gctx, load_gctx, "a.gctx"), (write_gct, load_gct, "a.gct")]
+_TINY = pd.DataFrame(np.eye(3, dtype=np.float32), index=["s0", "s1", "s2"])
+_TINY.columns = ["g0", "g1", "g2"]
+
+
+def _genes(values, field="x"):
+    return pd.DataFrame({field: values}, index=_TINY.columns)
+
+
+@pytest.mark.parametrize("write, load, name", FORMS)
+@pytest.mark.parametrize(
+    "values, shown, becomes",
+    [
+        (["na", "b", "c"], "'na'", "missing"),
+        (["NA", "b", "c"], "'NA'", "missing"),
+        (["None", "b", "c"], "'None'", "missing"),
+        (["", "b", "c"], "''", "missing"),
+        (["NaN", "b", "c"], "'NaN'", "missing"),
+        (["-666", "b", "c"], "'-666'", "missing"),
+        (["001", "002", "3"], "'001'", "the number 1"),
+        (["1e5", "2", "3"], "'1e5'", "the number 100000.0"),
+        ([-666, 1, 2], "-666", "missing"),
+        (["a", 1, 2], "1", "the text '1'"),
+    ],
+)
+def test_values_the_readers_change_are_written_with_a_warning(
+    tmp_path, write, load, name, values, shown, becomes
+):
+    from sktaaf.exceptions import RoundTripWarning
+
+    with pytest.warns(
+        RoundTripWarning, match=f"Field 'x' of row_metadata holds {shown}"
+    ):
+        path = write(tmp_path / name, _TINY, _genes(values))
+    with pytest.warns(RoundTripWarning, match=f"read back as {becomes}"):
+        write(tmp_path / name, _TINY, _genes(values))
+    assert load(path, ["g0"]).row_metadata["x"].tolist() != values
+
+
+@pytest.mark.parametrize("write, load, name", FORMS)
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ([1 + 2j, 1, 2], r"holds np.complex128\(1\+2j\)"),
+        (
+            np.array(["2020-01-01"] * 3, dtype="datetime64[ns]"),
+            r"holds Timestamp\('2020-01-01 00:00:00'\)",
+        ),
+        (["a\x00b", "b", "c"], r"holds 'a\\x00b', with a NUL character"),
+        ([b"x", "y", "z"], r"holds b'x' \(bytes\)"),
+        (["a", "\udcff", "c"], r"holds '\\udcff', which is not valid Unicode"),
+    ],
+)
+def test_values_the_readers_damage_are_refused(
+    tmp_path, write, load, name, values, message
+):
+    with pytest.raises(ValueError, match=f"Field 'x' of row_metadata {message}"):
+        write(tmp_path / name, _TINY, _genes(values))
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("write, load, name", FORMS)
+def test_ids_and_field_names_the_files_cannot_hold(tmp_path, write, load, name):
+    for field in ("", "a\x00b", "a\udcff") + ((".",) if name.endswith("x") else ()):
+        with pytest.raises(
+            ValueError, match="row_metadata .*" + re.escape(repr(field))
+        ):
+            write(tmp_path / name, _TINY, _genes([1, 2, 3], field))
+    for ids in (["s0", "s0\x00", "s2"], ["s0", "s\udcff", "s2"]):
+        with pytest.raises(ValueError, match="sample ids \\(index\\) holds 's"):
+            write(tmp_path / name, _TINY.set_axis(ids, axis=0))
+    # Bytes ids are decoded as the loaders decode them, not written as "b'g0'".
+    path = write(tmp_path / name, _TINY.set_axis([b"s0", "s1", b"s2"], axis=0))
+    assert list(load(path, ["g0"]).sample_ids) == ["s0", "s1", "s2"]
+    for values in (_TINY.astype(complex), _TINY.astype("datetime64[ns]")):
+        with pytest.raises(TypeError, match="must hold real numbers"):
+            write(tmp_path / name, values)
+
+
+def test_the_loaders_own_metadata_write_without_warnings(tmp_path, profiles):
+    frame, row_metadata, col_metadata = profiles
+    data = load_gctx(write_gctx(tmp_path / "a.gctx", frame, row_metadata, col_metadata))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for write, name in ((write_gctx, "b.gctx"), (write_gct, "b.gct")):
+            write(tmp_path / name, frame, data.row_metadata, data.col_metadata)
+
+
+def test_an_id_naming_two_samples_is_an_error(tmp_path):
+    path = tmp_path / "a.gctx"
+    write_gctx(path, _TINY)
+    with h5py.File(path, "r+") as file:
+        del file["0/META/COL/id"]
+        file["0/META/COL/id"] = np.array([b"s0", b"s1", b"s1"])
+    with pytest.raises(ValueError, match="'s1' names 2"):
+        load_gctx(path, ["g0"], sample_ids=["s1"])
+    assert load_gctx(path, ["g0"], sample_ids=["s0"]).X.tolist() == [[1.0]]
+    assert list(load_gctx(path, ["g0"]).sample_ids) == ["s0", "s1", "s1"]
+
+
+def test_gct_float64_values_and_metadata_round_trip_exactly(tmp_path):
+    rng = np.random.RandomState(0)
+    values = rng.normal(size=(200, 3)) * 10.0 ** rng.randint(-8, 8, size=(200, 3))
+    frame = pd.DataFrame(values, columns=["g0", "g1", "g2"])
+    frame.index = [f"s{i}" for i in range(200)]
+    samples = pd.DataFrame({"dose": values[:, 0]}, index=frame.index)
+    path = write_gct(tmp_path / "a.gct", frame, col_metadata=samples)
+    data = load_gct(path, ["g0"], dtype=None)
+    np.testing.assert_array_equal(data.X[:, 0], values[:, 0])
+    np.testing.assert_array_equal(data.y, values[:, 1:])
+    np.testing.assert_array_equal(data.col_metadata["dose"], values[:, 0])
+
+
+@pytest.mark.parametrize("name", ["a.GCT.GZ", "a.gct.Gz", "a.gct.gz"])
+def test_gzip_suffixes_in_any_case_are_gzipped_and_read(tmp_path, name):
+    path = write_gct(tmp_path / name, _TINY)
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    np.testing.assert_array_equal(load_gct(path, ["g0"]).X[:, 0], [1, 0, 0])
+    # A gzipped file under any name is read by its content.
+    (tmp_path / "renamed.gct").write_bytes(path.read_bytes())
+    np.testing.assert_array_equal(
+        load_gct(tmp_path / "renamed.gct", ["g0"]).y, _TINY.to_numpy()[:, 1:]
+    )
+
+
+@pytest.mark.parametrize(
+    "cell, message",
+    [
+        ("1_000", "not a number in GCT notation"),
+        ("\u0661", "not a number in GCT notation"),
+        ("1e309", "beyond the range of float64"),
+    ],
+)
+def test_a_bad_gct_value_is_named_with_its_line(tmp_path, cell, message):
+    path = tmp_path / "a.gct"
+    path.write_text(
+        f"#1.2\n2\t2\nName\tDescription\ts1\ts2\ng1\tx\t1\t2\ng2\tx\t{cell}\t3\n"
+    )
+    for dtype in (np.float32, None):
+        with pytest.raises(
+            ValueError,
+            match=f"Line 5 .* holds '{cell}' for sample 's1', which is {message}",
+        ):
+            load_gct(path, ["g1"], dtype=dtype)
+
+
+def test_a_gctx_declaring_a_huge_matrix_is_a_clear_error(tmp_path):
+    path = tmp_path / "huge.gctx"
+    n = 10**6
+    with h5py.File(path, "w") as file:  # 4 TB declared, nothing stored
+        file.create_dataset("0/DATA/0/matrix", shape=(n, n), dtype="f4", chunks=(8, 8))
+        file["0/META/ROW/id"] = np.char.add(b"g", np.arange(n).astype("S7"))
+        file["0/META/COL/id"] = np.char.add(b"s", np.arange(n).astype("S7"))
+    with pytest.raises(ValueError, match="declares 1000000 samples x 1000000 genes"):
+        load_gctx(path, ["g0"])
+
+
+_METADATA_VALUES = st.one_of(
+    st.none(),
+    st.text(max_size=5),  # any character: NUL, surrogates, tabs included
+    st.sampled_from(sorted(METADATA_NULLS) + ["001", "1e5", " 1", "inf", "0x1"]),
+    st.integers(-1000, 1000),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    values=st.lists(_METADATA_VALUES, min_size=3, max_size=3),
+    form=st.sampled_from(["gct", "gctx"]),
+)
+def test_metadata_written_without_a_word_read_back_unchanged(tmp_path, values, form):
+    """What a writer accepts without refusing or warning, its loader returns
+    unchanged (None as missing)."""
+    from sktaaf.exceptions import RoundTripWarning
+
+    write = write_gctx if form == "gctx" else write_gct
+    load = load_gctx if form == "gctx" else load_gct
+    column = pd.Series(values, dtype=object, index=_TINY.columns)
+    genes = pd.DataFrame({"x": column})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RoundTripWarning)
+        try:
+            path = write(tmp_path / f"m.{form}", _TINY, genes)
+        except (ValueError, RoundTripWarning):
+            return
+    back = load(path, ["g0"]).row_metadata["x"].tolist()
+    for given_value, read in zip(values, back, strict=True):
+        if given_value is None:
+            assert pd.isna(read), (values, back)
+        else:
+            assert isinstance(read, str) == isinstance(given_value, str), (values, back)
+            assert read == given_value, (values, back)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    ids=st.lists(
+        st.one_of(st.text(max_size=4), st.binary(max_size=3)),
+        min_size=3,
+        max_size=3,
+        unique=True,
+    ),
+    form=st.sampled_from(["gct", "gctx"]),
+)
+def test_any_ids_are_refused_or_read_back_unchanged(tmp_path, ids, form):
+    """Ids of any characters (NUL, surrogates, tabs) or bytes: refused, or read
+    back as given (bytes decoded as UTF-8, as the loaders decode them)."""
+    write = write_gctx if form == "gctx" else write_gct
+    load = load_gctx if form == "gctx" else load_gct
+    frame = _TINY.set_axis(pd.Index(ids, dtype=object), axis=0)
+    try:
+        path = write(tmp_path / f"i.{form}", frame)
+    except ValueError:
+        return
+    expected = [i.decode() if isinstance(i, bytes) else i for i in ids]
+    assert list(load(path, ["g0"]).sample_ids) == expected

@@ -18,6 +18,7 @@ from sklearn.exceptions import NotFittedError
 from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import StepLR
 
+import sktaaf._atomic
 import sktaaf._persistence
 import sktaaf._state
 from sktaaf import DGEXRegressor, TAAFRegressor
@@ -140,7 +141,7 @@ def test_saving_to_a_folder_or_a_failed_write_leaves_nothing(
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(sktaaf._persistence.os, "replace", fail)
+    monkeypatch.setattr(sktaaf._atomic.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         model.save(tmp_path / "model.pt")
     assert not list(tmp_path.iterdir())
@@ -344,7 +345,7 @@ def test_saving_where_it_cannot_write_names_the_file(data, tmp_path, monkeypatch
         raise PermissionError(errno.EACCES, "Permission denied")
 
     with monkeypatch.context() as patch:
-        patch.setattr(sktaaf._persistence.os, "open", read_only)
+        patch.setattr(sktaaf._atomic.os, "open", read_only)
         with pytest.raises(PermissionError, match=r"save the model to .*model.pt"):
             model.save(tmp_path / "model.pt")
     assert not list(tmp_path.iterdir())
@@ -373,6 +374,7 @@ def test_a_write_failing_midway_is_an_os_error_naming_the_file(tmp_path):
     process = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True
     )
-    assert "OSError: Could not save the model to" in process.stdout, process.stderr
+    assert "Could not save the model to" in process.stdout, process.stderr
     assert "model.pt" in process.stdout and "failed midway" in process.stdout
+    assert "disk full or file size limit" in process.stdout
     assert not list(tmp_path.iterdir())

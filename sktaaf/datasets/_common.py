@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 import os
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from .._atomic import atomic_write
 
 PathLike = str | os.PathLike
 
@@ -71,18 +72,8 @@ def cast_checked(values: np.ndarray, dtype, source: str, where) -> np.ndarray:
     return converted
 
 
-@contextmanager
-def atomic_path(path: Path):
-    """A temporary path next to ``path``, moved onto it when the block succeeds.
-
-    A failed or interrupted write leaves ``path`` as it was, and writers in
-    other processes or threads never see each other's partial files.
-    """
-    partial = path.with_name(
-        f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial"
-    )
-    try:
-        yield partial
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+def atomic_path(path: Path, action: str = "write"):
+    """:func:`sktaaf._atomic.atomic_write` (kept under this name for the
+    writers of this subpackage): a temporary path next to ``path``, moved onto
+    it when the block succeeds."""
+    return atomic_write(path, action)

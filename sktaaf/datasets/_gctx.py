@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 from sklearn.utils import Bunch
 
+from .._atomic import DeferredErrorsFile, atomic_write
 from .._columns import ColumnRows
-from ._common import (
-    PathLike,
-    _check_file,
-    _import,
-    _read_errors,
-    atomic_path,
-    cast_checked,
-)
+from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
 from ._ids import _as_ids, _bunch, _positions, _resolve_genes
 from ._metadata import (
     aligned_metadata,
+    check_fields,
+    check_metadata,
     landmarks_from_metadata,
     metadata_frame,
     profile_ids,
+    profile_values,
     text_values,
 )
 
@@ -137,8 +135,18 @@ def _read_rows(matrix, rows, landmarks, targets, dtype, path, where):
     """``X`` and ``y``: the ``rows`` of ``matrix`` (in that order), read a
     chunk of ascending rows at a time; finite values beyond ``dtype`` raise."""
     out_dtype = matrix.dtype if dtype is None else np.dtype(dtype)
-    X = np.empty((len(rows), len(landmarks)), dtype=out_dtype)
-    y = np.empty((len(rows), len(targets)), dtype=out_dtype)
+    try:
+        X = np.empty((len(rows), len(landmarks)), dtype=out_dtype)
+        y = np.empty((len(rows), len(targets)), dtype=out_dtype)
+    except (MemoryError, ValueError) as exc:  # ValueError: "array is too big"
+        raise ValueError(
+            f"The GCTX file {str(path)!r} declares {matrix.shape[0]} samples x "
+            f"{matrix.shape[1]} genes; reading {len(rows)} samples of "
+            f"{len(landmarks) + len(targets)} genes as {out_dtype} needs "
+            f"{len(rows) * (len(landmarks) + len(targets)) * out_dtype.itemsize:,} "
+            "bytes, more than this machine can give. Read fewer samples "
+            "(sample_ids=) or stream the file with open_gctx."
+        ) from exc
     # h5py reads ascending rows; put them back in the requested order.
     order = np.argsort(rows, kind="stable")
     chunk = max(1, _GCTX_CHUNK_ELEMENTS // max(matrix.shape[1], 1))
@@ -217,8 +225,10 @@ def load_gctx(
     Raises
     ------
     ValueError
-        When the file is not GCTX, its matrix holds no numbers, or a finite
-        value exceeds ``dtype`` (e.g. 1e39 in a float64 file, for float32).
+        When the file is not GCTX, its matrix holds no numbers, a finite
+        value exceeds ``dtype`` (e.g. 1e39 in a float64 file, for float32),
+        a sample id of ``sample_ids`` names several samples of the file, or
+        the samples asked for cannot be held in memory.
 
     See Also
     --------
@@ -369,6 +379,25 @@ def _metadata_values(column) -> np.ndarray:
     return _encode(text_values(column))
 
 
+@contextmanager
+def gctx_writer(partial: Path, name: str):
+    """An h5py file writing the GCTX file ``partial`` (the temporary file of
+    :func:`~sktaaf._atomic.atomic_write`), with its version and source
+    attributes, and the raw file beneath it.
+
+    h5py writes through a :class:`~sktaaf._atomic.DeferredErrorsFile`: HDF5
+    never sees a failed write (after one, it crashes the process at exit), the
+    writer may stop early when ``raw.failed``, and the first write error is
+    raised once the HDF5 file is closed.
+    """
+    h5py = _import("h5py", "h5py", "writing GCTX")
+    with DeferredErrorsFile(partial) as raw:
+        with h5py.File(raw, "w") as file:
+            file.attrs["version"] = np.bytes_(_GCTX_VERSION)
+            file.attrs["src"] = np.bytes_(name.encode("utf-8"))
+            yield file, raw
+
+
 def _write_metadata(file, axis: str, ids, metadata, level) -> None:
     options = (
         {} if level is None else {"compression": "gzip", "compression_opts": level}
@@ -380,16 +409,7 @@ def _write_metadata(file, axis: str, ids, metadata, level) -> None:
 
 
 def _profile_block(data_frame, start: int, stop: int) -> np.ndarray:
-    values = data_frame.iloc[start:stop].to_numpy()
-    if values.dtype.kind not in "biuf":
-        try:
-            values = values.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                "data_frame must hold numbers; some of its columns hold "
-                f"{values.dtype} values that are not: {exc}"
-            ) from exc
-    return values
+    return profile_values(data_frame.iloc[start:stop].to_numpy())
 
 
 def write_gctx(
@@ -415,7 +435,14 @@ def write_gctx(
     written as CMap's null, ``-666``. The matrix is chunked by whole samples
     (about 1 MiB a chunk) and the metadata are gzip-compressed, as cmapPy
     does. The file is written under a temporary name and moved into place,
-    so an interrupted write leaves no partial file at ``path``.
+    so an interrupted or failed write (a full disk) leaves ``path`` as it
+    was; a file written over keeps its permissions, and a folder, device or
+    FIFO at ``path`` is refused, never replaced. What is written reads back
+    unchanged: values the readers would return otherwise are refused (NUL
+    characters, complex numbers, dates) or written with a
+    :class:`~sktaaf.exceptions.RoundTripWarning` (text equal to a CMap null
+    such as ``"NA"``, numeric-looking text such as ``"001"``); bytes ids are
+    decoded as UTF-8, as the loaders decode them.
 
     Parameters
     ----------
@@ -446,8 +473,12 @@ def write_gctx(
     ------
     ValueError
         When ids repeat, metadata lack some ids, a field name holds ``/``
-        (an HDF5 path separator) or is ``id``, or a finite value exceeds
-        ``dtype``.
+        (an HDF5 path separator) or is ``id``, ``""`` or ``"."``, an id or
+        text holds a NUL character or is not valid Unicode, a metadata value
+        would read back damaged, or a finite value exceeds ``dtype``.
+    OSError
+        When ``path`` is a folder or not a regular file, or the write fails
+        (naming ``path``; "disk full or file size limit" for a full disk).
 
     See Also
     --------
@@ -477,7 +508,7 @@ def write_gctx(
     >>> data.row_metadata["pr_gene_symbol"].tolist()
     ['PSME1', 'ATF1', 'RHEB']
     """
-    h5py = _import("h5py", "h5py", "write_gctx")
+    _import("h5py", "h5py", "write_gctx")
     sample_ids, gene_ids = profile_ids(data_frame, "write_gctx")
     rows = aligned_metadata(
         row_metadata, gene_ids, "row_metadata", "gene ids (the data_frame's columns)"
@@ -486,6 +517,8 @@ def write_gctx(
         col_metadata, sample_ids, "col_metadata", "sample ids (the data_frame's index)"
     )
     for metadata, name in ((rows, "row_metadata"), (cols, "col_metadata")):
+        check_fields(metadata, name, hdf5=True)
+        check_metadata(metadata, name)
         slashed = [field for field in metadata.columns if "/" in field]
         if slashed:
             raise ValueError(
@@ -500,10 +533,8 @@ def write_gctx(
     per_chunk = max(1, _GCTX_WRITE_CHUNK_BYTES // (dtype.itemsize * max(n_genes, 1)))
     chunks = (min(n_samples, per_chunk), n_genes) if n_samples and n_genes else None
     step = max(1, _GCTX_CHUNK_ELEMENTS // max(n_genes, 1))
-    with atomic_path(path) as partial:
-        with h5py.File(partial, "w") as file:
-            file.attrs["version"] = np.bytes_(_GCTX_VERSION)
-            file.attrs["src"] = np.bytes_(path.name.encode("utf-8"))
+    with atomic_write(path, "write the GCTX file") as partial:
+        with gctx_writer(partial, path.name) as (file, raw):
             matrix = file.create_dataset(
                 _GCTX_MATRIX, shape=(n_samples, n_genes), dtype=dtype, chunks=chunks
             )
@@ -516,6 +547,8 @@ def write_gctx(
                         f"sample {sample_ids[start + row]!r}, gene {gene_ids[column]!r}"
                     ),
                 )
+                if raw.failed:  # the disk is full: stop, close, raise
+                    break
             _write_metadata(file, "ROW", gene_ids, rows, compression_level)
             _write_metadata(file, "COL", sample_ids, cols, compression_level)
     return path

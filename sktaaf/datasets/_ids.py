@@ -18,6 +18,7 @@ ids of a GCTX file.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
@@ -64,6 +65,16 @@ def _positions(ids: np.ndarray, wanted: np.ndarray, name: str, among: str):
             f"{len(missing)} of the {len(wanted)} {name} are not among the "
             f"{len(ids)} {among}, e.g. {missing[:5]}."
         )
+    if len(lookup) < len(ids):  # some ids repeat: refuse the ambiguous ones
+        counts = Counter(list(ids))
+        ambiguous = [value for value in dict.fromkeys(wanted) if counts[value] > 1]
+        if ambiguous:
+            raise ValueError(
+                f"{len(ambiguous)} of the {len(wanted)} {name} name more than one "
+                f"of the {len(ids)} {among}, e.g. {ambiguous[0]!r} names "
+                f"{counts[ambiguous[0]]}; the file's ids repeat, so these cannot "
+                "be picked by id."
+            )
     return np.fromiter((lookup[value] for value in wanted), np.intp, len(wanted))
 
 

@@ -9,8 +9,11 @@ become NaN, and a field whose values are all numbers becomes a numeric column.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from ..exceptions import RoundTripWarning
 from ._common import _import
 
 # Null values of metadata: cmapPy's list and CMap's "-666".
@@ -43,9 +46,16 @@ def typed_column(values):
     column = pd.Series(text, dtype=object)
     column = column.mask(column.isin(METADATA_NULLS))
     try:
-        return pd.to_numeric(column)
+        numbers = pd.to_numeric(column)
     except (ValueError, TypeError):
         return column
+    if numbers.dtype.kind == "f":  # pandas' parse is not correctly rounded
+        try:
+            exact = [np.nan if pd.isna(value) else float(value) for value in column]
+        except ValueError:  # pandas accepted what Python does not
+            return numbers
+        numbers = pd.Series(exact, dtype=np.float64)
+    return numbers
 
 
 def metadata_frame(fields: dict, ids, index_name: str):
@@ -106,7 +116,9 @@ def profile_ids(data_frame, caller: str):
         (data_frame.index, "sample ids (index)"),
         (data_frame.columns, "gene ids (columns)"),
     ):
-        values = [str(value) for value in axis]
+        values = [id_text(value) for value in axis]
+        for value in values:
+            check_storable(value, f"The data_frame's {name}")
         if len(set(values)) != len(values):
             repeated = pd.Index(values)[pd.Index(values).duplicated()].unique()
             raise ValueError(
@@ -128,7 +140,7 @@ def aligned_metadata(metadata, ids: list[str], name: str, what: str):
             f"{name} must be a DataFrame indexed by the {what}, or None; got "
             f"{type(metadata).__name__}."
         )
-    metadata = metadata.set_axis([str(value) for value in metadata.index], axis=0)
+    metadata = metadata.set_axis([id_text(value) for value in metadata.index], axis=0)
     if metadata.index.has_duplicates:
         raise ValueError(f"The index of {name} (the {what}) has repeated ids.")
     missing = pd.Index(ids).difference(metadata.index)
@@ -166,3 +178,150 @@ def check_text(values, where: str) -> None:
                 f"{where} holds {value!r}, with a tab or line break, which GCT "
                 "files cannot hold; replace them first."
             )
+
+
+# ------------------------------------------------------- what reads back
+# The rule of the writers: what they accept, the readers (these loaders and
+# cmapPy) return unchanged; anything else is refused, or written with a
+# RoundTripWarning where it follows CMap's conventions (nulls, numbers).
+_PLAIN_KINDS = frozenset(
+    ["string", "integer", "floating", "mixed-integer-float", "boolean", "empty"]
+)
+
+
+def id_text(value) -> str:
+    """An id as the loaders return it: bytes decoded as UTF-8, else ``str``."""
+    if isinstance(value, bytes | np.bytes_):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"The id {value!r} is bytes that are not UTF-8 text; GCT/GCTX "
+                "ids are UTF-8 text. Decode it first."
+            ) from exc
+    return str(value)
+
+
+def check_storable(value: str, where: str) -> None:
+    """Refuse text that the files cannot hold: NUL characters (HDF5 ends a
+    string at the first one) and lone surrogates (not UTF-8)."""
+    if "\x00" in value:
+        raise ValueError(
+            f"{where} holds {value!r}, with a NUL character ('\\x00'), which "
+            "GCT/GCTX files cannot hold (HDF5 ends text at it); remove it first."
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{where} holds {value!r}, which is not valid Unicode text (a lone "
+            "surrogate, e.g. from a file name decoded with errors="
+            "'surrogateescape'); GCT/GCTX files hold UTF-8 text."
+        ) from exc
+
+
+def check_fields(metadata, name: str, hdf5: bool) -> None:
+    """Refuse metadata field names that the format cannot hold."""
+    for field in metadata.columns:
+        check_storable(field, f"A field name of {name}")
+        if field == "" or (hdf5 and field in (".", "..")):
+            raise ValueError(
+                f"{name} has a field named {field!r}, which "
+                f"{'a GCTX (HDF5) file' if hdf5 else 'a GCT file'} cannot hold "
+                "as a name; rename it."
+            )
+
+
+def check_metadata(metadata, name: str) -> None:
+    """Check every field of ``metadata`` (see :func:`check_column`)."""
+    for field in metadata.columns:
+        check_column(metadata[field], f"Field {field!r} of {name}")
+
+
+def _refuse(value, where: str) -> ValueError:
+    return ValueError(
+        f"{where} holds {value!r} ({type(value).__name__}), which GCT/GCTX "
+        "files cannot hold: their metadata are text or real numbers, and this "
+        "would be read back as something else. Convert the field first (e.g. "
+        "to text with .astype(str), or to numbers)."
+    )
+
+
+def check_column(column, where: str) -> None:
+    """Refuse a metadata field whose values the readers would return damaged;
+    warn (:class:`~sktaaf.exceptions.RoundTripWarning`) when they follow
+    CMap's conventions: nulls read back as missing, numeric-looking text as
+    numbers, numbers among text as text."""
+    pd = _import("pandas", "pandas", "writing GCT/GCTX metadata")
+    kind = column.dtype.kind
+    if kind in "cmM":
+        raise _refuse(column.dropna().iloc[0] if column.notna().any() else None, where)
+    if kind in "biuf":
+        if kind != "b" and (column == -666).any():
+            _warn(where, -666, "missing (-666 is CMap's null)")
+        return
+    values = column.astype(object)
+    present = values[values.notna()]
+    inferred = pd.api.types.infer_dtype(present, skipna=True)
+    if inferred not in _PLAIN_KINDS:
+        for value in present:
+            if isinstance(value, bytes | complex | np.complexfloating) or not (
+                isinstance(value, str | int | float | np.integer | np.floating)
+            ):
+                raise _refuse(value, where)
+    is_text = present.map(lambda value: isinstance(value, str))
+    for value in present[is_text]:
+        check_storable(value, where)
+    back = typed_column(text_values(values))
+    back.index = values.index
+    back = back[present.index]
+    if back.dtype.kind in "biuf":  # the whole field reads back as numbers
+        changed = back.isna().to_numpy() | is_text.to_numpy()
+        changed |= present.to_numpy() != back.to_numpy(dtype=object)
+        if changed.any():
+            value, number = present[changed].iloc[0], back[changed].iloc[0]
+            becomes = (
+                "missing (a CMap null value)"
+                if np.isnan(number)
+                else f"the number {number.item()!r}"
+            )
+            _warn(where, value, becomes)
+        return
+    is_null = back.isna()
+    if is_null.any():
+        _warn(where, present[is_null].iloc[0], "missing (a CMap null value)")
+    numbers = ~is_text & ~is_null
+    if numbers.any():
+        first = present[numbers].iloc[0]
+        _warn(where, first, f"the text {str(first)!r} (the field holds text)")
+
+
+def _warn(where: str, value, becomes: str) -> None:
+    warnings.warn(
+        f"{where} holds {value!r}, which GCT/GCTX readers (sktaaf, cmapPy) "
+        f"read back as {becomes}.",
+        RoundTripWarning,
+        stacklevel=4,
+    )
+
+
+def profile_values(values: np.ndarray) -> np.ndarray:
+    """A block of the profiles as real numbers; complex numbers, dates,
+    durations and text are refused, not cast (to real parts, nanoseconds)."""
+    if values.dtype.kind in "biuf":
+        return values
+    pd = _import("pandas", "pandas", "writing GCT/GCTX")
+    inferred = pd.api.types.infer_dtype(values.ravel(), skipna=True)
+    if values.dtype.kind != "O" or inferred not in _PLAIN_KINDS - {"string"}:
+        flat = values.ravel()
+        numbers = (bool, int, float, np.integer, np.floating)
+        example = next(
+            (value for value in flat if not isinstance(value, numbers)),
+            flat[0] if flat.size else None,
+        )
+        raise TypeError(
+            f"data_frame must hold real numbers; some of its columns hold "
+            f"{values.dtype} values ({inferred}), e.g. {example!r}, which GCT/GCTX "
+            "files cannot hold. Convert them to numbers first."
+        )
+    return values.astype(np.float64)
