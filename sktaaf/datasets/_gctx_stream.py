@@ -187,11 +187,13 @@ class _Progress:
     def _line(self, now: float) -> None:
         elapsed = max(now - self.start, 1e-9)
         rate = self.done / elapsed
-        left = (self.total - self.done) / rate if rate > 0 else float("nan")
         share = 100 * self.done / max(self.total, 1)
+        left = ""
+        if self.done < self.total and rate > 0:
+            left = f", {(self.total - self.done) / rate:.0f} s left"
         print(
             f"predicted {self.done:,}/{self.total:,} samples ({share:.0f}%), "
-            f"{rate:,.0f} samples/s, {elapsed:.0f} s elapsed, {left:.0f} s left",
+            f"{rate:,.0f} samples/s, {elapsed:.1f} s{left}",
             file=self.stream,
             flush=True,
         )
