@@ -463,7 +463,7 @@ def _add_predict_command(commands, quiet, formatter) -> None:
         type=_positive_int,
         metavar="N",
         help="GCTX to GCTX: samples read, inferred and written at a time "
-        "(default: about 32 MiB of values)",
+        "(default: about 16 MiB of values)",
     )
     predict.set_defaults(run=_predict)
 

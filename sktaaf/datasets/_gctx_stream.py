@@ -42,8 +42,8 @@ from ._metadata import aligned_metadata
 __all__ = ["predict_gctx"]
 
 # Values per block of samples read (the wider of the file's rows and the
-# output's): 32 MiB of float32. A few blocks are in flight at once.
-_BLOCK_ELEMENTS = 2**23
+# output's): 16 MiB of float32. A few blocks are in flight at once.
+_BLOCK_ELEMENTS = 2**22
 # Blocks of at least this many samples are cut to a multiple of it, the rows
 # per forward pass of the estimators' predict on a CPU.
 _BLOCK_MULTIPLE = 4096
@@ -354,7 +354,7 @@ def predict_gctx(
         Metadata of the output rows (``pr_gene_symbol``, ...), indexed by
         ``target_ids``, as for :func:`write_gctx`.
     chunk_size : int, default=None
-        Samples read and predicted at a time; by default about 32 MiB of
+        Samples read and predicted at a time; by default about 16 MiB of
         float32 values of the wider of the input's rows and the output's.
     batch_size : int, default=None
         Rows per forward pass: the model's ``batch_size`` parameter while
