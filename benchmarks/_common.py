@@ -55,6 +55,19 @@ def usage_since(start: dict) -> dict:
     return {key: value - start[key] for key, value in usage().items()}
 
 
+def status_mib(field: str) -> float:
+    """A memory figure of this process from ``/proc/self/status``, in MiB:
+    ``VmRSS`` (resident now) or ``VmHWM`` (peak resident). Unlike
+    ``getrusage``'s ``ru_maxrss``, which on Linux keeps across ``exec`` the
+    peak of the parent that spawned the process, these are the process's own.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
 def run_fresh(module: str, argv: list[str], environ: dict | None = None) -> dict:
     """Run ``python -m module *argv`` in a new interpreter (its own, untouched
     allocator) and return the JSON object its last line of output prints.

@@ -35,21 +35,13 @@ from ._common import (
     environment,
     markdown_table,
     run_fresh,
+    status_mib,
     usage,
     usage_since,
     write_results,
 )
 
 N_LANDMARKS, N_TARGETS = 942, 9520
-
-
-def status_mib(field: str) -> float:
-    """A memory figure of this process from ``/proc/self/status``, in MiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise KeyError(field)
 
 
 def fit_from_files(X_path: str, y_path: str, epochs: int) -> dict:

@@ -245,3 +245,29 @@ def test_out_of_core_fits_from_files_in_a_fresh_process(tmp_path):
     saved = json.loads((tmp_path / "results.json").read_text())
     assert set(saved) == {"config", "environment", "results"}
     assert "| page faults |" in (tmp_path / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_predict_scale_measures_fresh_processes(tmp_path):
+    from benchmarks import predict_scale
+
+    argv = ["--sizes", "30", "70", "--fit-sizes", "40", "--lincs-samples", "20"]
+    argv += ["--dir", str(tmp_path), "--out", str(tmp_path)]
+    results = predict_scale.main(argv, log=quiet)
+    predict, fit = results["predict"], results["fit"]
+    assert [(p["n_samples"], p["n_targets"]) for p in predict] == [
+        (30, 2000),
+        (30, 2000),
+        (30, 2000),
+        (70, 2000),
+        (70, 2000),
+        (70, 2000),
+        (20, 11000),
+    ]
+    assert {p["how"] for p in predict} == set(predict_scale.PREDICT_WAYS.values())
+    for point in predict + fit:
+        assert point["samples_per_second"] > 0 and point["peak_rss_mib"] > 0
+    assert [p["how"] for p in fit] == ["out of core", "in memory"]
+    assert all(p["seconds_per_epoch"] > 0 for p in fit)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "results.md"]
+    assert "| samples/s |" in (tmp_path / "results.md").read_text()

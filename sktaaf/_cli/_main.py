@@ -29,8 +29,11 @@ from ._genes import genes_file, model_genes
 from ._paths import check_output, os_error_message
 from ._profiles import (
     UsageError,
+    gctx_rows,
+    is_gctx,
     landmark_symbols,
     load_profiles,
+    open_profiles,
     read_id_list,
 )
 
@@ -202,26 +205,26 @@ def _fit(args) -> int:
         None if args.targets is None else read_id_list(args.targets, "", "targets")
     )
     estimator = _make_estimator(args.model, args.param, verbose=0 if args.quiet else 1)
-    data = load_profiles(args.profiles, landmark_ids, target_ids)
-    if len(data.target_ids) == 0:
-        raise UsageError(
-            f"{args.profiles!r} has no target genes besides the landmarks."
+    _set_device(estimator, args.device)
+    data = _training_profiles(args, landmark_ids, target_ids)
+    try:
+        if len(data.target_ids) == 0:
+            raise UsageError(
+                f"{args.profiles!r} has no target genes besides the landmarks."
+            )
+        _echo(
+            args,
+            f"Training a {type(estimator).__name__} on {len(data.X)} samples: "
+            f"{len(data.landmark_ids)} landmark genes -> {len(data.target_ids)} "
+            f"targets{' (streamed from the file)' if 'file' in data else ''}.",
         )
-    _echo(
-        args,
-        f"Training a {type(estimator).__name__} on {len(data.X)} samples: "
-        f"{len(data.landmark_ids)} landmark genes -> {len(data.target_ids)} targets.",
-    )
-    samples = np.arange(len(data.X)) if data.sample_ids is None else data.sample_ids
-    # DataFrames: the model keeps the landmark ids (feature_names_in_) and
-    # the target ids (target_names_).
-    with _noting_ctrl_c() as pressed, warnings.catch_warnings():
-        # Said below, in the command's words.
-        warnings.simplefilter("ignore", TrainingInterruptedWarning)
-        estimator.fit(
-            _frame(data.X, samples, data.landmark_ids),
-            _frame(data.y, samples, data.target_ids),
-        )
+        with _noting_ctrl_c() as pressed, warnings.catch_warnings():
+            # Said below, in the command's words.
+            warnings.simplefilter("ignore", TrainingInterruptedWarning)
+            _fit_profiles(estimator, data)
+    finally:
+        if "file" in data:
+            data.file.close()
     _save(estimator, output, data)
     if pressed:
         print(
@@ -235,9 +238,50 @@ def _fit(args) -> int:
     return 0
 
 
+def _set_device(estimator, device) -> None:
+    """``--device`` as the estimator's ``device`` (unless it is left out)."""
+    if device is None:
+        return
+    given = estimator.get_params()["device"]
+    if given not in ("auto", device):
+        raise UsageError(
+            f"--device {device} and --param device={given} disagree; give one."
+        )
+    estimator.set_params(device=device)
+
+
+def _training_profiles(args, landmark_ids, target_ids):
+    """The training data: views of a GCTX file, streamed (its ``file`` open),
+    or the whole file in memory (other formats, or ``--in-memory``)."""
+    if is_gctx(args.profiles) and not args.in_memory:
+        return open_profiles(args.profiles, landmark_ids, target_ids)
+    return load_profiles(args.profiles, landmark_ids, target_ids)
+
+
+def _fit_profiles(estimator, data) -> None:
+    """Fit ``estimator`` on the landmarks and targets of ``data``; the model
+    keeps the landmark ids (``feature_names_in_``) and the target ids
+    (``target_names_``) either way."""
+    if "file" in data:  # on-disk views: streamed chunk by chunk
+        estimator.fit(data.X, data.y)
+        estimator.feature_names_in_ = np.asarray(
+            [str(value) for value in data.landmark_ids], dtype=object
+        )
+        estimator.target_names_ = np.asarray(
+            [str(value) for value in data.target_ids], dtype=object
+        )
+        return
+    samples = np.arange(len(data.X)) if data.sample_ids is None else data.sample_ids
+    estimator.fit(
+        _frame(data.X, samples, data.landmark_ids),
+        _frame(data.y, samples, data.target_ids),
+    )
+
+
 # --------------------------------------------------------------- predict
-def _load_model(path: str):
-    """The estimator of the model file at ``path`` and the file's metadata."""
+def _load_model(path: str, device: str = "cpu"):
+    """The estimator of the model file at ``path`` (on ``device``) and the
+    file's metadata."""
     from .._persistence import read_model
 
     if not Path(path).is_file():
@@ -247,7 +291,7 @@ def _load_model(path: str):
     cls = classes.get(metadata.get("class"))
     if cls is None:
         raise UsageError(f"{path!r} holds a {metadata.get('class')}, not a model.")
-    return cls.load(path, device="cpu"), metadata
+    return cls.load(path, device=device), metadata
 
 
 def _model_genes(estimator, metadata: dict, path: str) -> dict:
@@ -283,23 +327,53 @@ def _check_predict_paths(args) -> Path:
 
 def _predict(args) -> int:
     output = _check_predict_paths(args)
-    estimator, metadata = _load_model(args.model)
+    estimator, metadata = _load_model(args.model, args.device or "auto")
+    if args.batch_size is not None:
+        estimator.set_params(batch_size=args.batch_size)
     genes = _model_genes(estimator, metadata, args.model)
     landmark_ids, target_ids = genes["landmark_ids"], genes["target_ids"]
-    data = load_profiles(args.profiles, landmark_ids, target_ids=[])
+    streamed = is_gctx(args.profiles) and not _is_gct(output)
+    if streamed:
+        n_samples, row_metadata = gctx_rows(args.profiles, landmark_ids)
+    else:
+        data = load_profiles(args.profiles, landmark_ids, target_ids=[])
+        n_samples, row_metadata = len(data.X), data.row_metadata
     _echo(
         args,
-        f"Inferring {len(target_ids)} target genes for {len(data.X)} samples "
-        f"from {len(landmark_ids)} landmark genes.",
+        f"Inferring {len(target_ids)} target genes for {n_samples} samples "
+        f"from {len(landmark_ids)} landmark genes"
+        f"{' (streamed, a chunk at a time)' if streamed else ''}.",
     )
-    samples = np.arange(len(data.X)) if data.sample_ids is None else data.sample_ids
-    samples = [str(value) for value in samples]
-    y_pred = np.asarray(estimator.predict(_frame(data.X, samples, landmark_ids)))
-    y_pred = y_pred.reshape(len(samples), -1)
+    row_ids, rows = _output_rows(args, genes, target_ids, row_metadata)
+    if streamed:
+        from ..datasets import predict_gctx
 
+        predict_gctx(
+            estimator,
+            args.profiles,
+            output,
+            landmark_ids=landmark_ids,
+            target_ids=row_ids,
+            row_metadata=rows,
+            chunk_size=args.chunk_size,
+            progress=not args.quiet,
+        )
+    else:
+        _predict_in_memory(estimator, data, landmark_ids, row_ids, rows, output)
+    _echo(args, f"Wrote {len(row_ids)} genes x {n_samples} samples to {args.output!r}.")
+    return 0
+
+
+def _is_gct(path: Path) -> bool:
+    return path.name.lower().endswith((".gct", ".gct.gz"))
+
+
+def _output_rows(args, genes: dict, target_ids, row_metadata):
+    """The output's row ids (target ids, or their symbols with ``--symbols``)
+    and its row metadata (``pr_gene_symbol``, and ``pr_gene_id``)."""
     symbols = genes["target_symbols"] or [None] * len(target_ids)
     if any(symbol is None for symbol in symbols):
-        found = landmark_symbols(target_ids, data.row_metadata)
+        found = landmark_symbols(target_ids, row_metadata)
         symbols = [
             new if old is None else old for old, new in zip(symbols, found, strict=True)
         ]
@@ -318,7 +392,15 @@ def _predict(args) -> int:
         rows = {"pr_gene_id": target_ids, "pr_gene_symbol": symbols}
     import pandas as pd
 
-    row_metadata = pd.DataFrame(rows, index=pd.Index(row_ids), dtype=object)
+    return row_ids, pd.DataFrame(rows, index=pd.Index(row_ids), dtype=object)
+
+
+def _predict_in_memory(estimator, data, landmark_ids, row_ids, rows, output) -> None:
+    """Predict the loaded ``data`` at once and write it as GCT or GCTX."""
+    samples = np.arange(len(data.X)) if data.sample_ids is None else data.sample_ids
+    samples = [str(value) for value in samples]
+    y_pred = np.asarray(estimator.predict(_frame(data.X, samples, landmark_ids)))
+    y_pred = y_pred.reshape(len(samples), -1)
     col_metadata = data.col_metadata
     if col_metadata is not None:
         col_metadata = col_metadata.set_axis(samples, axis=0)
@@ -326,16 +408,12 @@ def _predict(args) -> int:
     from ..datasets import write_gct, write_gctx
 
     try:
-        if output.name.lower().endswith((".gct", ".gct.gz")):
-            write_gct(output, profiles, row_metadata, col_metadata)
+        if _is_gct(output):
+            write_gct(output, profiles, rows, col_metadata)
         else:
-            write_gctx(output, profiles, row_metadata, col_metadata)
+            write_gctx(output, profiles, rows, col_metadata)
     except OSError as exc:
         raise UsageError(os_error_message(exc, output)) from exc
-    _echo(
-        args, f"Wrote {len(row_ids)} genes x {len(samples)} samples to {args.output!r}."
-    )
-    return 0
 
 
 # ---------------------------------------------------------------- parser
@@ -390,9 +468,46 @@ def _add_fit_command(commands, quiet, formatter) -> None:
         "hidden_layer_sizes=(3000,3000)",
     )
     fit.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="load a GCTX file into memory instead of streaming it from disk "
+        "(rows shuffled one by one, as in Python with arrays, where streaming "
+        "shuffles blocks of rows; needs the RAM for the whole file)",
+    )
+    _add_device_argument(fit, "the estimator's own, auto: CUDA when available")
+    fit.add_argument(
         "-o", "--output", required=True, metavar="MODEL.pt", help="the model file"
     )
     fit.set_defaults(run=_fit)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
+
+
+def _device(text: str) -> str:
+    if text in ("cpu", "cuda", "auto") or (
+        text.startswith("cuda:") and text[5:].isdigit()
+    ):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"expected cpu, cuda, cuda:N (a GPU's index) or auto; got {text!r}"
+    )
+
+
+def _add_device_argument(command, default: str) -> None:
+    command.add_argument(
+        "--device",
+        type=_device,
+        metavar="cpu|cuda|cuda:N|auto",
+        help=f"where the network runs (default: {default})",
+    )
 
 
 def _add_predict_command(commands, quiet, formatter) -> None:
@@ -422,6 +537,21 @@ def _add_predict_command(commands, quiet, formatter) -> None:
         "--symbols",
         action="store_true",
         help="name the output rows by gene symbol (the ids go to pr_gene_id)",
+    )
+    _add_device_argument(predict, "auto: CUDA when available")
+    predict.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="N",
+        help="rows per forward pass (default: the model's batch_size; at least "
+        "4,096 on a CPU, 16,384 on CUDA)",
+    )
+    predict.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        metavar="N",
+        help="GCTX to GCTX: samples read, inferred and written at a time "
+        "(default: about 16 MiB of values)",
     )
     predict.set_defaults(run=_predict)
 

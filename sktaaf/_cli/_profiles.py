@@ -20,14 +20,18 @@ from ..datasets import (
     load_gctx,
     load_hdf,
     load_l1000_landmarks,
+    open_gctx,
     split_landmarks,
 )
-from ..datasets._metadata import landmarks_from_metadata
+from ..datasets._metadata import landmarks_from_metadata, metadata_frame
 
 __all__ = [
     "UsageError",
+    "gctx_rows",
+    "is_gctx",
     "landmark_symbols",
     "load_profiles",
+    "open_profiles",
     "read_id_list",
 ]
 
@@ -218,6 +222,54 @@ def load_profiles(path, landmark_ids=None, target_ids=None):
     data.row_metadata = full.row_metadata
     data.col_metadata = full.col_metadata
     return data
+
+
+def is_gctx(path) -> bool:
+    """Whether ``path`` names a GCTX file (by its suffix), which the command
+    streams instead of loading."""
+    return _format(_existing(path, "profiles file")) == "gctx"
+
+
+def open_profiles(path, landmark_ids=None, target_ids=None):
+    """Open a GCTX file for streaming: as :func:`load_profiles`, but ``X``
+    and ``y`` are on-disk views (:func:`sktaaf.datasets.open_gctx`) and
+    ``file`` is the open file, to close when done."""
+    path = _existing(path, "profiles file")
+    if landmark_ids is not None:
+        gene_ids = _gctx_gene_ids(path)
+        if gene_ids is not None:
+            check_landmarks(gene_ids, landmark_ids, path)
+    return open_gctx(path, landmark_ids, target_ids=target_ids)
+
+
+def gctx_rows(path, landmark_ids) -> tuple[int, object]:
+    """The number of samples and the row metadata of a GCTX file, read
+    without its matrix nor its column metadata; a UsageError listing the
+    ``landmark_ids`` it lacks."""
+    import h5py
+
+    path = _existing(path, "profiles file")
+    try:
+        with h5py.File(path, "r") as file:
+            rows = file["0/META/ROW"]
+            ids = [
+                value.decode() if isinstance(value, bytes) else str(value)
+                for value in rows["id"][()].tolist()
+            ]
+            fields = {
+                name: dataset[()]
+                for name, dataset in rows.items()
+                if name != "id"
+                and isinstance(dataset, h5py.Dataset)
+                and dataset.shape == (len(ids),)
+            }
+            n_samples = file["0/DATA/0/matrix"].shape[0]
+    except (OSError, KeyError) as exc:
+        raise UsageError(
+            f"{str(path)!r} is not a GCTX file h5py can read: {exc}"
+        ) from exc
+    check_landmarks(ids, landmark_ids, path)
+    return n_samples, metadata_frame(fields, ids, "rid")
 
 
 def read_id_list(spec: str, id_type: str, what: str = "landmarks") -> np.ndarray:

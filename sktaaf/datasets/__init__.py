@@ -13,8 +13,9 @@ landmark genes (probe ids, Entrez ids, symbols) shipped with the package. The
 file loaders need the ``io`` extra: ``pip install 'sktaaf[io]'`` (pandas,
 h5py, PyTables). :func:`open_gctx` and :class:`ColumnRows` give on-disk views
 instead, which the estimators stream chunk by chunk for data larger than
-memory. :func:`anndata_to_frames` splits a single-cell ``AnnData`` into
-landmark and target frames (the ``anndata`` extra).
+memory; :func:`predict_gctx` infers genes from one GCTX file into another a
+chunk of samples at a time. :func:`anndata_to_frames` splits a single-cell
+``AnnData`` into landmark and target frames (the ``anndata`` extra).
 :func:`load_real_example` loads a small real data set through the package
 that ships it (the ``real`` extra): single-cell sets from scanpy or celltypist
 (also :func:`load_single_cell_example`), bulk microarray sets with L1000
@@ -25,6 +26,7 @@ from .._columns import ColumnRows
 from ._anndata import anndata_to_frames
 from ._gct import load_gct, write_gct
 from ._gctx import load_gctx, open_gctx, write_gctx
+from ._gctx_stream import predict_gctx
 from ._hdf import load_hdf, load_hdf_pair
 from ._ids import split_landmarks
 from ._landmarks import l1000_landmark_ids, load_l1000_landmarks, map_landmark_ids
@@ -46,6 +48,7 @@ __all__ = [
     "load_l1000_landmarks",
     "l1000_landmark_ids",
     "map_landmark_ids",
+    "predict_gctx",
     "load_npy",
     "load_real_example",
     "load_single_cell_example",
