@@ -1,0 +1,220 @@
+"""The options of the ``sktaaf`` command: one sub-parser per command, with
+its examples; the commands themselves are in ``_main``."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["build_parser"]
+
+_ID_TYPES = ("entrez_id", "probe_id", "symbol")
+
+_FIT_EXAMPLES = """\
+examples:
+  # landmarks from the file's pr_is_lmark rows, every other gene a target
+  sktaaf fit profiles.gctx -o model.pt
+  # the 978 L1000 landmarks of the shipped list, rows keyed by Entrez id
+  sktaaf fit profiles.gctx --landmarks l1000 --id-type entrez_id -o model.pt
+  # a D-GEX network, your own landmark list, network parameters
+  sktaaf fit profiles.gct --landmarks landmarks.txt --model dgex \\
+      --param hidden_layer_sizes=(3000,3000) --param max_epochs=100 -o model.pt
+"""
+
+_PREDICT_EXAMPLES = """\
+examples:
+  sktaaf predict model.pt new_profiles.gctx -o inferred.gctx
+  # rows named by gene symbol instead of gene id; GCT text output
+  sktaaf predict model.pt new_profiles.gctx --symbols -o inferred.gct
+"""
+
+_MAIN_EXAMPLES = """\
+examples:
+  sktaaf fit profiles.gctx --landmarks l1000 -o model.pt
+  sktaaf predict model.pt new_profiles.gctx -o inferred.gctx
+  sktaaf compare --quick --out results/
+  sktaaf fit --help
+
+The model file is read by TAAFRegressor.load / DGEXRegressor.load in Python;
+it holds the gene ids and symbols too.
+"""
+
+
+def _add_fit_command(commands, quiet, formatter, runs: dict) -> None:
+    fit = commands.add_parser(
+        "fit",
+        parents=[quiet],
+        help="train a model on a profiles file and save it",
+        description="Train a network that infers the target genes of a profiles "
+        "file from its landmark genes, and save it as a model file.",
+        epilog=_FIT_EXAMPLES,
+        formatter_class=formatter,
+    )
+    fit.add_argument(
+        "profiles",
+        metavar="PROFILES",
+        help="expression profiles: .gctx, .gct, .h5 (pandas samples x genes) "
+        "or .npz (arrays matrix, gene_ids, sample_ids)",
+    )
+    fit.add_argument(
+        "--landmarks",
+        metavar="FILE|l1000",
+        help="the landmark genes: a file with one gene id per line, or l1000 for "
+        "the 978 L1000 landmarks shipped with sktaaf (ids of --id-type); "
+        "default: the rows the file's pr_is_lmark metadata flags",
+    )
+    fit.add_argument(
+        "--id-type",
+        choices=_ID_TYPES,
+        default="entrez_id",
+        help="the kind of row id of the file, for --landmarks l1000 "
+        "(default: entrez_id, as in the LINCS GCTX files)",
+    )
+    fit.add_argument(
+        "--targets",
+        metavar="FILE",
+        help="the target genes, one id per line (default: every other gene)",
+    )
+    fit.add_argument(
+        "--model",
+        choices=("taaf", "dgex"),
+        default="taaf",
+        help="TAAFRegressor (default) or DGEXRegressor",
+    )
+    fit.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the estimator, as a Python literal or a string "
+        "(repeatable), e.g. --param max_epochs=50 --param "
+        "hidden_layer_sizes=(3000,3000)",
+    )
+    fit.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="load a GCTX file into memory instead of streaming it from disk "
+        "(rows shuffled one by one, as in Python with arrays, where streaming "
+        "shuffles blocks of rows; needs the RAM for the whole file)",
+    )
+    _add_device_argument(fit, "the estimator's own, auto: CUDA when available")
+    fit.add_argument(
+        "-o", "--output", required=True, metavar="MODEL.pt", help="the model file"
+    )
+    fit.set_defaults(run=runs["fit"])
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
+
+
+def _device(text: str) -> str:
+    if text in ("cpu", "cuda", "auto") or (
+        text.startswith("cuda:") and text[5:].isdigit()
+    ):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"expected cpu, cuda, cuda:N (a GPU's index) or auto; got {text!r}"
+    )
+
+
+def _add_device_argument(command, default: str) -> None:
+    command.add_argument(
+        "--device",
+        type=_device,
+        metavar="cpu|cuda|cuda:N|auto",
+        help=f"where the network runs (default: {default})",
+    )
+
+
+def _add_predict_command(commands, quiet, formatter, runs: dict) -> None:
+    predict = commands.add_parser(
+        "predict",
+        parents=[quiet],
+        help="infer the target genes of new profiles with a saved model",
+        description="Infer the target genes of new profiles with a model saved by "
+        "`sktaaf fit`. The landmark genes are matched by row id, in any order; "
+        "the output holds the inferred genes with their symbols (pr_gene_symbol) "
+        "and the input's sample metadata.",
+        epilog=_PREDICT_EXAMPLES,
+        formatter_class=formatter,
+    )
+    predict.add_argument("model", metavar="MODEL.pt", help="a model file")
+    predict.add_argument(
+        "profiles", metavar="PROFILES", help="new profiles holding the landmarks"
+    )
+    predict.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT.gctx",
+        help="the inferred profiles: GCTX, or GCT when the name ends in .gct",
+    )
+    predict.add_argument(
+        "--symbols",
+        action="store_true",
+        help="name the output rows by gene symbol (the ids go to pr_gene_id)",
+    )
+    _add_device_argument(predict, "auto: CUDA when available")
+    predict.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="N",
+        help="rows per forward pass (default: the model's batch_size; at least "
+        "4,096 on a CPU, 16,384 on CUDA)",
+    )
+    predict.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        metavar="N",
+        help="GCTX to GCTX: samples read, inferred and written at a time "
+        "(default: about 16 MiB of values)",
+    )
+    predict.set_defaults(run=runs["predict"])
+
+
+def build_parser(runs: dict) -> argparse.ArgumentParser:
+    """The parser of the ``sktaaf`` command; ``runs`` maps each command
+    (``fit``, ``predict``, ``compare``) to the function that runs it."""
+    from .. import __version__
+
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="sktaaf",
+        description="Infer target genes from L1000 landmark genes with TAAF-D-GEX "
+        "and D-GEX networks.",
+        epilog=_MAIN_EXAMPLES,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sktaaf {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress on the terminal"
+    )
+
+    _add_fit_command(commands, quiet, formatter, runs)
+    _add_predict_command(commands, quiet, formatter, runs)
+    _add_compare_command(commands, formatter, runs)
+    return parser
+
+
+def _add_compare_command(commands, formatter, runs: dict) -> None:
+    from .._compare import add_arguments
+    from .._compare._args import DESCRIPTION, EXAMPLES
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare TAAF-D-GEX, D-GEX and baselines on a data set",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=formatter,
+    )
+    add_arguments(compare)
+    compare.set_defaults(run=runs["compare"], parser=compare)
