@@ -360,10 +360,19 @@ def _output_rows(args, genes: dict, target_ids, row_metadata):
         if len(set(symbols)) < len(symbols):
             raise UsageError("--symbols: some target genes share a symbol.")
         row_ids = symbols
-        rows = {"pr_gene_id": target_ids, "pr_gene_symbol": symbols}
+        rows = {"pr_gene_id": _numeric_ids(target_ids), "pr_gene_symbol": symbols}
     import pandas as pd
 
     return row_ids, pd.DataFrame(rows, index=pd.Index(row_ids), dtype=object)
+
+
+def _numeric_ids(ids) -> list:
+    """Ids that are whole numbers (Entrez ids) as numbers, as LINCS files hold
+    them and as the readers return them; other ids as they are."""
+    ids = [str(value) for value in ids]
+    if all(v.isascii() and v.isdigit() and (v == "0" or v[0] != "0") for v in ids):
+        return [int(value) for value in ids]
+    return ids
 
 
 def _predict_in_memory(estimator, data, landmark_ids, row_ids, rows, output) -> None:
