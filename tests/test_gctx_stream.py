@@ -374,3 +374,57 @@ def test_predict_on_cuda_matches_the_cpu(folder, fitted, tmp_path):
     argv = ["fit", str(folder / "train.gctx"), *PARAMS, "--device", "cuda", "-q"]
     assert main([*argv, "-o", str(tmp_path / "gpu.pt")]) == 0
     assert TAAFRegressor.load(tmp_path / "gpu.pt").device_.startswith("cuda")
+
+
+FULL_DISK_SCRIPT = f"""
+import resource, sys
+import numpy as np
+from sktaaf.datasets import predict_gctx
+
+
+class Model:
+    def predict(self, X):
+        return np.ones((len(X), 2000), dtype=np.float32)
+
+
+source, destination = sys.argv[1], sys.argv[2]
+resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+try:
+    predict_gctx(
+        Model(), source, destination, landmark_ids={LANDMARKS!r},
+        target_ids=[f"g{{i}}" for i in range(2000)], chunk_size=20,
+        compression_level=None,
+    )
+    print("no error")
+except OSError as exc:
+    print(f"{{type(exc).__name__}}: {{exc}}")
+"""
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_an_os_error_not_a_crash(folder, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("resource")
+    destination = tmp_path / "out.gctx"
+    destination.write_bytes(b"previous")
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            FULL_DISK_SCRIPT,
+            str(folder / "new.gctx"),
+            str(destination),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert process.returncode == 0, (process.returncode, process.stderr[-3000:])
+    assert process.stdout.startswith("OSError: "), process.stdout
+    assert "disk full or file size limit" in process.stdout, process.stdout
+    assert destination.read_bytes() == b"previous"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.gctx"]

@@ -30,11 +30,11 @@ from ._gctx import (
     _GCTX_ERRORS,
     _GCTX_MATRIX,
     _GCTX_ROW_IDS,
-    _GCTX_VERSION,
     _GCTX_WRITE_CHUNK_BYTES,
     _decode,
     _open_gctx_file,
     _write_metadata,
+    gctx_writer,
 )
 from ._ids import _as_ids, _resolve_genes
 from ._metadata import aligned_metadata
@@ -268,9 +268,11 @@ def _predict_block(model, block, landmark_ids, n_targets, source):
     )
 
 
-def _stream(view, output, predict, progress, block_rows: int) -> None:
+def _stream(view, output, predict, progress, block_rows: int, raw) -> None:
     """Predict ``view`` into ``output`` a block of rows at a time: one thread
-    reads the next block and another writes the last while ``predict`` runs."""
+    reads the next block and another writes the last while ``predict`` runs;
+    stops early once a write to ``raw`` (the file beneath) failed, whose error
+    is raised when the file is closed."""
     n_samples = view.shape[0]
     starts = list(range(0, n_samples, block_rows))
     if not starts:
@@ -296,6 +298,8 @@ def _stream(view, output, predict, progress, block_rows: int) -> None:
                 output.__setitem__, slice(start, start + len(predicted)), predicted
             )
             progress.update(len(predicted))
+            if raw.failed:  # the disk is full: stop, close, raise
+                break
         writing.result()
 
 
@@ -402,7 +406,7 @@ def predict_gctx(
     >>> inferred.y.shape, list(inferred.target_ids), inferred.sample_ids[:2]
     ((30, 1), ['g4'], array(['s0', 's1'], dtype=object))
     """
-    h5py = _import("h5py", "h5py", "predict_gctx")
+    _import("h5py", "h5py", "predict_gctx")
     _import("pandas", "pandas", "predict_gctx")
     if not callable(getattr(model, "predict", None)):
         raise TypeError(
@@ -436,10 +440,8 @@ def predict_gctx(
         with (
             _batch_size(model, batch_size),
             _atomic_output(destination) as partial,
-            h5py.File(partial, "w") as out,
+            gctx_writer(partial, destination.name) as (out, raw),
         ):
-            out.attrs["version"] = np.bytes_(_GCTX_VERSION)
-            out.attrs["src"] = np.bytes_(destination.name.encode("utf-8"))
             _write_metadata(out, "ROW", target_ids, rows, compression_level)
             _copy_columns(file, out, n_samples, compression_level)
             output = out.create_dataset(
@@ -449,7 +451,7 @@ def predict_gctx(
                 chunks=chunks,
             )
             try:
-                _stream(view, output, predict, meter, chunk_size)
+                _stream(view, output, predict, meter, chunk_size, raw)
             finally:
                 meter.close()
     return destination
