@@ -49,7 +49,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["DeferredErrorsFile", "atomic_write", "check_target"]
+__all__ = ["DeferredErrorsFile", "atomic_file", "atomic_write", "check_target"]
 
 #: The errors of a write that ran out of room.
 OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
@@ -193,6 +193,19 @@ def atomic_write(path, action: str = "write") -> Iterator[Path]:
     finally:
         if partial is not None:
             partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_file(path, mode: str = "w"):
+    """:func:`atomic_write` for writers that take an open file: the file
+    (text with ``newline=""``, or binary when ``mode`` has ``"b"``) whose
+    content replaces ``path`` when the block succeeds."""
+    text = "b" not in mode
+    with (
+        atomic_write(path, f"write {Path(path).name}") as partial,
+        open(partial, mode, newline="" if text else None) as file,  # noqa: SIM115
+    ):
+        yield file
 
 
 def _sync(path: Path, folder: bool = False) -> None:

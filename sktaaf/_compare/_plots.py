@@ -15,6 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from .._atomic import atomic_file
+
 DPI = 120
 NETWORK_COLOR = "tab:blue"
 TAAF_COLOR = "tab:purple"
@@ -29,7 +31,8 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save(figure: Figure, path: Path) -> str:
-    figure.savefig(path, dpi=DPI)
+    with atomic_file(path, "wb") as file:  # an interrupted run leaves no part
+        figure.savefig(file, dpi=DPI, format=path.suffix.lstrip(".") or "png")
     return path.name
 
 

@@ -18,6 +18,7 @@ import skorch
 import torch
 
 from .. import __version__
+from .._atomic import atomic_file
 from ..metrics import win_rate
 
 
@@ -290,13 +291,14 @@ SUMMARY_COLUMNS = (
 )
 
 
+
 def _write_summary_csv(path: Path, models: dict) -> None:
     """summary.csv: one row per model, mean and sd over splits of each measure
     (empty where a measure does not apply or there is one split)."""
     header = ["model", "label", "n_splits"]
     header += [f"{key}_{stat}" for key in SUMMARY_COLUMNS for stat in ("mean", "sd")]
     header.append("mae_sem")
-    with open(path, "w", newline="") as file:
+    with atomic_file(path) as file:
         writer = csv.writer(file)
         writer.writerow(header)
         for name, model in models.items():
@@ -310,8 +312,7 @@ def _write_summary_csv(path: Path, models: dict) -> None:
 
 def _write_markdown(out: Path, results: dict, table: str) -> None:
     """results.md: the table with the data, budget and machine it came from."""
-    config, env, data_info = results["config"], results["environment"], results["data"]
-    network = network_params_text(config)
+    network = network_params_text(results["config"])
     improving = [
         f"{model['label']} ({model['summary']['still_improving_splits']} of "
         f"{len(model['splits'])} splits)"
@@ -323,7 +324,13 @@ def _write_markdown(out: Path, results: dict, table: str) -> None:
             ". Still improving when the epoch limit stopped them (more epochs may "
             f"lower their error): {', '.join(improving)}"
         )
-    (out / "results.md").write_text(
+    with atomic_file(out / "results.md") as file:
+        file.write(_markdown(results, table, network))
+
+
+def _markdown(results: dict, table: str, network: str) -> str:
+    config, env, data_info = results["config"], results["environment"], results["data"]
+    return (
         f"# Model comparison\n\nData: {data_info['source']}: "
         f"{data_info['n_samples']} samples, {data_info['n_landmarks']} landmarks, "
         f"{data_info['n_targets']} targets. Split: {config['split']}, "
@@ -348,6 +355,18 @@ def _write_markdown(out: Path, results: dict, table: str) -> None:
     )
 
 
+def _save_per_gene(file, gene_ids, per_gene: dict) -> None:
+    np.savez_compressed(
+        file,
+        gene_ids=np.asarray(gene_ids, dtype=str),
+        **{
+            f"{measure}__{name}": values
+            for name, measures in per_gene.items()
+            for measure, values in measures.items()
+        },
+    )
+
+
 def write_outputs(out: Path, results, runs, data, table, no_plots, say) -> None:
     """results.json, results.md, per-gene tables, TAAF parameters and figures."""
     out.mkdir(parents=True, exist_ok=True)
@@ -363,22 +382,15 @@ def write_outputs(out: Path, results, runs, data, table, no_plots, say) -> None:
         }
         for name, model_runs in runs.items()
     }
-    np.savez_compressed(
-        out / "per_gene.npz",
-        gene_ids=np.asarray(gene_ids, dtype=str),
-        **{
-            f"{measure}__{name}": values
-            for name, measures in per_gene.items()
-            for measure, values in measures.items()
-        },
-    )
+    with atomic_file(out / "per_gene.npz", "wb") as file:
+        _save_per_gene(file, gene_ids, per_gene)
     columns = [f"{measure}__{name}" for name in runs for measure in ("mae", "pearson")]
     means = {
         f"{measure}__{name}": _nanmean_over_splits(values)
         for name, measures in per_gene.items()
         for measure, values in measures.items()
     }
-    with open(out / "per_gene.csv", "w", newline="") as file:
+    with atomic_file(out / "per_gene.csv") as file:
         writer = csv.writer(file)
         writer.writerow(["gene_id", *columns])
         for index, gene in enumerate(gene_ids):
@@ -389,19 +401,19 @@ def write_outputs(out: Path, results, runs, data, table, no_plots, say) -> None:
         if model_runs[0].get("taaf_layers")
     }
     if taaf:
-        np.savez_compressed(
-            out / "taaf_parameters.npz",
-            **{
-                f"{name}__split{index}__{layer}__{parameter}": values
-                for name, model_splits in taaf.items()
-                for index, layers in enumerate(model_splits)
-                for layer, parameters in layers.items()
-                for parameter, values in parameters.items()
-            },
-        )
-    (out / "results.json").write_text(
-        json.dumps(_json_safe(results), indent=2, allow_nan=False) + "\n"
-    )
+        with atomic_file(out / "taaf_parameters.npz", "wb") as file:
+            np.savez_compressed(
+                file,
+                **{
+                    f"{name}__split{index}__{layer}__{parameter}": values
+                    for name, model_splits in taaf.items()
+                    for index, layers in enumerate(model_splits)
+                    for layer, parameters in layers.items()
+                    for parameter, values in parameters.items()
+                },
+            )
+    with atomic_file(out / "results.json") as file:
+        file.write(json.dumps(_json_safe(results), indent=2, allow_nan=False) + "\n")
     _write_markdown(out, results, table)
     _write_summary_csv(out / "summary.csv", results["models"])
     data_info = results["data"]
