@@ -48,6 +48,7 @@ class DGEXRegressor(BaseNetworkRegressor):
         The optimizer's learning rate (the reference's was 5e-4).
     {optimizer_kwargs}
     {standardize}
+    {linear_path}
     {batch_size}
     {max_epochs}
     {early_stopping}
@@ -135,6 +136,7 @@ class DGEXRegressor(BaseNetworkRegressor):
         learning_rate=1e-4,
         optimizer_kwargs=None,
         standardize=True,
+        linear_path="ridge",
         batch_size=64,
         max_epochs=200,
         early_stopping=True,
@@ -159,6 +161,7 @@ class DGEXRegressor(BaseNetworkRegressor):
         self.learning_rate = learning_rate
         self.optimizer_kwargs = optimizer_kwargs
         self.standardize = standardize
+        self.linear_path = linear_path
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
@@ -183,4 +186,5 @@ class DGEXRegressor(BaseNetworkRegressor):
             output_activation=self._output_activation(),
             dropout=self.dropout,
             standardize=self.standardize,
+            linear_path=self.linear_path,
         )

@@ -69,6 +69,7 @@ class TAAFRegressor(BaseNetworkRegressor):
         standardised genes converges ten times more slowly.
     {optimizer_kwargs}
     {standardize}
+    {linear_path}
     {batch_size}
     {max_epochs}
     {early_stopping}
@@ -169,6 +170,7 @@ class TAAFRegressor(BaseNetworkRegressor):
         learning_rate=5e-3,
         optimizer_kwargs=None,
         standardize=True,
+        linear_path="ridge",
         batch_size=64,
         max_epochs=200,
         early_stopping=True,
@@ -193,6 +195,7 @@ class TAAFRegressor(BaseNetworkRegressor):
         self.learning_rate = learning_rate
         self.optimizer_kwargs = optimizer_kwargs
         self.standardize = standardize
+        self.linear_path = linear_path
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
@@ -217,4 +220,5 @@ class TAAFRegressor(BaseNetworkRegressor):
             output_activation=self._output_activation(),
             dropout=self.dropout,
             standardize=self.standardize,
+            linear_path=self.linear_path,
         )
