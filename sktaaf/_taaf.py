@@ -8,7 +8,8 @@ from .nn import TAAFNetwork
 #: ``TAAFRegressor``'s defaults before ``standardize`` existed:
 #: ``TAAFRegressor(**REFERENCE_SETTINGS)`` trains as they did (942 -> 300 ->
 #: 300 -> 952 on the reference data: sigmoid TAAFs, dropout 0.25, MAE, Nadam
-#: at 5e-4, batches of 64), on data standardised by the user, if at all.
+#: at 5e-4, batches of 64, no linear path), on data standardised by the
+#: user, if at all.
 REFERENCE_SETTINGS = {
     "hidden_layer_sizes": (300, 300),
     "activation": "sigmoid",
@@ -18,6 +19,7 @@ REFERENCE_SETTINGS = {
     "optimizer": "nadam",
     "learning_rate": 5e-4,
     "standardize": False,
+    "linear_path": None,
     "batch_size": 64,
 }
 

@@ -246,3 +246,18 @@ def test_fewer_samples_than_landmarks():
     X, y = make_data(n_samples=30, n_features=40)
     model = TAAFRegressor(**FAST, early_stopping=False).fit(X, y)
     assert np.isfinite(model.predict(X)).all()
+
+
+def test_a_file_saved_before_linear_path_loads_without_one(data, tmp_path):
+    from sktaaf import _persistence
+
+    X, y = data
+    est = TAAFRegressor(**{**FAST, "max_epochs": 2}, linear_path=None).fit(X, y)
+    est.save(tmp_path / "model.pt")
+    payload, metadata = _persistence.read_model(tmp_path / "model.pt")
+    assert metadata["params"].pop("linear_path") is None
+    loaded = _persistence._rebuild(
+        TAAFRegressor, tmp_path / "model.pt", payload, metadata, "cpu", None
+    )
+    assert loaded.linear_path is None
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))

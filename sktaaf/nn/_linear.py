@@ -157,17 +157,21 @@ def ridge_gcv(
 
 
 class LinearPath(nn.Module):
-    """The linear part of a network: ``z @ weight.T + bias``.
+    """The linear part of a network: ``scale * (z @ weight.T + bias)``.
 
-    Starts at zero; :meth:`set_ridge` sets it to a ridge solution given in
-    standardised units and maps it into the units the network works in.
+    Starts at zero (``scale`` at one); :meth:`set_ridge` sets ``weight`` and
+    ``bias`` to a ridge solution given in standardised units and maps it
+    into the units the network works in. ``scale``, one per output, is
+    always trained: it lets the network weigh the linear path per output
+    (e.g. shrink it for genes whose linear prediction hurts the loss).
 
     Parameters
     ----------
     n_inputs, n_outputs : int
         Sizes of the input and of the output.
     trainable : bool, default=True
-        Train the path with the network (True) or keep it as set (False).
+        Train ``weight`` and ``bias`` with the network (True) or keep them
+        as set (False).
 
     Examples
     --------
@@ -184,9 +188,10 @@ class LinearPath(nn.Module):
             torch.zeros(n_outputs, n_inputs), requires_grad=trainable
         )
         self.bias = nn.Parameter(torch.zeros(n_outputs), requires_grad=trainable)
+        self.scale = nn.Parameter(torch.ones(n_outputs))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(z, self.weight, self.bias)
+        return nn.functional.linear(z, self.weight, self.bias) * self.scale
 
     @torch.no_grad()
     def set_ridge(
@@ -216,3 +221,4 @@ class LinearPath(nn.Module):
         bias = (stats.y_mean - c) / r + (a - stats.x_mean) @ raw
         self.weight.copy_(torch.as_tensor(weight, dtype=self.weight.dtype))
         self.bias.copy_(torch.as_tensor(bias, dtype=self.bias.dtype))
+        self.scale.fill_(1.0)

@@ -266,11 +266,12 @@ class TAAFNetwork(_FeedForward):
         predictions are near the means.
     linear_path : {"ridge", "fixed"}, bool or None, default=None
         Add a linear path from the (standardised) inputs to the outputs,
-        ``network(z) + z @ W.T + b`` (see :class:`LinearPath`), set by
-        :meth:`set_linear_path`: ``"ridge"`` (or True) trains it with the
-        network, ``"fixed"`` keeps it as set. The layers then start with a
-        zero output (:meth:`zero_output`), so that the network starts at
-        the linear path.
+        ``layers(z) + s * (z @ W.T + b)`` (see :class:`LinearPath`), set by
+        :meth:`set_linear_path`: ``"ridge"`` (or True) trains ``W`` and
+        ``b`` with the layers, ``"fixed"`` keeps them as set; the
+        per-output scale ``s`` is trained in both. The layers then start
+        with a zero output (:meth:`zero_output`), so that the network
+        starts at the linear path.
 
     References
     ----------
@@ -351,11 +352,12 @@ class DGEXNetwork(_FeedForward):
         work in standardised units inside (see :meth:`set_standardization`).
     linear_path : {"ridge", "fixed"}, bool or None, default=None
         Add a linear path from the (standardised) inputs to the outputs,
-        ``network(z) + z @ W.T + b`` (see :class:`LinearPath`), set by
-        :meth:`set_linear_path`: ``"ridge"`` (or True) trains it with the
-        network, ``"fixed"`` keeps it as set. The layers then start with a
-        zero output (:meth:`zero_output`), so that the network starts at
-        the linear path.
+        ``layers(z) + s * (z @ W.T + b)`` (see :class:`LinearPath`), set by
+        :meth:`set_linear_path`: ``"ridge"`` (or True) trains ``W`` and
+        ``b`` with the layers, ``"fixed"`` keeps them as set; the
+        per-output scale ``s`` is trained in both. The layers then start
+        with a zero output (:meth:`zero_output`), so that the network
+        starts at the linear path.
 
     References
     ----------
