@@ -172,7 +172,7 @@ class TAAFRegressor(BaseNetworkRegressor):
         learning_rate=5e-3,
         optimizer_kwargs=None,
         standardize=True,
-        linear_path="ridge",
+        linear_path="fixed",
         batch_size=64,
         max_epochs=200,
         early_stopping=True,

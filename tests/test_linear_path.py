@@ -226,7 +226,9 @@ def test_target_blocks_warm_start_and_save_load(data, tmp_path):
         TAAFRegressor(**{**FAST, "max_epochs": 3}), n_blocks=2
     ).fit(X, y)
     assert blocks.predict(X).shape == y.shape
-    model = TAAFRegressor(**{**FAST, "max_epochs": 3}, warm_start=True).fit(X, y)
+    model = TAAFRegressor(
+        **{**FAST, "max_epochs": 3}, linear_path="ridge", warm_start=True
+    ).fit(X, y)
     first = model.module_.linear_path.weight.detach().clone()
     model.fit(X, y)  # continues: the path is not set to ridge again
     assert len(model.history_) == 6
@@ -234,12 +236,15 @@ def test_target_blocks_warm_start_and_save_load(data, tmp_path):
     model.save(tmp_path / "model.pt")
     loaded = TAAFRegressor.load(tmp_path / "model.pt")
     assert loaded.linear_path == "ridge"
+    np.testing.assert_array_equal(
+        loaded.module_.linear_path.scale.detach(), model.module_.linear_path.scale.detach()
+    )
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 
-def test_the_estimators_default_to_a_trained_linear_path():
-    assert TAAFRegressor().linear_path == "ridge"
-    assert DGEXRegressor().linear_path == "ridge"
+def test_the_estimators_default_to_a_fixed_linear_path():
+    assert TAAFRegressor().linear_path == "fixed"
+    assert DGEXRegressor().linear_path == "fixed"
 
 
 def test_fewer_samples_than_landmarks():
