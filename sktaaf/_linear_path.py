@@ -32,9 +32,7 @@ def ridge_statistics(X, y, sample_weight=None, train_rows=None) -> RidgeStatisti
     if sp.issparse(y):
         y = y.tocsr()
     n_samples = X.shape[0]
-    weight = (
-        np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight)
-    )
+    weight = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight)
     if train_rows is not None:
         kept = np.zeros(n_samples, dtype=bool)
         kept[train_rows] = True

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from conftest import ESTIMATORS, FAST, make_data
 from sklearn.linear_model import Ridge
 from sklearn.utils import check_random_state
 
@@ -18,8 +19,6 @@ from sktaaf.nn import (
     TAAFNetwork,
     ridge_gcv,
 )
-
-from conftest import ESTIMATORS, FAST, make_data
 
 
 def _problem(n_samples=60, n_features=8, n_targets=3, seed=0):
@@ -237,7 +236,8 @@ def test_target_blocks_warm_start_and_save_load(data, tmp_path):
     loaded = TAAFRegressor.load(tmp_path / "model.pt")
     assert loaded.linear_path == "ridge"
     np.testing.assert_array_equal(
-        loaded.module_.linear_path.scale.detach(), model.module_.linear_path.scale.detach()
+        loaded.module_.linear_path.scale.detach(),
+        model.module_.linear_path.scale.detach(),
     )
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 

@@ -138,7 +138,9 @@ def ridge_gcv(
     squares = projected**2
     for index, penalty in enumerate(penalties):
         shrink = eigenvalues / (eigenvalues + penalty)
-        explained = ((eigenvalues + 2 * penalty) / (eigenvalues + penalty) ** 2) @ squares
+        explained = (
+            (eigenvalues + 2 * penalty) / (eigenvalues + penalty) ** 2
+        ) @ squares
         rss = np.clip(total - explained, 0.0, None) / count * n_rows
         dof = shrink.sum() + 1.0
         gcv[index] = rss / n_rows / max(1.0 - dof / n_rows, 1e-6) ** 2

@@ -261,9 +261,9 @@ class TAAFNetwork(_FeedForward):
     standardize : bool, default=False
         Hold each input's and output's location and scale as buffers and
         work in standardised units inside (see :meth:`set_standardization`).
-        Without a linear path, the output TAAF then starts centred: its ``delta`` is ``-g(0)`` (-0.5
-        for the sigmoid; for activations given by name), so that the first
-        predictions are near the means.
+        Without a linear path, the output TAAF then starts centred: its
+        ``delta`` is ``-g(0)`` (-0.5 for the sigmoid; for activations given
+        by name), so that the first predictions are near the means.
     linear_path : {"ridge", "fixed"}, bool or None, default=None
         Add a linear path from the (standardised) inputs to the outputs,
         ``layers(z) + s * (z @ W.T + b)`` (see :class:`LinearPath`), set by
