@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from . import _standardize
 from ._disk import read_rows
-from ._standardize import _CHUNK_ROWS
 from .nn import RidgeStatistics, ridge_gcv
 
 
@@ -39,8 +39,9 @@ def ridge_statistics(X, y, sample_weight=None, train_rows=None) -> RidgeStatisti
         weight = np.where(kept, weight, 0.0)
     n_outputs = 1 if y.ndim == 1 else y.shape[1]
     stats = RidgeStatistics(X.shape[1], n_outputs)
-    for start in range(0, n_samples, _CHUNK_ROWS):
-        stop = min(start + _CHUNK_ROWS, n_samples)
+    chunk_rows = _standardize._CHUNK_ROWS  # read as the column statistics are
+    for start in range(0, n_samples, chunk_rows):
+        stop = min(start + chunk_rows, n_samples)
         stats.update(_rows(X, start, stop), _rows(y, start, stop), weight[start:stop])
     return stats
 

@@ -209,13 +209,26 @@ def test_sparse_and_on_disk_data_give_the_same_path(data, tmp_path):
         )
 
 
-def test_statistics_read_in_chunks(monkeypatch):
-    from sktaaf import _linear_path
+def test_statistics_read_in_chunks(monkeypatch, tmp_path):
+    """On-disk data is read a chunk of rows at a time, as the column
+    statistics read it (one knob: ``_standardize._CHUNK_ROWS``)."""
+    from sktaaf import _standardize
 
     X, Y = _problem(n_samples=50)
     whole = ridge_statistics(X, Y)
-    monkeypatch.setattr(_linear_path, "_CHUNK_ROWS", 7)
-    chunked = ridge_statistics(X, Y)
+    np.save(tmp_path / "X.npy", X)
+    read = []
+    original = _standardize.read_rows
+
+    def read_rows(array, *args, **kwargs):
+        rows = original(array, *args, **kwargs)
+        read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(_standardize, "_CHUNK_ROWS", 7)
+    monkeypatch.setattr("sktaaf._linear_path.read_rows", read_rows)
+    chunked = ridge_statistics(np.load(tmp_path / "X.npy", mmap_mode="r"), Y)
+    assert read and max(read) <= 7
     np.testing.assert_allclose(chunked.xty, whole.xty, rtol=1e-5, atol=1e-5)
 
 
