@@ -200,7 +200,18 @@ def test_sparse_and_on_disk_data_give_the_same_path(data, tmp_path):
     path = tmp_path / "X.npy"
     np.save(path, X)
     memmap = TAAFRegressor(**params).fit(np.load(path, mmap_mode="r"), y)
-    for other in (sparse, memmap):
+    from sktaaf.datasets import ColumnRows
+
+    wide = np.ascontiguousarray(np.c_[X, np.ones((len(X), 1), np.float32)])
+    np.save(tmp_path / "wide.npy", wide)
+    columns = ColumnRows(np.load(tmp_path / "wide.npy", mmap_mode="r"), range(12))
+    others = [sparse, memmap, TAAFRegressor(**params).fit(columns, y)]
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "X.h5", "w") as file:
+        file.create_dataset("X", data=X)
+    with h5py.File(tmp_path / "X.h5", "r") as file:
+        others.append(TAAFRegressor(**params).fit(file["X"], y))
+    for other in others:
         np.testing.assert_allclose(
             other.module_.linear_path.weight.detach().numpy(),
             dense.module_.linear_path.weight.detach().numpy(),
