@@ -25,6 +25,7 @@ from ._data import (
     validate_training_data,
 )
 from ._disk import is_on_disk, read_rows
+from ._linear_path import init_linear_path
 from ._params import NetworkParameters, _out_of_memory_message
 from ._persistence import (
     RUN_ONLY_PARAMS,
@@ -207,6 +208,8 @@ class BaseNetworkRegressor(
                         *column_statistics(X, sample_weight),
                         *column_statistics(y, sample_weight),
                     )
+                if getattr(module, "linear_path_mode", None) and state is None:
+                    init_linear_path(module, X, y, sample_weight, split)
                 if self.accelerator is not None and self.accelerator.num_processes > 1:
                     # The same weights everywhere, but each its own dropout masks.
                     torch.manual_seed(torch_seed + self.accelerator.process_index)

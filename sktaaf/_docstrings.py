@@ -28,6 +28,21 @@ PARAMETER_DOCS: dict[str, str] = {
 optimizer_kwargs : dict, default=None
     Further keyword arguments of the optimizer, e.g.
     ``{"weight_decay": 1e-5}`` or ``{"momentum": 0.9}`` for SGD.""",
+    "linear_path": """\
+linear_path : {"fixed", "ridge"} or None, default="fixed"
+    A linear path inside the network: in standard units, the output is
+    ``layers(x) + s * (W x + b)``, with ``W`` and ``b`` set before
+    training to the ridge regression of ``y`` on ``X`` over the training
+    rows (not the early-stopping rows), weighted by ``sample_weight``, its
+    penalty chosen for each target by generalised cross-validation (one
+    ``n_features x n_features`` eigendecomposition of statistics gathered
+    in one pass over the data, chunk by chunk), and ``s``, one scale per
+    target, starting at 1. The layers start with a zero output, so that
+    training starts at the ridge solution and early stopping can only
+    improve on it. ``"fixed"`` keeps ``W`` and ``b`` and trains ``s``
+    with the layers, ``"ridge"`` trains all three (it overfits sooner on
+    small data; see :ref:`defaults`), None leaves the path out (the
+    networks of the references).""",
     "standardize": """\
 standardize : bool, default=True
     Learn each gene's location and scale: ``fit`` computes the mean and

@@ -401,6 +401,7 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     check_versions(metadata, path)
     params = _decode_params(metadata["params"], custom_objects or {})
     params.setdefault("standardize", False)  # saved before the parameter existed
+    params.setdefault("linear_path", None)  # likewise
     unknown = sorted(set(params) - set(cls._get_param_names()))
     if unknown:
         raise TypeError(

@@ -24,10 +24,15 @@ def _data():
     return X, y
 
 
-@pytest.fixture(scope="module", params=[TAAFRegressor, DGEXRegressor])
+@pytest.fixture(
+    scope="module",
+    params=[(TAAFRegressor, None), (TAAFRegressor, "ridge"), (DGEXRegressor, "ridge")],
+    ids=["taaf", "taaf-linear-path", "dgex-linear-path"],
+)
 def fitted(request):
     X, y = _data()
-    return request.param(**FAST).fit(X, y), X
+    Estimator, linear_path = request.param
+    return Estimator(**FAST, linear_path=linear_path).fit(X, y), X
 
 
 def _onnxruntime():

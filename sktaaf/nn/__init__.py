@@ -5,16 +5,21 @@ modules, usable in any PyTorch code.
 """
 
 from ._activations import ACTIVATIONS, TAAF, get_activation
+from ._linear import DEFAULT_RIDGE_ALPHAS, LinearPath, RidgeStatistics, ridge_gcv
 from ._losses import StandardizedLoss
 from ._networks import DenseBlock, DGEXNetwork, TAAFDenseBlock, TAAFNetwork
 
 __all__ = [
     "ACTIVATIONS",
+    "DEFAULT_RIDGE_ALPHAS",
     "TAAF",
     "DGEXNetwork",
     "DenseBlock",
+    "LinearPath",
+    "RidgeStatistics",
     "StandardizedLoss",
     "TAAFDenseBlock",
     "TAAFNetwork",
     "get_activation",
+    "ridge_gcv",
 ]

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ._activations import TAAF, ActivationLike, get_activation
+from ._linear import LinearPath
 
 __all__ = ["DGEXNetwork", "DenseBlock", "TAAFDenseBlock", "TAAFNetwork"]
 
@@ -87,6 +88,24 @@ class DenseBlock(nn.Sequential):
         _glorot_(self.linear)
 
 
+#: The values of the networks' ``linear_path``: trained with the network,
+#: or kept fixed at its ridge initialisation.
+LINEAR_PATHS = ("ridge", "fixed")
+
+
+def _check_linear_path(linear_path):
+    if linear_path is None or linear_path is False:
+        return None
+    if linear_path is True:
+        return "ridge"
+    if linear_path not in LINEAR_PATHS:
+        raise ValueError(
+            f"linear_path must be None, {', '.join(map(repr, LINEAR_PATHS))} or a "
+            f"bool; got {linear_path!r}."
+        )
+    return linear_path
+
+
 def _check_architecture(
     n_inputs: int, n_outputs: int, hidden_layer_sizes: Sequence[int], dropout: float
 ) -> tuple[int, ...]:
@@ -126,6 +145,7 @@ class _FeedForward(nn.Sequential):
         make_hidden,
         make_output,
         standardize=False,
+        linear_path=None,
     ):
         super().__init__()
         sizes = _check_architecture(n_inputs, n_outputs, hidden_layer_sizes, dropout)
@@ -142,6 +162,45 @@ class _FeedForward(nn.Sequential):
             self.register_buffer("x_scale", torch.ones(n_inputs))
             self.register_buffer("y_mean", torch.zeros(n_outputs))
             self.register_buffer("y_scale", torch.ones(n_outputs))
+        self.linear_path_mode = _check_linear_path(linear_path)
+        if self.linear_path_mode is not None:
+            # The last child; forward runs it beside the layers, not after.
+            self.linear_path = LinearPath(
+                n_inputs, n_outputs, trainable=self.linear_path_mode == "ridge"
+            )
+            self.zero_output()
+
+    @torch.no_grad()
+    def zero_output(self) -> None:
+        """Make the layers' output zero, so that with a linear path the
+        network starts at that path: the output TAAF's ``alpha`` and
+        ``delta`` (or the output layer's weight and bias) are zeroed. The
+        gradients still reach them, and through them the layers below."""
+        output = self.output
+        taaf = getattr(output, "taaf", None)
+        if taaf is not None:
+            taaf.alpha.zero_()
+            taaf.delta.zero_()
+        else:
+            output.linear.weight.zero_()
+            if output.linear.bias is not None:
+                output.linear.bias.zero_()
+
+    def set_linear_path(self, stats, coef) -> None:
+        """Set the linear path to the ridge solution ``coef`` (standardised
+        units, from :func:`~sktaaf.nn.ridge_gcv` on ``stats``, a
+        :class:`~sktaaf.nn.RidgeStatistics`), in this network's units."""
+        if self.linear_path_mode is None:
+            raise ValueError("set_linear_path needs a network with a linear_path.")
+        scales = {}
+        if self.standardize:
+            scales = {
+                "x_location": self.x_mean.cpu().double().numpy(),
+                "x_scale": self.x_scale.cpu().double().numpy(),
+                "y_location": self.y_mean.cpu().double().numpy(),
+                "y_scale": self.y_scale.cpu().double().numpy(),
+            }
+        self.linear_path.set_ridge(stats, coef, **scales)
 
     @torch.no_grad()
     def set_standardization(self, x_mean, x_scale, y_mean, y_scale) -> None:
@@ -167,10 +226,17 @@ class _FeedForward(nn.Sequential):
             buffer.copy_(torch.as_tensor(value, dtype=buffer.dtype).reshape(-1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.standardize:
-            return super().forward(x)
-        x = (x - self.x_mean) / self.x_scale
-        return super().forward(x) * self.y_scale + self.y_mean
+        if self.standardize:
+            x = (x - self.x_mean) / self.x_scale
+        output = x
+        for name, module in self._modules.items():
+            if name != "linear_path":
+                output = module(output)
+        if self.linear_path_mode is not None:
+            output = output + self.linear_path(x)
+        if self.standardize:
+            output = output * self.y_scale + self.y_mean
+        return output
 
 
 class TAAFNetwork(_FeedForward):
@@ -195,9 +261,17 @@ class TAAFNetwork(_FeedForward):
     standardize : bool, default=False
         Hold each input's and output's location and scale as buffers and
         work in standardised units inside (see :meth:`set_standardization`).
-        The output TAAF then starts centred: its ``delta`` is ``-g(0)`` (-0.5
-        for the sigmoid; for activations given by name), so that the first
-        predictions are near the means.
+        Without a linear path, the output TAAF then starts centred: its
+        ``delta`` is ``-g(0)`` (-0.5 for the sigmoid; for activations given
+        by name), so that the first predictions are near the means.
+    linear_path : {"ridge", "fixed"}, bool or None, default=None
+        Add a linear path from the (standardised) inputs to the outputs,
+        ``layers(z) + s * (z @ W.T + b)`` (see :class:`LinearPath`), set by
+        :meth:`set_linear_path`: ``"ridge"`` (or True) trains ``W`` and
+        ``b`` with the layers, ``"fixed"`` keeps them as set; the
+        per-output scale ``s`` is trained in both. The layers then start
+        with a zero output (:meth:`zero_output`), so that the network
+        starts at the linear path.
 
     References
     ----------
@@ -224,6 +298,7 @@ class TAAFNetwork(_FeedForward):
         output_activation: ActivationLike | None = "sigmoid",
         dropout: float = 0.25,
         standardize: bool = False,
+        linear_path: str | bool | None = None,
     ) -> None:
         def make_output(in_features, out_features):
             if output_activation is None:
@@ -238,8 +313,13 @@ class TAAFNetwork(_FeedForward):
             make_hidden=lambda i, o: TAAFDenseBlock(i, o, activation),
             make_output=make_output,
             standardize=standardize,
+            linear_path=linear_path,
         )
-        if standardize and isinstance(output_activation, str):
+        if (
+            standardize
+            and isinstance(output_activation, str)
+            and self.linear_path_mode is None
+        ):
             # Standardised targets are centred: so is the output at the start
             # (for the named activations; a custom one is not called here).
             taaf = self.output.taaf
@@ -270,6 +350,14 @@ class DGEXNetwork(_FeedForward):
     standardize : bool, default=False
         Hold each input's and output's location and scale as buffers and
         work in standardised units inside (see :meth:`set_standardization`).
+    linear_path : {"ridge", "fixed"}, bool or None, default=None
+        Add a linear path from the (standardised) inputs to the outputs,
+        ``layers(z) + s * (z @ W.T + b)`` (see :class:`LinearPath`), set by
+        :meth:`set_linear_path`: ``"ridge"`` (or True) trains ``W`` and
+        ``b`` with the layers, ``"fixed"`` keeps them as set; the
+        per-output scale ``s`` is trained in both. The layers then start
+        with a zero output (:meth:`zero_output`), so that the network
+        starts at the linear path.
 
     References
     ----------
@@ -297,6 +385,7 @@ class DGEXNetwork(_FeedForward):
         output_activation: ActivationLike | None = None,
         dropout: float = 0.1,
         standardize: bool = False,
+        linear_path: str | bool | None = None,
     ) -> None:
         super().__init__(
             n_inputs,
@@ -306,4 +395,5 @@ class DGEXNetwork(_FeedForward):
             make_hidden=lambda i, o: DenseBlock(i, o, activation),
             make_output=lambda i, o: DenseBlock(i, o, output_activation),
             standardize=standardize,
+            linear_path=linear_path,
         )
