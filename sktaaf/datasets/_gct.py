@@ -468,7 +468,9 @@ def _text_block(data_frame, start: int, stop: int) -> np.ndarray:
     values = profile_values(data_frame.iloc[:, start:stop].to_numpy())
     if values.dtype.kind != "f":
         values = values.astype(np.float64)
-    return np.where(np.isnan(values), "NaN", values.astype(str)).T
+    with np.errstate(invalid="ignore"):  # numpy 1.24 warns casting NaN to text
+        text = values.astype(str)
+    return np.where(np.isnan(values), "NaN", text).T
 
 
 def write_gct(
