@@ -31,6 +31,13 @@ class RidgeStatistics:
     with Chan et al.'s pairwise update, in float64 (only the ``d x d``,
     ``d x t`` and length-``t`` results are float64; chunks stay as given).
 
+    Parameters
+    ----------
+    n_inputs : int
+        Number of inputs (landmark genes), ``d``.
+    n_outputs : int
+        Number of targets, ``t``.
+
     Examples
     --------
     >>> import numpy as np
@@ -53,8 +60,18 @@ class RidgeStatistics:
         self.yty = np.zeros(n_outputs)
 
     def update(self, x, y, weight=None) -> None:
-        """Add the rows ``x`` (n, d) and ``y`` (n, t), weighted by ``weight``
-        (n,) when given."""
+        """Add rows to the statistics.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_rows, n_inputs)
+            Inputs of the rows.
+        y : array-like of shape (n_rows, n_outputs)
+            Targets of the rows.
+        weight : array-like of shape (n_rows,), default=None
+            Weight of each row (rows of weight 0 count for nothing); all 1
+            when None.
+        """
         x = np.asarray(x)
         y = np.asarray(y)
         if weight is None:
@@ -115,6 +132,25 @@ def ridge_gcv(
         The chosen relative penalty of each target.
     gcv : ndarray of shape (n_alphas, n_outputs)
         The GCV error of each penalty and target (in standardised units).
+
+    See Also
+    --------
+    RidgeStatistics : The statistics, gathered a chunk of rows at a time.
+    sklearn.linear_model.RidgeCV : Ridge with the penalty chosen by
+        leave-one-out cross-validation, from the data in memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktaaf.nn import RidgeStatistics, ridge_gcv
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 5))
+    >>> Y = X @ rng.normal(size=(5, 2)) + 0.1 * rng.normal(size=(200, 2))
+    >>> stats = RidgeStatistics(5, 2)
+    >>> stats.update(X, Y)
+    >>> coef, alpha, gcv = ridge_gcv(stats)
+    >>> coef.shape, alpha.shape
+    ((5, 2), (2,))
     """
     alphas = np.asarray(DEFAULT_RIDGE_ALPHAS if alphas is None else alphas, float)
     n_inputs, n_outputs = stats.xty.shape
@@ -205,10 +241,21 @@ class LinearPath(nn.Module):
         y_location=None,
         y_scale=None,
     ) -> None:
-        """Set the path to the ridge solution ``coef`` (standardised units,
-        from :func:`ridge_gcv` on ``stats``), in the units of a network that
+        """Set the path to a ridge solution, in the units of a network that
         sees ``(x - x_location) / x_scale`` and predicts
-        ``(y - y_location) / y_scale`` (raw units when not given)."""
+        ``(y - y_location) / y_scale`` (raw units when not given).
+
+        Parameters
+        ----------
+        stats : RidgeStatistics
+            The statistics the solution was computed from.
+        coef : ndarray of shape (n_inputs, n_outputs)
+            The solution in standardised units, from :func:`ridge_gcv`.
+        x_location, x_scale : array-like of shape (n_inputs,), default=None
+            The network's input standardisation (none when None).
+        y_location, y_scale : array-like of shape (n_outputs,), default=None
+            The network's output standardisation (none when None).
+        """
         n_inputs, n_outputs = coef.shape
         sx = np.sqrt(np.clip(np.diag(stats.xtx), 0.0, None) / stats.count)
         sy = np.sqrt(np.clip(stats.yty, 0.0, None) / stats.count)

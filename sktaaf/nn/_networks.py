@@ -187,9 +187,16 @@ class _FeedForward(nn.Sequential):
                 output.linear.bias.zero_()
 
     def set_linear_path(self, stats, coef) -> None:
-        """Set the linear path to the ridge solution ``coef`` (standardised
-        units, from :func:`~sktaaf.nn.ridge_gcv` on ``stats``, a
-        :class:`~sktaaf.nn.RidgeStatistics`), in this network's units."""
+        """Set the linear path to a ridge solution, in this network's units.
+
+        Parameters
+        ----------
+        stats : RidgeStatistics
+            The statistics the solution was computed from.
+        coef : ndarray of shape (n_inputs, n_outputs)
+            The solution in standardised units, from
+            :func:`~sktaaf.nn.ridge_gcv` on ``stats``.
+        """
         if self.linear_path_mode is None:
             raise ValueError("set_linear_path needs a network with a linear_path.")
         scales = {}
