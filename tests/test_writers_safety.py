@@ -227,7 +227,7 @@ def test_deferred_errors_file_raises_on_close(tmp_path):
         file.close()
 
 
-def test_ctrl_c_is_held_back_from_the_library_then_raised(tmp_path):
+def test_ctrl_c_is_held_back_from_the_library_then_raised(tmp_path, ctrl_c_raises):
     import signal
 
     (tmp_path / "x").write_bytes(b"")
@@ -249,6 +249,8 @@ CTRL_C_SCRIPT = textwrap.dedent(
     import numpy as np, pandas as pd
     from sktaaf.datasets import load_gctx, write_gctx
 
+    # Python's Ctrl-C, even where the suite runs with SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     path = os.path.join(sys.argv[1], "out.gctx")
     rng = np.random.RandomState(0)
     frame = pd.DataFrame(rng.normal(size=(2000, 2000)).astype("f4"))
