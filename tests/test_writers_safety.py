@@ -135,10 +135,15 @@ READ_ONLY_SCRIPT = textwrap.dedent(
     import numpy as np, pandas as pd
     from sktaaf.datasets import write_gctx
 
+    frame = pd.DataFrame(np.eye(2), index=["s1", "s2"], columns=["g1", "g2"])
+    # Every module the writer imports lazily (h5py, ...), imported while root:
+    # the virtual environment may be in a folder that nobody cannot read.
+    warm = os.path.join(sys.argv[1], "warm.gctx")
+    write_gctx(warm, frame)
+    os.remove(warm)
     if os.geteuid() == 0:
         os.setuid(65534)  # root may write any file: run as nobody
     path = os.path.join(sys.argv[1], "out.gctx")
-    frame = pd.DataFrame(np.eye(2), index=["s1", "s2"], columns=["g1", "g2"])
     try:
         write_gctx(path, frame)
     except PermissionError as exc:
