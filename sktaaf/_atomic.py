@@ -178,11 +178,12 @@ def atomic_write(path, action: str = "write") -> Iterator[Path]:
     target, status = check_target(path, action)
     partial = None
     try:
-        partial, descriptor = _new_partial(target, status)
-        try:
-            _keep_owner_and_mode(descriptor, status)
-        finally:
-            os.close(descriptor)
+        with _ctrl_c_held():  # so that a created temporary file is always named
+            partial, descriptor = _new_partial(target, status)
+            try:
+                _keep_owner_and_mode(descriptor, status)
+            finally:
+                os.close(descriptor)
         yield partial
         _sync(partial)
         os.replace(partial, target)
@@ -192,7 +193,30 @@ def atomic_write(path, action: str = "write") -> Iterator[Path]:
         raise _write_error(exc, path, action) from exc
     finally:
         if partial is not None:
-            partial.unlink(missing_ok=True)
+            with _ctrl_c_held():
+                partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold Ctrl-C back for the block, then deliver it: a KeyboardInterrupt
+    cannot land between creating a file and recording its name. Only in the
+    main thread, where Python handles SIGINT, and only where a Python handler
+    is installed (an ignored SIGINT stays ignored)."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield
+        return
+    pressed = []
+    signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if pressed:
+            previous(signal.SIGINT, pressed[-1])
 
 
 @contextmanager
