@@ -6,20 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _standardize
-from ._disk import read_rows
 from .nn import RidgeStatistics, ridge_gcv
-
-
-def _rows(array, start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` of ``array`` as a dense 2-D array (a view where
-    it can be)."""
-    if isinstance(array, np.ndarray) and not isinstance(array, np.memmap):
-        chunk = array[start:stop]
-    elif sp.issparse(array):
-        chunk = array[start:stop].toarray()
-    else:
-        chunk = read_rows(array, start=start, stop=stop)
-    return chunk.reshape(len(chunk), -1)
 
 
 def ridge_statistics(X, y, sample_weight=None, train_rows=None) -> RidgeStatistics:
@@ -39,10 +26,14 @@ def ridge_statistics(X, y, sample_weight=None, train_rows=None) -> RidgeStatisti
         weight = np.where(kept, weight, 0.0)
     n_outputs = 1 if y.ndim == 1 else y.shape[1]
     stats = RidgeStatistics(X.shape[1], n_outputs)
-    chunk_rows = _standardize._CHUNK_ROWS  # read as the column statistics are
-    for start in range(0, n_samples, chunk_rows):
-        stop = min(start + chunk_rows, n_samples)
-        stats.update(_rows(X, start, stop), _rows(y, start, stop), weight[start:stop])
+    step = _standardize._CHUNK_ROWS  # read as the column statistics are
+    for start in range(0, n_samples, step):
+        stop = min(start + step, n_samples)
+        stats.update(
+            _standardize.chunk_rows(X, start, stop),
+            _standardize.chunk_rows(y, start, stop),
+            weight[start:stop],
+        )
     return stats
 
 

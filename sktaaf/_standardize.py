@@ -43,13 +43,7 @@ def column_statistics(array, sample_weight=None) -> tuple[np.ndarray, np.ndarray
     mean = np.zeros(n_columns, dtype=np.float64)
     sum_squares = np.zeros(n_columns, dtype=np.float64)
     for start in range(0, array.shape[0], _CHUNK_ROWS):
-        if isinstance(array, np.ndarray) and not isinstance(array, np.memmap):
-            chunk = array[start : start + _CHUNK_ROWS]  # a view, no copy
-        elif sp.issparse(array):  # one chunk dense at a time, as in training
-            chunk = array[start : start + _CHUNK_ROWS].toarray()
-        else:
-            chunk = read_rows(array, start=start, stop=start + _CHUNK_ROWS)
-        chunk = chunk.reshape(len(chunk), n_columns)
+        chunk = chunk_rows(array, start, start + _CHUNK_ROWS)
         if sample_weight is None:
             weight, chunk_count = None, len(chunk)
             chunk_mean = chunk.mean(axis=0, dtype=np.float64)
@@ -72,6 +66,20 @@ def column_statistics(array, sample_weight=None) -> tuple[np.ndarray, np.ndarray
     # The weighted (population) variance: divided by the weights' total,
     # whatever it is, so that only the relative weights matter.
     return _finish(mean, np.sqrt(sum_squares / (count or 1)))
+
+
+def chunk_rows(array, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of ``array`` (dense, CSR, memory map, h5py or
+    ColumnRows) as a dense 2-D array: a view of an in-memory array, one
+    chunk made dense at a time of a sparse one, a chunked read of data on
+    disk."""
+    if isinstance(array, np.ndarray) and not isinstance(array, np.memmap):
+        chunk = array[start:stop]  # a view, no copy
+    elif sp.issparse(array):  # one chunk dense at a time, as in training
+        chunk = array[start:stop].toarray()
+    else:
+        chunk = read_rows(array, start=start, stop=stop)
+    return chunk.reshape(len(chunk), -1)
 
 
 def _finish(mean: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

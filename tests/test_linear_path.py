@@ -237,7 +237,7 @@ def test_statistics_read_in_chunks(monkeypatch, tmp_path):
         return rows
 
     monkeypatch.setattr(_standardize, "_CHUNK_ROWS", 7)
-    monkeypatch.setattr("sktaaf._linear_path.read_rows", read_rows)
+    monkeypatch.setattr(_standardize, "read_rows", read_rows)  # the one reader
     chunked = ridge_statistics(np.load(tmp_path / "X.npy", mmap_mode="r"), Y)
     assert read and max(read) <= 7
     np.testing.assert_allclose(chunked.xty, whole.xty, rtol=1e-5, atol=1e-5)
