@@ -9,8 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import atomic_write
-
 PathLike = str | os.PathLike
 
 
@@ -71,9 +69,3 @@ def cast_checked(values: np.ndarray, dtype, source: str, where) -> np.ndarray:
             )
     return converted
 
-
-def atomic_path(path: Path, action: str = "write"):
-    """:func:`sktaaf._atomic.atomic_write` (kept under this name for the
-    writers of this subpackage): a temporary path next to ``path``, moved onto
-    it when the block succeeds."""
-    return atomic_write(path, action)

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._atomic import atomic_write
 from .._columns import ColumnRows
-from ._common import PathLike, _import, _read_errors, atomic_path, cast_checked
+from ._common import PathLike, _import, _read_errors, cast_checked
 from ._gctx import (
     _GCTX_COL_IDS,
     _GCTX_ERRORS,
@@ -51,12 +52,6 @@ _BLOCK_MULTIPLE = 4096
 _METADATA_BLOCK = 2**16
 # Plain progress lines: at most one per this many seconds (and one at the end).
 _PLAIN_EVERY_SECONDS = 30.0
-
-
-def _atomic_output(path: Path):
-    """The context that writes ``path`` under a temporary name beside it and
-    moves it into place on success (the package's atomic write)."""
-    return atomic_path(path)
 
 
 def _check_destination(source: Path, destination: Path) -> None:
@@ -439,7 +434,7 @@ def predict_gctx(
         meter = _Progress(n_samples, progress)
         with (
             _batch_size(model, batch_size),
-            _atomic_output(destination) as partial,
+            atomic_write(destination, "write the GCTX file") as partial,
             gctx_writer(partial, destination.name) as (out, raw),
         ):
             _write_metadata(out, "ROW", target_ids, rows, compression_level)
