@@ -76,8 +76,9 @@ def model(folder):
 
 
 def _expected(model, path):
-    X = load_gctx(path, LANDMARKS, target_ids=[]).X
-    return model.predict(pd.DataFrame(X, columns=LANDMARKS))
+    landmarks = list(model.feature_names_in_)
+    X = load_gctx(path, landmarks, target_ids=[]).X
+    return model.predict(pd.DataFrame(X, columns=landmarks))
 
 
 @pytest.mark.parametrize("chunk_size", [1, 10, 102, 103, 500, None])

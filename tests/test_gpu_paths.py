@@ -381,13 +381,23 @@ def test_cuda_predict_through_pinned_memory(monkeypatch, data):
 
 
 @pytest.mark.cuda
-def test_cuda_compile(data):
+def test_cuda_compile(data, tmp_path):
     X, y = data
-    est = DGEXRegressor(**FAST, device="cuda", compile=True).fit(X, y)
+    # No dropout: compiled code draws its dropout masks from another generator.
+    params = {**FAST, "dropout": 0.0, "device": "cuda"}
+    est = DGEXRegressor(**params, compile=True).fit(X, y)
     assert isinstance(est.net_.module_, OptimizedModule)
     assert next(est.module_.parameters()).is_cuda
-    reference = DGEXRegressor(**FAST, device="cuda").fit(X, y)
-    np.testing.assert_allclose(est.predict(X), reference.predict(X), atol=0.1)
+    # The compiled forward is the network's: its weights give the same
+    # predictions on the CPU.
+    est.save(tmp_path / "model.pt")
+    uncompiled = DGEXRegressor.load(tmp_path / "model.pt", device="cpu")
+    np.testing.assert_allclose(est.predict(X), uncompiled.predict(X), atol=1e-4)
+    # Training compiled learns as well as uncompiled (fused kernels round
+    # differently, and 30 epochs at lr 1e-2 carry the difference further than
+    # any fixed tolerance on the predictions).
+    reference = DGEXRegressor(**params).fit(X, y)
+    assert est.score(X, y) == pytest.approx(reference.score(X, y), abs=0.05)
 
 
 @pytest.mark.cuda
