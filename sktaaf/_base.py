@@ -35,6 +35,7 @@ from ._persistence import (
 )
 from ._progress import print_log, progress_callbacks
 from ._random import isolated_torch_rng
+from ._scores import validation_scores
 from ._sparse import check_not_anndata, dense_rows
 from ._standardize import column_statistics
 from ._state import (
@@ -223,6 +224,11 @@ class BaseNetworkRegressor(
                     net.callbacks_.append(("checkpoint", callback))
                 best, rng_state = self._train(net, data, state, device)
         self._set_fitted(net, device, best, rng_state)
+        if split is not None:  # each gene's scores on the held-out rows
+            self.target_scores_ = validation_scores(
+                self._predict_validated, X, y, split.valid_indices, sample_weight,
+                getattr(self, "target_names_", None),
+            )  # fmt: skip
         if getattr(net, "interrupted_", False):
             self._warn_interrupted()
         return self
@@ -247,9 +253,12 @@ class BaseNetworkRegressor(
             ) from exc
         return best_epoch(net), get_rng_state(device)
 
-    def _set_fitted(self, net, device: str, best: int, rng_state) -> None:
+    def _set_fitted(
+        self, net, device: str, best: int, rng_state, target_scores=None
+    ) -> None:
         """Set the fitted attributes of training: at the end of ``fit``, and
         of ``load``."""
+        self.target_scores_ = target_scores
         net.module_.eval()
         self.net_ = net
         self.module_ = unwrap_module(net.module_)
@@ -423,6 +432,12 @@ class BaseNetworkRegressor(
                 accept_sparse="csr",
             )
             dtype = X.dtype
+        y_pred = self._predict_validated(X).astype(dtype, copy=False)
+        y_pred = y_pred.ravel() if self._target_is_1d else y_pred
+        return predictions_frame(self, y_pred, frame_index) if as_frame else y_pred
+
+    def _predict_validated(self, X) -> np.ndarray:
+        """The float32 predictions (n_samples, n_outputs_) for validated ``X``."""
         y_pred = np.empty((X.shape[0], self.n_outputs_), dtype=np.float32)
         module = self.net_.module_  # compiled, with compile=True
         was_training = module.training
@@ -439,9 +454,7 @@ class BaseNetworkRegressor(
             ) from exc
         finally:
             module.train(was_training)
-        y_pred = y_pred.astype(dtype, copy=False)
-        y_pred = y_pred.ravel() if self._target_is_1d else y_pred
-        return predictions_frame(self, y_pred, frame_index) if as_frame else y_pred
+        return y_pred
 
     def _predict_into(self, y_pred, X, module) -> None:
         """Fill ``y_pred`` with the predictions of ``module`` for ``X``, batch

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ._base import BaseNetworkRegressor
 from ._columns import ColumnRows
 from ._disk import check_on_disk, is_on_disk
+from ._scores import combine_scores
 from ._sparse import check_not_anndata
 from ._targets import as_frame as predictions_frame
 from ._targets import set_target_names
@@ -61,6 +62,13 @@ class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     target_names_ : ndarray of shape (n_outputs_,)
         Names of the targets seen during fit, when ``y`` had them (a
         DataFrame's columns).
+    target_scores_ : pandas.DataFrame or None
+        Each target's validation ``"mae"`` and ``"r"``, from the blocks'
+        ``target_scores_`` put back in the target order (see
+        :attr:`TAAFRegressor.target_scores_ <sktaaf.TAAFRegressor>`). Each
+        block draws its own validation rows (from its own seed); ``attrs``
+        ``"n_samples"`` is the smallest block's count. None when a block's
+        estimator has none (``early_stopping=False``, or not a network).
 
     See Also
     --------
@@ -159,6 +167,14 @@ class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
                 y_block = ColumnRows(y, block) if streams else y[:, block]
             weights = {} if sample_weight is None else {"sample_weight": sample_weight}
             self.estimators_.append(estimator.fit(X, y_block, **weights))
+        self.target_scores_ = combine_scores(
+            [
+                getattr(estimator, "target_scores_", None)
+                for estimator in self.estimators_
+            ],
+            getattr(self, "target_names_", None),
+            self.n_outputs_,
+        )
         first = self.estimators_[0]
         self.n_features_in_ = first.n_features_in_
         if hasattr(first, "feature_names_in_"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from ._device import DEVICE_PATTERN
+from ._scores import check_encoded_scores
 
 #: Parameters that are objects of one training run (not of the model): not
 #: saved (a loaded model has them None), nor part of a checkpoint's identity.
@@ -113,7 +114,13 @@ def validate_metadata(metadata: dict, payload: dict, path) -> None:
             "None or a list of n_outputs_ str",
         ),
     }
-    optional = {"target_names_"}  # absent from files of earlier versions
+    checks["target_scores_"] = (
+        lambda value: check_encoded_scores(value, fitted.get("n_outputs_")),
+        "None or a dict of 'source', 'n_samples', and 'mae' and 'r' (n_outputs_ "
+        "finite numbers or null each)",
+    )
+    # absent from files of earlier versions
+    optional = {"target_names_", "target_scores_"}
     for field, (is_valid, expected) in checks.items():
         if field in optional and field not in fitted:
             continue

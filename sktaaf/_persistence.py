@@ -42,6 +42,7 @@ from ._model_file import (
     validate_metadata,
 )
 from ._random import isolated_torch_rng
+from ._scores import decode_scores, encode_scores
 from ._state import TrainingState, digest
 from ._version import __version__
 from .exceptions import (
@@ -291,6 +292,8 @@ def save_estimator(estimator, path, gene_symbols=None) -> None:
         estimator.net_, estimator._rng_state, estimator.best_epoch_, complete=True
     )
     metadata = model_metadata(estimator, estimator.device_)
+    scores = encode_scores(getattr(estimator, "target_scores_", None))
+    metadata["fitted"]["target_scores_"] = scores
     if gene_symbols is not None:
         metadata[GENE_SYMBOLS_FIELD] = gene_symbols
     write_model(path, metadata, state)
@@ -446,7 +449,12 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
         ) from exc
     net = estimator._build_net(module, device, generator=torch.Generator())
     state.apply(net)
-    estimator._set_fitted(net, device, state.best_epoch, state.rng_state)
+    scores = decode_scores(  # older files have none
+        fitted.get("target_scores_"),
+        getattr(estimator, "target_names_", None),
+        estimator.n_outputs_,
+    )
+    estimator._set_fitted(net, device, state.best_epoch, state.rng_state, scores)
     return estimator
 
 

@@ -47,6 +47,7 @@ UTILITY_MODULES = {
     "sktaaf._model_file",
     "sktaaf._persistence",
     "sktaaf._random",
+    "sktaaf._scores",
     "sktaaf._state",
     "sktaaf._version",
     "sktaaf.exceptions",

@@ -16,6 +16,8 @@ instead, which the estimators stream chunk by chunk for data larger than
 memory; :func:`predict_gctx` infers genes from one GCTX file into another a
 chunk of samples at a time. :func:`anndata_to_frames` splits a single-cell
 ``AnnData`` into landmark and target frames (the ``anndata`` extra).
+:func:`inference_row_metadata` gives the row metadata of inferred genes from a
+model's per-gene validation scores.
 :func:`load_real_example` loads a small real data set through the package
 that ships it (the ``real`` extra): single-cell sets from scanpy or celltypist
 (also :func:`load_single_cell_example`), bulk microarray sets with L1000
@@ -29,6 +31,7 @@ from ._gctx import load_gctx, open_gctx, write_gctx
 from ._gctx_stream import predict_gctx
 from ._hdf import load_hdf, load_hdf_pair
 from ._ids import split_landmarks
+from ._inference import inference_row_metadata
 from ._landmarks import l1000_landmark_ids, load_l1000_landmarks, map_landmark_ids
 from ._npy import load_npy
 from ._real import REAL_EXAMPLES, load_real_example
@@ -52,6 +55,7 @@ __all__ = [
     "load_npy",
     "load_real_example",
     "load_single_cell_example",
+    "inference_row_metadata",
     "make_expression",
     "split_landmarks",
     "write_gct",
