@@ -16,18 +16,34 @@ file).
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
+import logging
 import numbers
 import warnings
 from pathlib import Path
 
 from ._atomic import atomic_write, check_target
+from ._version import __version__
 
 __all__ = ["to_onnx", "to_torchscript"]
 
 #: Names of the graph's input and output (ONNX ``input_names``/``output_names``).
 INPUT_NAME = "landmarks"
 OUTPUT_NAME = "targets"
+#: The keys :func:`to_onnx` writes into the model's ``metadata_props``.
+METADATA_KEYS = (
+    "sktaaf.estimator",
+    "sktaaf.landmark_ids",
+    "sktaaf.target_ids",
+    "sktaaf.standardize",
+    "sktaaf.versions",
+)
+# What torch's ONNX exporter logs, at WARNING level, about operators of
+# torchvision (which sktaaf's networks never use) when torchvision is absent.
+_TORCHVISION_LOGGER = "torch.onnx._internal.exporter._registration"
+_TORCHVISION_MESSAGE = "torchvision is not installed. Skipping "
 
 
 def _export_module(estimator):
@@ -143,6 +159,30 @@ def to_onnx(estimator, path, *, opset_version: int | None = None, dynamo=None) -
     ``("batch", n_outputs_)``); run it with ONNX Runtime or any ONNX runtime,
     without Python or sktaaf. Needs the ``onnx`` extra (onnx and onnxscript).
 
+    The file says which genes it maps, in its ``metadata_props`` (read with
+    ``onnx.load(path).metadata_props``, or ONNX Runtime's
+    ``session.get_modelmeta().custom_metadata_map``); each value is a JSON
+    string:
+
+    ``sktaaf.estimator``
+        The estimator's class name, e.g. ``"TAAFRegressor"``.
+    ``sktaaf.landmark_ids``
+        The landmark ids in the order of the input's columns
+        (``feature_names_in_``); ``null`` when ``X`` had no column names.
+    ``sktaaf.target_ids``
+        The target ids in the order of the output's columns
+        (``target_names_``); ``null`` when ``y`` had none.
+    ``sktaaf.standardize``
+        Whether the network standardises its inputs and outputs inside the
+        graph (``standardize``); either way, the graph takes and returns
+        values in the data's own units.
+    ``sktaaf.versions``
+        ``{"sktaaf": ..., "torch": ...}``, the versions that exported it.
+
+    PyTorch's exporter notes that torchvision is not installed (its
+    operators are not needed here): those log lines are dropped, nothing
+    else.
+
     Parameters
     ----------
     estimator : TAAFRegressor or DGEXRegressor
@@ -196,9 +236,58 @@ def to_onnx(estimator, path, *, opset_version: int | None = None, dynamo=None) -
         output_names=[OUTPUT_NAME],
         opset_version=opset_version,
     )
+    metadata = onnx_metadata(estimator)
     with atomic_write(path, "export to") as partial:
         _export_onnx(torch, module, dummy, partial, options, dynamo)
+        _add_metadata(partial, metadata)
     return path
+
+
+def onnx_metadata(estimator) -> dict[str, str]:
+    """The ``metadata_props`` :func:`to_onnx` writes for ``estimator``: each
+    value a JSON string (see :func:`to_onnx`)."""
+    import torch
+
+    names = getattr(estimator, "feature_names_in_", None)
+    targets = getattr(estimator, "target_names_", None)
+    values = {
+        "sktaaf.estimator": type(estimator).__name__,
+        "sktaaf.landmark_ids": None if names is None else [str(n) for n in names],
+        "sktaaf.target_ids": None if targets is None else [str(n) for n in targets],
+        "sktaaf.standardize": bool(getattr(estimator, "standardize", False)),
+        "sktaaf.versions": {"sktaaf": __version__, "torch": torch.__version__},
+    }
+    return {key: json.dumps(value) for key, value in values.items()}
+
+
+def _add_metadata(path: Path, metadata: dict[str, str]) -> None:
+    """Write ``metadata`` into the ``metadata_props`` of the ONNX file at
+    ``path`` (keeping any entry the exporter wrote under other keys)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    props = {entry.key: entry.value for entry in model.metadata_props}
+    props.update(metadata)
+    onnx.helper.set_model_props(model, props)
+    onnx.save(model, str(path))
+
+
+class _DropTorchvisionNotes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_TORCHVISION_MESSAGE)
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Drop the exporter's log lines about torchvision's operators, which no
+    sktaaf network uses, while it runs; every other line stays."""
+    logger = logging.getLogger(_TORCHVISION_LOGGER)
+    note = _DropTorchvisionNotes()
+    logger.addFilter(note)
+    try:
+        yield
+    finally:
+        logger.removeFilter(note)
 
 
 def _export_onnx(torch, module, dummy, partial: Path, options: dict, dynamo) -> None:
@@ -230,7 +319,7 @@ def _export_dynamo(torch, module, dummy, path: Path, options: dict) -> None:
     import onnxscript  # noqa: F401  (a clear ImportError before torch's)
 
     batch = torch.export.Dim("batch")
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _quiet_exporter():
         warnings.simplefilter("ignore", FutureWarning)  # torch's internals
         program = torch.onnx.export(
             module,

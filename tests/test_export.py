@@ -1,11 +1,13 @@
 """sktaaf.export: ONNX and TorchScript files that compute what predict does."""
 
+import json
 import warnings
 
 import numpy as np
 import pytest
 import torch
 
+import sktaaf
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
 from sktaaf.export import to_onnx, to_torchscript
 
@@ -67,6 +69,48 @@ def test_onnx_legacy_exporter_matches_predict(fitted, tmp_path):
     for batch in (X, X[:1], X[:37]):
         out = _run_onnx(path, batch)
         np.testing.assert_allclose(out, model.predict(batch), rtol=1e-5, atol=1e-5)
+
+
+def _metadata(path) -> dict:
+    import onnx
+
+    props = onnx.load(str(path)).metadata_props
+    return {entry.key: json.loads(entry.value) for entry in props}
+
+
+@pytest.mark.parametrize("dynamo", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_onnx_metadata_names_the_genes_and_versions(dynamo, tmp_path, capfd):
+    pd = pytest.importorskip("pandas")
+    _onnxruntime()
+    X, y = _data()
+    X = pd.DataFrame(X, columns=[f"LM{i}" for i in range(X.shape[1])])
+    y = pd.DataFrame(y, columns=[f"T{i}" for i in range(y.shape[1])])
+    model = TAAFRegressor(**FAST, standardize=True).fit(X, y)
+    capfd.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no stray warnings
+        path = to_onnx(model, tmp_path / "model.onnx", dynamo=dynamo)
+    assert "torchvision" not in capfd.readouterr().err
+    metadata = _metadata(path)
+    assert metadata == {
+        "sktaaf.estimator": "TAAFRegressor",
+        "sktaaf.landmark_ids": list(X.columns),
+        "sktaaf.target_ids": list(y.columns),
+        "sktaaf.standardize": True,
+        "sktaaf.versions": {"sktaaf": sktaaf.__version__, "torch": torch.__version__},
+    }
+    np.testing.assert_allclose(
+        _run_onnx(path, X.to_numpy()), model.predict(X), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_onnx_metadata_without_names(fitted, tmp_path):
+    _onnxruntime()
+    model, _ = fitted
+    metadata = _metadata(to_onnx(model, tmp_path / "model.onnx", dynamo=False))
+    assert metadata["sktaaf.landmark_ids"] is None
+    assert metadata["sktaaf.target_ids"] is None
+    assert metadata["sktaaf.standardize"] is bool(model.standardize)
 
 
 @pytest.mark.slow
