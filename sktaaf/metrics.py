@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import ArrayLike
 from sklearn.metrics import get_scorer, make_scorer
 from sklearn.utils import gen_batches
@@ -42,12 +43,18 @@ _MAX_BLOCK_MIB = 128
 
 
 def _check_per_gene_targets(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``y_true`` and ``y_pred`` and return them as 2-D float arrays."""
+    """Validate ``y_true`` and ``y_pred`` and return them as 2-D float arrays,
+    or CSC matrices when sparse (a SciPy sparse matrix, or a DataFrame whose
+    columns are all sparse)."""
     check_consistent_length(y_true, y_pred)
     arrays = []
     for name, values in (("y_true", y_true), ("y_pred", y_pred)):
         values = check_array(
-            values, ensure_2d=False, dtype=(np.float64, np.float32), input_name=name
+            values,
+            ensure_2d=False,
+            dtype=(np.float64, np.float32),
+            accept_sparse="csc",  # cheap column blocks
+            input_name=name,
         )
         arrays.append(values.reshape(len(values), -1) if values.ndim == 1 else values)
     y_true, y_pred = arrays
@@ -67,14 +74,27 @@ def _column_blocks(n_samples: int, n_columns: int):
     return gen_batches(n_columns, n_block)
 
 
+def _dense_columns(values, block: slice) -> np.ndarray:
+    """Columns ``block`` of an array or a CSC matrix, as a dense array: a
+    sparse matrix is made dense one block of columns at a time."""
+    if sp.issparse(values):
+        return values[:, block].toarray()
+    return values[:, block]
+
+
 def per_gene_mae(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
     """Mean absolute error of every target gene.
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,) or (n_samples, n_targets)
-        True expression; a pandas DataFrame or Series works too.
-    y_pred : array-like of shape (n_samples,) or (n_samples, n_targets)
+    y_true : {array-like, sparse matrix} of shape (n_samples,) or \
+            (n_samples, n_targets)
+        True expression; a pandas DataFrame or Series works too. A SciPy
+        sparse matrix, or a DataFrame of sparse columns (as
+        :func:`~sktaaf.datasets.anndata_to_frames` returns for sparse
+        single-cell data), is made dense one block of columns at a time.
+    y_pred : {array-like, sparse matrix} of shape (n_samples,) or \
+            (n_samples, n_targets)
         Inferred expression.
 
     Returns
@@ -100,9 +120,8 @@ def per_gene_mae(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
     y_true, y_pred = _check_per_gene_targets(y_true, y_pred)
     mae = np.empty(y_true.shape[1])
     for block in _column_blocks(*y_true.shape):
-        mae[block] = np.mean(
-            np.abs(y_true[:, block] - y_pred[:, block]), axis=0, dtype=np.float64
-        )
+        true, pred = _dense_columns(y_true, block), _dense_columns(y_pred, block)
+        mae[block] = np.mean(np.abs(true - pred), axis=0, dtype=np.float64)
     return labelled(mae, genes)
 
 
@@ -111,9 +130,14 @@ def per_gene_pearson(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,) or (n_samples, n_targets)
-        True expression; a pandas DataFrame or Series works too.
-    y_pred : array-like of shape (n_samples,) or (n_samples, n_targets)
+    y_true : {array-like, sparse matrix} of shape (n_samples,) or \
+            (n_samples, n_targets)
+        True expression; a pandas DataFrame or Series works too. A SciPy
+        sparse matrix, or a DataFrame of sparse columns (as
+        :func:`~sktaaf.datasets.anndata_to_frames` returns for sparse
+        single-cell data), is made dense one block of columns at a time.
+    y_pred : {array-like, sparse matrix} of shape (n_samples,) or \
+            (n_samples, n_targets)
         Inferred expression.
 
     Returns
@@ -144,8 +168,9 @@ def per_gene_pearson(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
     y_true, y_pred = _check_per_gene_targets(y_true, y_pred)
     r = np.empty(y_true.shape[1])
     for block in _column_blocks(*y_true.shape):
-        true = y_true[:, block].astype(np.float64)
-        pred = y_pred[:, block].astype(np.float64)
+        true_block = _dense_columns(y_true, block)
+        pred_block = _dense_columns(y_pred, block)
+        true, pred = true_block.astype(np.float64), pred_block.astype(np.float64)
         # Scale each column by a power of two to a maximum near 1: exact, so r
         # is unchanged, but the sums of squares below neither overflow (values
         # beyond ~1e154) nor underflow (below ~1e-154).
@@ -159,8 +184,8 @@ def per_gene_pearson(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
         scale *= np.sqrt(np.einsum("ij,ij->j", pred, pred))
         # Exactly constant columns: centring may leave rounding noise behind,
         # which would give a meaningless r rather than a zero variance.
-        undefined = (scale == 0) | is_constant(y_true[:, block])
-        undefined |= is_constant(y_pred[:, block])
+        undefined = (scale == 0) | is_constant(true_block)
+        undefined |= is_constant(pred_block)
         np.divide(covariance, scale, out=covariance, where=~undefined)
         covariance[undefined] = np.nan
         r[block] = np.clip(covariance, -1, 1)

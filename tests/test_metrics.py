@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from scipy.stats import pearsonr
 from sklearn import config_context
@@ -67,6 +68,39 @@ def test_column_blocks_give_the_same_values(targets):
         blocked[0], per_gene_pearson(y_true, y_pred), rtol=1e-12, atol=1e-12
     )
     assert_allclose(blocked[1], per_gene_mae(y_true, y_pred), rtol=1e-12, atol=1e-12)
+
+
+def test_sparse_truth_is_densified_one_column_block_at_a_time(
+    targets, monkeypatch, no_warnings
+):
+    """Single-cell truth comes sparse (a SciPy matrix, or a DataFrame of sparse
+    columns): the same values, made dense a block of columns at a time."""
+    y_true, y_pred = targets
+    y_true = np.where(y_true > 0.3, y_true, 0.0)  # mostly zeros
+    y_true[:, 2] = 0.0  # an all-zero gene: r undefined
+    expected = per_gene_pearson(y_true, y_pred), per_gene_mae(y_true, y_pred)
+    widths = []
+    toarray = sp.csc_matrix.toarray
+
+    def recording(self, *args, **kwargs):
+        widths.append(self.shape[1])
+        return toarray(self, *args, **kwargs)
+
+    monkeypatch.setattr(sp.csc_matrix, "toarray", recording)
+    frame = pd.DataFrame.sparse.from_spmatrix(
+        sp.csr_matrix(y_true), columns=[f"g{j}" for j in range(7)]
+    )
+    for truth in (sp.csr_matrix(y_true), sp.csc_matrix(y_true), frame):
+        with config_context(working_memory=0.004):  # a couple of columns
+            r, mae = per_gene_pearson(truth, y_pred), per_gene_mae(truth, y_pred)
+        assert_allclose(r, expected[0], rtol=1e-12, atol=1e-12)
+        assert_allclose(mae, expected[1], rtol=1e-12, atol=1e-12)
+    assert list(r.index) == list(frame.columns)  # labelled by the genes
+    assert np.isnan(r["g2"])
+    assert widths and max(widths) < 7
+    assert mean_per_gene_pearson(sp.csr_matrix(y_true), y_pred) == pytest.approx(
+        np.nanmean(expected[0])
+    )
 
 
 def test_constant_columns_give_nan_silently(targets, no_warnings):

@@ -11,6 +11,7 @@ import sktaaf._standardize
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
 from sktaaf._standardize import column_statistics
 from sktaaf.datasets import anndata_to_frames
+from sktaaf.metrics import per_gene_mae, per_gene_pearson
 
 FAST = {"hidden_layer_sizes": (8,), "max_epochs": 2, "random_state": 0}
 
@@ -151,6 +152,36 @@ def test_backed_anndata(sparse, tmp_path):
     # views of arrays and sparse matrices are arrays and matrices
     view = adata[:20]
     TAAFRegressor(**FAST).fit(view.X, np.zeros((20, 2), dtype=np.float32))
+
+
+def test_anndata_to_frames_reads_raw():
+    """adata.raw holds the genes and values from before filtering and
+    scaling: use_raw=True reads them, its sparse frames train and score."""
+    adata, matrix = _adata(sparse=True)
+    adata.raw = adata  # the full, unscaled matrix
+    scaled = adata[:, ["G0", "G3", "G7", "G8"]].copy()
+    scaled.X = np.asarray(scaled.X.todense()) * 100.0
+    data = anndata_to_frames(
+        scaled, ["G3", "G0"], target_ids=["G1", "G9"], use_raw=True
+    )
+    assert_array_equal(data.X.to_numpy(np.float32), matrix[:, [3, 0]])
+    assert_array_equal(data.y.to_numpy(np.float32), matrix[:, [1, 9]])
+    assert all(isinstance(t, pd.SparseDtype) for t in data.y.dtypes)
+    model = TAAFRegressor(**FAST).fit(data.X, data.y)
+    y_pred = model.predict(data.X, as_frame=True)
+    dense = data.y.sparse.to_dense()
+    assert_allclose(per_gene_pearson(data.y, y_pred), per_gene_pearson(dense, y_pred))
+    assert_allclose(per_gene_mae(data.y, y_pred), per_gene_mae(dense, y_pred))
+    assert list(per_gene_mae(data.y, y_pred).index) == ["G1", "G9"]
+    with pytest.raises(ValueError, match="adata.raw is not a layer: use_raw=True"):
+        anndata_to_frames(scaled, ["G3"], layer="raw")
+    with pytest.raises(ValueError, match="cannot be combined with layer"):
+        anndata_to_frames(scaled, ["G3"], layer="log1p", use_raw=True)
+    no_raw, _ = _adata(sparse=True)
+    with pytest.raises(ValueError, match=r"adata.raw is None"):
+        anndata_to_frames(no_raw, ["G3"], use_raw=True)
+    with pytest.raises(ValueError, match="has no adata.raw either"):
+        anndata_to_frames(no_raw, ["G3"], layer="raw")
 
 
 def test_anndata_to_frames_errors():

@@ -23,12 +23,52 @@ def _frame(matrix, index, columns):
     )
 
 
+def _matrix(adata, layer, use_raw: bool):
+    """The expression matrix to read, and its genes' names."""
+    if use_raw not in (True, False):
+        raise ValueError(f"use_raw must be True or False; got {use_raw!r}.")
+    has_raw = adata.raw is not None
+    if use_raw:
+        if layer is not None:
+            raise ValueError(
+                f"use_raw=True reads adata.raw.X; it cannot be combined with "
+                f"layer={layer!r} (use one or the other)."
+            )
+        if not has_raw:
+            raise ValueError(
+                "use_raw=True reads adata.raw, but this AnnData has none "
+                "(adata.raw is None); read adata.X (use_raw=False) or a layer "
+                f"(its layers are {sorted(adata.layers)})."
+            )
+        return adata.raw.X, adata.raw.var_names
+    if layer is None:
+        matrix = adata.X
+    elif layer in adata.layers:
+        matrix = adata.layers[layer]
+    else:
+        raw_hint = (
+            "; adata.raw is not a layer: use_raw=True reads it"
+            if has_raw
+            else "; this AnnData has no adata.raw either"
+            if layer == "raw"
+            else ""
+        )
+        raise ValueError(
+            f"layer={layer!r} is not a layer of the AnnData; its layers are "
+            f"{sorted(adata.layers)} (layer=None reads adata.X{raw_hint})."
+        )
+    if matrix is None:
+        raise ValueError("The AnnData has no expression matrix (adata.X is None).")
+    return matrix, adata.var_names
+
+
 def anndata_to_frames(
     adata,
     landmark_ids: ArrayLike,
     *,
     target_ids: ArrayLike | None = None,
     layer: str | None = None,
+    use_raw: bool = False,
 ) -> Bunch:
     """Split an ``AnnData`` into landmark (``X``) and target (``y``) frames.
 
@@ -58,6 +98,11 @@ def anndata_to_frames(
         every gene that is not a landmark, in ``var_names``' order.
     layer : str, default=None
         The layer of ``adata.layers`` to read; None reads ``adata.X``.
+    use_raw : bool, default=False
+        Read ``adata.raw`` (its ``X`` and ``var_names``) instead: scanpy
+        keeps there the expression as it was before genes were filtered or
+        values scaled (``adata.raw = adata`` before ``sc.pp.scale``), often
+        the values to infer. Cannot be combined with ``layer``.
 
     Returns
     -------
@@ -72,7 +117,8 @@ def anndata_to_frames(
     TypeError
         If ``adata`` is not an AnnData.
     ValueError
-        If a gene is not among ``var_names``, or ``layer`` is not a layer.
+        If a gene is not among ``var_names``, ``layer`` is not a layer, or
+        ``use_raw=True`` and ``adata.raw`` is None.
 
     Examples
     --------
@@ -88,18 +134,8 @@ def anndata_to_frames(
         raise TypeError(
             f"adata must be an anndata.AnnData; got {type(adata).__name__}."
         )
-    if layer is None:
-        matrix = adata.X
-    elif layer in adata.layers:
-        matrix = adata.layers[layer]
-    else:
-        raise ValueError(
-            f"layer={layer!r} is not a layer of the AnnData; its layers are "
-            f"{sorted(adata.layers)} (layer=None reads adata.X)."
-        )
-    if matrix is None:
-        raise ValueError("The AnnData has no expression matrix (adata.X is None).")
-    gene_ids = _as_ids(adata.var_names, "adata.var_names")
+    matrix, var_names = _matrix(adata, layer, use_raw)
+    gene_ids = _as_ids(var_names, f"adata.{'raw.' if use_raw else ''}var_names")
     sample_ids = _as_ids(adata.obs_names, "adata.obs_names", unique=False)
     landmarks, targets, landmark_ids, target_ids = _resolve_genes(
         gene_ids, landmark_ids, target_ids
