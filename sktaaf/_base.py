@@ -187,7 +187,7 @@ class BaseNetworkRegressor(
         if self.accelerator is not None:  # processes must draw alike
             random_state = shared_random_state(self.accelerator, random_state)
         rng = check_random_state(random_state)
-        n_samples = X.shape[0]
+        n_samples = self.n_samples_fit_ = X.shape[0]
         split = self._validation_split(n_samples, rng) if self.early_stopping else None
         check_split_weights(split, sample_weight, self.validation_fraction)
         torch_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))

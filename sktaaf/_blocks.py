@@ -55,6 +55,9 @@ class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         The target columns of each block.
     n_features_in_ : int
         Number of features seen during fit.
+    n_samples_fit_ : int
+        Number of samples seen during fit, when the block estimators record
+        it (the network estimators do).
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features seen during fit, when ``X`` had them.
     n_outputs_ : int
@@ -177,6 +180,8 @@ class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         )
         first = self.estimators_[0]
         self.n_features_in_ = first.n_features_in_
+        if hasattr(first, "n_samples_fit_"):
+            self.n_samples_fit_ = first.n_samples_fit_
         if hasattr(first, "feature_names_in_"):
             self.feature_names_in_ = first.feature_names_in_
         return self

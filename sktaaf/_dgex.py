@@ -90,6 +90,9 @@ class DGEXRegressor(BaseNetworkRegressor):
         The device the model was trained on and predicts on.
     n_features_in_ : int
         Number of features seen during fit.
+    n_samples_fit_ : int
+        Number of samples of the last ``fit`` (its training and validation
+        rows together). Saved in model files (absent from older ones).
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features seen during fit, when ``X`` had string column
         names (a pandas DataFrame).

@@ -114,13 +114,17 @@ def validate_metadata(metadata: dict, payload: dict, path) -> None:
             "None or a list of n_outputs_ str",
         ),
     }
+    checks["n_samples_fit_"] = (
+        lambda value: value is None or _is_count(value, 1),
+        f"None or an int in [1, {MAX_COUNT}]",
+    )
     checks["target_scores_"] = (
         lambda value: check_encoded_scores(value, fitted.get("n_outputs_")),
         "None or a dict of 'source', 'n_samples', and 'mae' and 'r' (n_outputs_ "
         "finite numbers or null each)",
     )
     # absent from files of earlier versions
-    optional = {"target_names_", "target_scores_"}
+    optional = {"target_names_", "target_scores_", "n_samples_fit_"}
     for field, (is_valid, expected) in checks.items():
         if field in optional and field not in fitted:
             continue

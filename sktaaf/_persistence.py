@@ -256,6 +256,7 @@ def model_metadata(estimator, device: str) -> dict:
             "n_outputs_": estimator.n_outputs_,
             "target_names_": None if targets is None else targets.tolist(),
             "target_is_1d": estimator._target_is_1d,
+            "n_samples_fit_": getattr(estimator, "n_samples_fit_", None),
             "device_": device,
         },
     }
@@ -438,6 +439,8 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     if fitted.get("target_names_") is not None:  # older files lack it
         estimator.target_names_ = np.asarray(fitted["target_names_"], object)
     estimator._target_is_1d = fitted["target_is_1d"]
+    if fitted.get("n_samples_fit_") is not None:  # older files lack it
+        estimator.n_samples_fit_ = fitted["n_samples_fit_"]
     module = _network_for(estimator, payload["module"], device, path)
     state = TrainingState.from_payload(payload, metadata, repr(str(path)))
     try:

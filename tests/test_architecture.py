@@ -44,6 +44,7 @@ UTILITY_MODULES = {
     "sktaaf._disk",
     "sktaaf._docstrings",
     "sktaaf._malloc",
+    "sktaaf._model_card",
     "sktaaf._model_file",
     "sktaaf._persistence",
     "sktaaf._random",
