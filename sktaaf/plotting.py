@@ -1,4 +1,5 @@
-"""Plots of training, per-gene errors, TAAF parameters and inferred genes.
+"""Plots of training, per-gene errors and scores, TAAF parameters and inferred
+genes.
 
 Each function draws on a matplotlib :class:`~matplotlib.axes.Axes` (a new
 figure when ``ax`` is None) and returns the Axes it drew on, to be styled or
@@ -20,6 +21,7 @@ __all__ = [
     "plot_measured_vs_inferred",
     "plot_per_gene_error",
     "plot_taaf_parameters",
+    "plot_target_scores",
 ]
 
 #: The four parameters of a TAAF, in the order of f(x) = alpha g(beta x + gamma)
@@ -371,4 +373,93 @@ def plot_measured_vs_inferred(y_true, y_pred, genes, ax=None):
     ax.set_xlabel("measured expression")
     ax.set_ylabel("inferred expression")
     ax.legend(fontsize="small")
+    return ax
+
+
+#: What :func:`plot_target_scores` can draw, and the axis label of each.
+_SCORE_LABELS = {
+    "r": "validation Pearson r (measured vs inferred)",
+    "mae": "validation MAE",
+}
+
+
+def plot_target_scores(estimator_or_scores, ax=None, *, score="r", bins=40):
+    """Histogram of how well each target gene is inferred.
+
+    Inferred genes differ widely in quality; this draws the distribution of
+    each gene's validation score from ``target_scores_`` (Pearson r between
+    measured and inferred expression by default, or the MAE), with a dashed
+    line at the median. The title gives the number of genes and the median;
+    genes whose r is undefined (constant on the validation rows) are left
+    out, and counted in the title.
+
+    Parameters
+    ----------
+    estimator_or_scores : estimator, Pipeline or DataFrame
+        A fitted :class:`~sktaaf.TAAFRegressor`, :class:`~sktaaf.DGEXRegressor`
+        or :class:`~sktaaf.TargetBlockRegressor` (or a pipeline ending in
+        one) fitted with early stopping, or its ``target_scores_``.
+    ax : matplotlib.axes.Axes, default=None
+        Where to draw; a new figure when None.
+    score : {"r", "mae"}, default="r"
+        Which score to draw.
+    bins : int, default=40
+        Number of histogram bins.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Raises
+    ------
+    ValueError
+        If the estimator has no scores (fitted with ``early_stopping=False``),
+        or ``score`` is neither ``"r"`` nor ``"mae"``.
+
+    See Also
+    --------
+    sktaaf.datasets.inference_row_metadata : The same scores as row metadata.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sktaaf import TAAFRegressor
+    >>> from sktaaf.datasets import make_expression
+    >>> from sktaaf.plotting import plot_target_scores
+    >>> X, y = make_expression(n_samples=200, n_landmarks=8, n_targets=30,
+    ...                        random_state=0)
+    >>> model = TAAFRegressor(hidden_layer_sizes=(16,), max_epochs=5,
+    ...                       random_state=0).fit(X, y)
+    >>> ax = plot_target_scores(model)
+    >>> ax.get_title().split(",")[0]
+    '30 genes'
+    """
+    if score not in _SCORE_LABELS:
+        raise ValueError(f"score must be 'r' or 'mae'; got {score!r}.")
+    source = _final_step(estimator_or_scores)
+    scores = getattr(source, "target_scores_", source)
+    if scores is None or not hasattr(scores, "columns") or score not in scores:
+        raise ValueError(
+            "plot_target_scores expects an estimator fitted with early stopping "
+            "(whose target_scores_ holds each gene's validation scores) or its "
+            f"target_scores_; got {type(estimator_or_scores).__name__} without "
+            "scores (early_stopping=False keeps none)."
+        )
+    values = scores[score].to_numpy(dtype=np.float64)
+    defined = values[~np.isnan(values)]
+    ax = _new_axes(ax)
+    ax.hist(defined, bins=bins, range=(-1, 1) if score == "r" else None)
+    title = f"{len(values)} genes"
+    if defined.size:
+        median = float(np.median(defined))
+        ax.axvline(median, color="k", ls="--", lw=1, label=f"median {median:.3g}")
+        ax.legend()
+        title += f", median {score} {median:.3g}"
+    if defined.size < values.size:
+        title += f" ({values.size - defined.size} undefined)"
+    ax.set_title(title)
+    ax.set_xlabel(_SCORE_LABELS[score])
+    ax.set_ylabel("genes")
     return ax

@@ -19,6 +19,7 @@ from sktaaf.plotting import (  # noqa: E402
     plot_measured_vs_inferred,
     plot_per_gene_error,
     plot_taaf_parameters,
+    plot_target_scores,
 )
 
 
@@ -130,3 +131,25 @@ def test_missing_matplotlib_is_a_clear_import_error(taaf, monkeypatch):
         plot_learning_curves(taaf)
     with pytest.raises(ImportError, match="pip install matplotlib"):
         plot_taaf_parameters(taaf)
+
+
+def test_target_scores_histogram(taaf, data):
+    scores = taaf.target_scores_
+    ax = plot_target_scores(taaf)
+    heights = [patch.get_height() for patch in ax.patches]
+    assert sum(heights) == len(scores)
+    [median] = ax.get_lines()
+    assert median.get_xdata()[0] == pytest.approx(scores["r"].median())
+    assert ax.get_title().startswith(f"{len(scores)} genes, median r")
+    ax = plot_target_scores(scores, score="mae", bins=5)
+    assert len(ax.patches) == 5
+    assert "MAE" in ax.get_xlabel()
+    with_flat = scores.copy()
+    with_flat.loc[with_flat.index[0], "r"] = np.nan
+    assert "(1 undefined)" in plot_target_scores(with_flat).get_title()
+    X, y = data
+    no_scores = TAAFRegressor(**{**FAST, "max_epochs": 2, "early_stopping": False})
+    with pytest.raises(ValueError, match="early_stopping=False"):
+        plot_target_scores(no_scores.fit(X, y))
+    with pytest.raises(ValueError, match="score must be"):
+        plot_target_scores(taaf, score="R2")
