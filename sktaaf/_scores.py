@@ -171,11 +171,14 @@ def combine_scores(parts, names, n_outputs: int):
 
 
 def _json_numbers(values) -> list:
-    return [None if math.isnan(value) else float(value) for value in values]
+    """Numbers for JSON: NaN (undefined r) and infinities (a diverged
+    prediction's error) as null."""
+    return [float(value) if math.isfinite(value) else None for value in values]
 
 
 def encode_scores(scores) -> dict | None:
-    """``target_scores_`` as a JSON-able dict of a model file (NaN as null)."""
+    """``target_scores_`` as a JSON-able dict of a model file (non-finite
+    values as null, read back as NaN)."""
     if scores is None:
         return None
     return {
