@@ -26,6 +26,7 @@ import numpy as np
 from ..exceptions import TrainingInterruptedWarning
 from ._errors import UsageError
 from ._genes import genes_file
+from ._match import hinting, match_landmarks
 from ._model import estimators
 from ._paths import check_output, os_error_message
 from ._profiles import (
@@ -35,7 +36,6 @@ from ._profiles import (
     open_profiles,
     read_id_list,
 )
-from ._match import hinting, match_landmarks
 
 __all__ = ["run"]
 
@@ -73,8 +73,7 @@ def _seed(settings: dict, seed: int | None) -> int | None:
         given = settings["random_state"]
         if seed is not None and given != seed:
             raise UsageError(
-                f"--seed {seed} and --param random_state={given!r} disagree; "
-                "give one."
+                f"--seed {seed} and --param random_state={given!r} disagree; give one."
             )
         return given
     return DEFAULT_SEED if seed is None else seed
@@ -201,9 +200,7 @@ def _save(estimator, output: Path, data) -> None:
             estimator,
             output,
             gene_symbols=symbols,
-            target_row_metadata=target_row_metadata(
-                data.target_ids, data.row_metadata
-            ),
+            target_row_metadata=target_row_metadata(data.target_ids, data.row_metadata),
         )
     except OSError as exc:
         raise UsageError(os_error_message(exc, output)) from exc

@@ -54,8 +54,8 @@ def _write(path, data, held: np.ndarray) -> None:
     columns = data.col_metadata
     if columns is not None:
         columns = columns.iloc[np.flatnonzero(held)].set_axis(profiles.index, axis=0)
-    writer = write_gct if path.name.lower().endswith((".gct", ".gct.gz")) else (
-        write_gctx
+    writer = (
+        write_gct if path.name.lower().endswith((".gct", ".gct.gz")) else (write_gctx)
     )
     try:
         writer(path, profiles, data.row_metadata, columns)
@@ -80,8 +80,9 @@ def hold_out(args, landmark_ids, target_ids, path):
                 f"e.g. {absent[:5]}."
             )
         columns = [position[str(gene)] for gene in target_ids]
-        data.y, data.target_ids = data.y[:, columns], np.asarray(
-            [str(gene) for gene in target_ids], dtype=object
+        data.y, data.target_ids = (
+            data.y[:, columns],
+            np.asarray([str(gene) for gene in target_ids], dtype=object),
         )
     kept = ~held
     data.X, data.y = data.X[kept], data.y[kept]

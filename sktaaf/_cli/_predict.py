@@ -54,9 +54,7 @@ def run(args) -> int:
         estimator.set_params(batch_size=args.batch_size)
     genes = model_gene_ids(estimator, metadata, args.model)
     landmark_ids, target_ids = genes["landmark_ids"], genes["target_ids"]
-    streamed = (
-        is_gctx(args.profiles) and not _is_gct(output) and args.id_field is None
-    )
+    streamed = is_gctx(args.profiles) and not _is_gct(output) and args.id_field is None
     with hinting():
         file_ids = match_landmarks(args.profiles, landmark_ids, args.id_field)
         if streamed:
@@ -100,9 +98,7 @@ def _is_gct(path: Path) -> bool:
 
 
 def _is_entrez(ids) -> bool:
-    return all(
-        v.isascii() and v.isdigit() and (v == "0" or v[0] != "0") for v in ids
-    )
+    return all(v.isascii() and v.isdigit() and (v == "0" or v[0] != "0") for v in ids)
 
 
 def output_rows(estimator, metadata, genes, row_metadata, symbols_as_ids, r_threshold):
