@@ -287,7 +287,7 @@ def _training_profiles(args, landmark_ids, target_ids, held_out):
             f"--id-field {args.id_field} matches the ids of --landmarks; give them."
         )
     l1000 = args.landmarks is not None and args.landmarks.lower() == "l1000"
-    with hinting(l1000):
+    with hinting(args.id_type if l1000 else None):
         landmark_ids = match_landmarks(args.profiles, landmark_ids, args.id_field)
         if held_out is not None:
             from ._holdout import hold_out

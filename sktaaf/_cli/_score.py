@@ -20,7 +20,7 @@ from ..metrics import per_gene_mae, per_gene_pearson
 from ._errors import UsageError
 from ._fit import frame
 from ._genes import genes_file
-from ._match import hinting, match_landmarks
+from ._match import hinting, match_landmarks, match_targets
 from ._model import load_model, model_gene_ids
 from ._paths import check_output, os_error_message
 from ._profiles import landmark_symbols, load_profiles
@@ -50,8 +50,9 @@ def _measured(args, genes):
     with hinting():
         file_ids = match_landmarks(args.truth, genes["landmark_ids"], args.id_field)
         data = load_profiles(args.truth, file_ids, target_ids=None)
+    rows = match_targets(args.truth, target_ids, args.id_field)
     present = {str(gene) for gene in data.target_ids}
-    scored = [gene for gene in target_ids if gene in present]
+    scored = [gene for gene in target_ids if rows.get(gene) in present]
     if not scored:
         raise UsageError(
             f"{args.truth!r} has none of the model's {len(target_ids)} target "
@@ -62,7 +63,7 @@ def _measured(args, genes):
         raise UsageError(
             f"{args.truth!r} holds {len(data.X)} sample; scoring needs at least 2."
         )
-    return data, scored
+    return data, scored, rows
 
 
 def scores_table(y_true, y_pred, gene_ids, symbols):
@@ -105,7 +106,7 @@ def run(args) -> int:
     csv_path, markdown_path = _check_paths(args)
     estimator, metadata = load_model(args.model, args.device or "auto")
     genes = model_gene_ids(estimator, metadata, args.model)
-    data, scored = _measured(args, genes)
+    data, scored, rows = _measured(args, genes)
     samples = [str(i) for i in range(len(data.X))]
     y_pred = np.asarray(
         estimator.predict(frame(data.X, samples, genes["landmark_ids"]))
@@ -113,10 +114,10 @@ def run(args) -> int:
     model_position = {str(gene): i for i, gene in enumerate(genes["target_ids"])}
     file_position = {str(gene): i for i, gene in enumerate(data.target_ids)}
     y_pred = y_pred[:, [model_position[gene] for gene in scored]]
-    y_true = data.y[:, [file_position[gene] for gene in scored]]
+    y_true = data.y[:, [file_position[rows[gene]] for gene in scored]]
     symbols = genes["target_symbols"]
     symbols = (
-        landmark_symbols(scored, data.row_metadata)
+        landmark_symbols([rows[gene] for gene in scored], data.row_metadata)
         if symbols is None
         else [symbols[model_position[gene]] for gene in scored]
     )
