@@ -529,3 +529,27 @@ def test_predict_without_h5py_names_the_extra(
     argv = ["predict", str(model), str(folder / "train.gctx")]
     assert main([*argv, "-o", str(tmp_path / "o.gctx")]) == 2
     _one_line_error(capsys, "h5py", "pip install 'sktaaf[io]'")
+
+
+def test_predict_finds_the_landmarks_through_a_field(folder, model, tmp_path):
+    """A model keyed by Entrez id predicts a file keyed by probe id through
+    its pr_gene_id field (the file is then read into memory)."""
+    out = tmp_path / "o.gctx"
+    argv = ["predict", str(model), str(folder / "probes.gctx"), "-q"]
+    assert main([*argv, "--id-field", "pr_gene_id", "-o", str(out)]) == 0
+    by_probe = load_gctx(out).y
+    argv = ["predict", str(model), str(folder / "train.gctx"), "-q"]
+    assert main([*argv, "-o", str(out)]) == 0
+    np.testing.assert_allclose(by_probe, load_gctx(out).y, rtol=1e-6, atol=1e-6)
+
+
+def test_compare_per_gene_table_names_the_symbols():
+    from sklearn.utils import Bunch
+
+    from sktaaf._compare._report import _symbols
+
+    _, rows, _ = _profiles()
+    data = Bunch(row_metadata=rows)
+    assert _symbols(data, ["900001", "900000"]) == ["GENE1", "GENE0"]
+    assert _symbols(data, ["other"]) is None
+    assert _symbols(Bunch(), ["900000"]) is None
