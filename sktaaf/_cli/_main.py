@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ._errors import UsageError
@@ -69,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
+    except BrokenPipeError:  # e.g. `sktaaf info model.pt | head`: not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's exit flushes nothing
+        return 141
     except (UsageError, OSError, ImportError, ValueError, TypeError) as exc:
         message = " ".join(str(exc).split())
         print(f"sktaaf {args.command}: error: {message}", file=sys.stderr)

@@ -167,12 +167,12 @@ def _device(text: str) -> str:
     )
 
 
-def _add_id_field_argument(command, ids: str) -> None:
+def _add_id_field_argument(command, ids: str, note: str = "") -> None:
     command.add_argument(
         "--id-field",
         metavar="FIELD",
         help=f"find the landmarks by {ids} in this row-metadata field (e.g. "
-        "pr_gene_symbol, pr_gene_id) instead of the row ids",
+        f"pr_gene_symbol, pr_gene_id) instead of the row ids{note}",
     )
 
 
@@ -214,7 +214,9 @@ def _add_predict_command(commands, quiet, formatter, runs: dict) -> None:
         help="name the output rows by gene symbol (Entrez ids go to pr_gene_id, "
         "ids of other kinds to pr_source_id)",
     )
-    _add_id_field_argument(predict, "the model's landmark ids")
+    _add_id_field_argument(
+        predict, "the model's landmark ids", "; the file is then read into memory"
+    )
     predict.add_argument(
         "--r-threshold",
         type=float,
