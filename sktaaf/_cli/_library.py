@@ -26,8 +26,8 @@ __all__ = [
 ]
 
 #: The fallback's threshold of ``pr_is_well_inferred``: a validation Pearson r
-#: at least this high (used only until the library gives its own).
-FALLBACK_R_THRESHOLD = 0.3
+#: at least this high (the library's default; used only until it is merged).
+FALLBACK_R_THRESHOLD = 0.7
 
 
 def target_scores(model):
@@ -61,6 +61,8 @@ def _fallback_inference_row_metadata(model, r_threshold=None):
     import pandas as pd
 
     threshold = FALLBACK_R_THRESHOLD if r_threshold is None else r_threshold
+    if not -1 <= threshold <= 1:
+        raise ValueError(f"r_threshold must be in [-1, 1]; got {threshold}.")
     r = scores["r"].astype("float64")
     return pd.DataFrame(
         {
@@ -80,7 +82,7 @@ def _fallback_model_card(estimator) -> dict:
     targets = getattr(estimator, "target_names_", None)
     params = estimator.get_params(deep=False)
     card = {
-        "class": type(estimator).__name__,
+        "estimator": type(estimator).__name__,
         "sktaaf_version": __version__,
         "params": {
             name: value if _is_plain(value) else repr(value)
