@@ -567,3 +567,11 @@ def test_the_same_seed_gives_the_same_model(folder, tmp_path, options):
         argv = ["fit", str(folder / "train.gctx"), "-q", *PARAMS, *options]
         assert main([*argv, "-o", str(tmp_path / f"{name}.pt")]) == 0
     _same_model_but_durations(tmp_path / "a.pt", tmp_path / "b.pt")
+
+
+def test_r_threshold_is_a_correlation(folder, model, tmp_path, capsys):
+    argv = ["predict", str(model), str(folder / "train.gctx"), "-o", "o.gctx"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--r-threshold", "2"])
+    assert exit_info.value.code == 2
+    assert "expected a Pearson r in [-1, 1]" in capsys.readouterr().err

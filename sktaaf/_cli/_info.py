@@ -69,6 +69,14 @@ def render(content: dict, indent: int = 0) -> list[str]:
         if isinstance(value, dict):
             lines.append(f"{'  ' * indent}{key}:")
             lines.extend(render(value, indent + 1))
+        elif (
+            isinstance(value, list)
+            and value
+            and all(isinstance(item, dict) for item in value)
+        ):  # e.g. one entry per network
+            for number, item in enumerate(value):
+                lines.append(f"{'  ' * indent}{key} [{number}]:")
+                lines.extend(render(item, indent + 1))
         else:
             lines.append(f"{'  ' * indent}{key}: {_text(value)}")
     return lines

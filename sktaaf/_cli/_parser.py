@@ -157,6 +157,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _correlation(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"expected a Pearson r in [-1, 1]; got {text!r}"
+        )
+    return value
+
+
 def _device(text: str) -> str:
     if text in ("cpu", "cuda", "auto") or (
         text.startswith("cuda:") and text[5:].isdigit()
@@ -219,7 +231,7 @@ def _add_predict_command(commands, quiet, formatter, runs: dict) -> None:
     )
     predict.add_argument(
         "--r-threshold",
-        type=float,
+        type=_correlation,
         metavar="R",
         help="flag as well inferred the genes whose validation Pearson r is at "
         "least R (for models that know their per-gene scores)",
