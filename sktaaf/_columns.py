@@ -55,7 +55,6 @@ class ColumnRows:
            [11.,  9.]])
     """
 
-
     def __init__(self, matrix, columns, source: str | None = None) -> None:
         self.matrix = matrix
         self.columns = np.asarray(columns, dtype=np.intp)

@@ -19,6 +19,10 @@ from ._scores import check_encoded_scores
 RUN_ONLY_PARAMS = ("callbacks", "checkpoint_dir", "accelerator")
 #: The optional metadata field of the genes' symbols (``sktaaf fit`` writes it).
 GENE_SYMBOLS_FIELD = "gene_symbols"
+#: The optional metadata field of the target genes' row metadata in the
+#: training file (``sktaaf fit`` writes it): ``{field: [one value per
+#: target]}``, each value a str, a number or None.
+TARGET_METADATA_FIELD = "target_row_metadata"
 # Largest number of features, targets or neurons a model file may state.
 MAX_COUNT = 2**31 - 1
 
@@ -135,6 +139,7 @@ def validate_metadata(metadata: dict, payload: dict, path) -> None:
                 path, f"fitted attribute {field}", fitted[field], expected
             )
     _validate_gene_symbols(metadata, path)
+    _validate_target_metadata(metadata, path)
     _validate_payload(payload, path)
 
 
@@ -162,6 +167,35 @@ def _validate_gene_symbols(metadata: dict, path) -> None:
             and all(value is None or isinstance(value, str) for value in values)
         ):
             raise invalid_field(path, f"{GENE_SYMBOLS_FIELD} {key}", values, expected)
+
+
+def _validate_target_metadata(metadata: dict, path) -> None:
+    """Check the optional ``target_row_metadata`` field: a dict of field
+    names to lists of n_outputs_ str, finite numbers or None."""
+    if TARGET_METADATA_FIELD not in metadata:
+        return
+    fields = metadata[TARGET_METADATA_FIELD]
+    count = metadata["fitted"].get("n_outputs_")
+    expected = (
+        "a dict of field names to lists of n_outputs_ values (str, numbers or None)"
+    )
+    if not isinstance(fields, dict):
+        raise invalid_field(path, TARGET_METADATA_FIELD, fields, expected)
+    for name, values in fields.items():
+        if not (
+            name
+            and name != "id"
+            and isinstance(values, list)
+            and len(values) == count
+            and all(
+                value is None
+                or (isinstance(value, str | int | float) and value == value)
+                for value in values
+            )
+        ):
+            raise invalid_field(
+                path, f"{TARGET_METADATA_FIELD} {name!r}", values, expected
+            )
 
 
 def _validate_payload(payload: dict, path) -> None:

@@ -38,6 +38,7 @@ from ._model_file import (
     GENE_SYMBOLS_FIELD,
     MAX_COUNT,
     RUN_ONLY_PARAMS,
+    TARGET_METADATA_FIELD,
     invalid_field,
     validate_metadata,
 )
@@ -278,10 +279,13 @@ def write_model(path, metadata: dict, state: TrainingState) -> None:
             torch.save(payload, file)
 
 
-def save_estimator(estimator, path, gene_symbols=None) -> None:
+def save_estimator(
+    estimator, path, gene_symbols=None, target_row_metadata=None
+) -> None:
     """Write a fitted network estimator to ``path`` (see the module docstring),
     with the optional ``gene_symbols`` (``{"landmarks": [...], "targets":
-    [...]}``, checked by :func:`~sktaaf._model_file.validate_metadata`)."""
+    [...]}``) and ``target_row_metadata`` (``{field: [one value per
+    target]}``), checked by :func:`~sktaaf._model_file.validate_metadata`."""
     if estimator.callbacks:
         warnings.warn(
             "callbacks are not saved; the loaded estimator has callbacks=None "
@@ -297,6 +301,8 @@ def save_estimator(estimator, path, gene_symbols=None) -> None:
     metadata["fitted"]["target_scores_"] = scores
     if gene_symbols is not None:
         metadata[GENE_SYMBOLS_FIELD] = gene_symbols
+    if target_row_metadata is not None:
+        metadata[TARGET_METADATA_FIELD] = target_row_metadata
     write_model(path, metadata, state)
 
 

@@ -61,8 +61,7 @@ def test_speed_measures_fresh_processes(tmp_path):
         raw, taaf = (point["methods"][name] for name in ("raw", "taaf"))
         assert raw["paired_ratio"] == raw["paired_fit_ratio"] == 1
         totals = {
-            (r["round"], r["method"]): sum(e["wall"] for e in r["epochs"])
-            for r in runs
+            (r["round"], r["method"]): sum(e["wall"] for e in r["epochs"]) for r in runs
         }
         assert taaf["paired_ratio"] == pytest.approx(
             np.median([totals[i, "taaf"] / totals[i, "raw"] for i in (0, 1)])

@@ -69,9 +69,7 @@ def test_each_stream_is_judged_on_its_own(data, monkeypatch, capsys):
 def test_user_scores_are_on_the_line(data, capsys):
     X, y = data
     scoring = EpochScoring("r2", lower_is_better=False, name="valid_r2")
-    TAAFRegressor(**{**FAST, "max_epochs": 2}, verbose=1, callbacks=[scoring]).fit(
-        X, y
-    )
+    TAAFRegressor(**{**FAST, "max_epochs": 2}, verbose=1, callbacks=[scoring]).fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
     assert all("valid_r2=" in line for line in lines)

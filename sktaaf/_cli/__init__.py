@@ -1,4 +1,4 @@
-"""The ``sktaaf`` command line (``sktaaf fit``, ``sktaaf predict``)."""
+"""The ``sktaaf`` command line: fit, predict, score, info, compare."""
 
 from ._main import main
 

@@ -19,7 +19,7 @@ import stat
 from pathlib import Path
 
 from .._model_file import GENE_SYMBOLS_FIELD
-from ._profiles import UsageError
+from ._errors import UsageError
 
 __all__ = ["genes_file", "model_genes", "read_genes_file"]
 

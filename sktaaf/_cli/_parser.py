@@ -18,6 +18,12 @@ examples:
   # a D-GEX network, your own landmark list, network parameters
   sktaaf fit profiles.gct --landmarks landmarks.txt --model dgex \\
       --param hidden_layer_sizes=(3000,3000) --param max_epochs=100 -o model.pt
+  # rows keyed by probe id: find the landmarks by their symbols
+  sktaaf fit profiles.gctx --landmarks l1000 --id-type symbol \\
+      --id-field pr_gene_symbol -o model.pt
+  # hold out 20% of the samples, then score the model on them
+  sktaaf fit profiles.gctx --seed 1 --holdout 0.2 --holdout-out test.gctx -o model.pt
+  sktaaf score model.pt test.gctx -o scores.csv
 """
 
 _PREDICT_EXAMPLES = """\
@@ -27,10 +33,24 @@ examples:
   sktaaf predict model.pt new_profiles.gctx --symbols -o inferred.gct
 """
 
+_SCORE_EXAMPLES = """\
+examples:
+  sktaaf fit profiles.gctx --holdout 0.2 --holdout-out test.gctx -o model.pt
+  sktaaf score model.pt test.gctx -o scores.csv --markdown scores.md
+"""
+
+_INFO_EXAMPLES = """\
+examples:
+  sktaaf info model.pt
+  sktaaf info model.pt --json > card.json
+"""
+
 _MAIN_EXAMPLES = """\
 examples:
   sktaaf fit profiles.gctx --landmarks l1000 -o model.pt
   sktaaf predict model.pt new_profiles.gctx -o inferred.gctx
+  sktaaf score model.pt measured.gctx -o scores.csv
+  sktaaf info model.pt
   sktaaf compare --quick --out results/
   sktaaf fit --help
 
@@ -69,6 +89,7 @@ def _add_fit_command(commands, quiet, formatter, runs: dict) -> None:
         help="the kind of row id of the file, for --landmarks l1000 "
         "(default: entrez_id, as in the LINCS GCTX files)",
     )
+    _add_id_field_argument(fit, "the ids of --landmarks")
     fit.add_argument(
         "--targets",
         metavar="FILE",
@@ -96,6 +117,29 @@ def _add_fit_command(commands, quiet, formatter, runs: dict) -> None:
         "(rows shuffled one by one, as in Python with arrays, where streaming "
         "shuffles blocks of rows; needs the RAM for the whole file)",
     )
+    fit.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="the estimator's random_state, saved in the model file, and the "
+        "draw of --holdout: the same command and seed train the same model "
+        "(default: 0, or the random_state of --param; a --seed that disagrees "
+        "with --param random_state is refused)",
+    )
+    fit.add_argument(
+        "--holdout",
+        type=float,
+        metavar="FRACTION",
+        help="hold out this fraction of the samples (drawn with --seed) from "
+        "training and write them to --holdout-out, for `sktaaf score`; the "
+        "file is then loaded into memory",
+    )
+    fit.add_argument(
+        "--holdout-out",
+        metavar="TEST.gctx",
+        help="the held-out samples, every gene with its row and column "
+        "metadata: GCTX, or GCT when the name ends in .gct",
+    )
     _add_device_argument(fit, "the estimator's own, auto: CUDA when available")
     fit.add_argument(
         "-o", "--output", required=True, metavar="MODEL.pt", help="the model file"
@@ -113,6 +157,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _correlation(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"expected a Pearson r in [-1, 1]; got {text!r}"
+        )
+    return value
+
+
 def _device(text: str) -> str:
     if text in ("cpu", "cuda", "auto") or (
         text.startswith("cuda:") and text[5:].isdigit()
@@ -120,6 +176,15 @@ def _device(text: str) -> str:
         return text
     raise argparse.ArgumentTypeError(
         f"expected cpu, cuda, cuda:N (a GPU's index) or auto; got {text!r}"
+    )
+
+
+def _add_id_field_argument(command, ids: str, note: str = "") -> None:
+    command.add_argument(
+        "--id-field",
+        metavar="FIELD",
+        help=f"find the landmarks by {ids} in this row-metadata field (e.g. "
+        f"pr_gene_symbol, pr_gene_id) instead of the row ids{note}",
     )
 
 
@@ -158,7 +223,18 @@ def _add_predict_command(commands, quiet, formatter, runs: dict) -> None:
     predict.add_argument(
         "--symbols",
         action="store_true",
-        help="name the output rows by gene symbol (the ids go to pr_gene_id)",
+        help="name the output rows by gene symbol (Entrez ids go to pr_gene_id, "
+        "ids of other kinds to pr_source_id)",
+    )
+    _add_id_field_argument(
+        predict, "the model's landmark ids", "; the file is then read into memory"
+    )
+    predict.add_argument(
+        "--r-threshold",
+        type=_correlation,
+        metavar="R",
+        help="flag as well inferred the genes whose validation Pearson r is at "
+        "least R (for models that know their per-gene scores)",
     )
     _add_device_argument(predict, "auto: CUDA when available")
     predict.add_argument(
@@ -178,10 +254,60 @@ def _add_predict_command(commands, quiet, formatter, runs: dict) -> None:
     predict.set_defaults(run=runs["predict"])
 
 
-def build_parser(runs: dict) -> argparse.ArgumentParser:
+def _add_score_command(commands, quiet, formatter, runs: dict) -> None:
+    score = commands.add_parser(
+        "score",
+        parents=[quiet],
+        help="score a saved model on profiles with measured target genes",
+        description="Infer the samples of a profiles file from its landmark "
+        "genes and compare the inference with the file's measured target genes "
+        "(those of the model's targets that the file has): per-gene MAE and "
+        "Pearson r, with the genes' symbols, to a CSV file, and a summary line.",
+        epilog=_SCORE_EXAMPLES,
+        formatter_class=formatter,
+    )
+    score.add_argument("model", metavar="MODEL.pt", help="a model file")
+    score.add_argument(
+        "truth",
+        metavar="TRUTH",
+        help="profiles holding the landmarks and measured target genes "
+        "(.gctx, .gct, .h5, .npz)",
+    )
+    score.add_argument(
+        "-o", "--output", metavar="SCORES.csv", help="the per-gene scores (CSV)"
+    )
+    score.add_argument(
+        "--markdown",
+        metavar="SCORES.md",
+        help="the per-gene scores as a Markdown table too",
+    )
+    _add_id_field_argument(score, "the model's landmark ids")
+    _add_device_argument(score, "auto: CUDA when available")
+    score.set_defaults(run=runs["score"])
+
+
+def _add_info_command(commands, formatter, runs: dict) -> None:
+    info = commands.add_parser(
+        "info",
+        help="describe a model file (a model card)",
+        description="Print what a model file holds: its class and parameters, "
+        "genes, training, validation scores, versions and checksum.",
+        epilog=_INFO_EXAMPLES,
+        formatter_class=formatter,
+    )
+    info.add_argument("model", metavar="MODEL.pt", help="a model file")
+    info.add_argument(
+        "--json", action="store_true", help="the model card as JSON, on stdout"
+    )
+    info.set_defaults(run=runs["info"])
+
+
+def build_parser(runs: dict, compare_options: bool = True) -> argparse.ArgumentParser:
     """The parser of the ``sktaaf`` command; ``runs`` maps each command
-    (``fit``, ``predict``, ``compare``) to the function that runs it."""
-    from .. import __version__
+    (``fit``, ``predict``, ``score``, ``info``, ``compare``) to the function
+    that runs it. ``compare``'s options, which import the estimators, are
+    added only with ``compare_options``."""
+    from .._version import __version__
 
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
@@ -201,17 +327,24 @@ def build_parser(runs: dict) -> argparse.ArgumentParser:
 
     _add_fit_command(commands, quiet, formatter, runs)
     _add_predict_command(commands, quiet, formatter, runs)
-    _add_compare_command(commands, formatter, runs)
+    _add_score_command(commands, quiet, formatter, runs)
+    _add_info_command(commands, formatter, runs)
+    _add_compare_command(commands, formatter, runs, compare_options)
     return parser
 
 
-def _add_compare_command(commands, formatter, runs: dict) -> None:
+def _add_compare_command(commands, formatter, runs: dict, options: bool) -> None:
+    text = "compare TAAF-D-GEX, D-GEX and baselines on a data set"
+    if not options:  # named in the list of commands, parsed only when run
+        compare = commands.add_parser("compare", help=text, add_help=False)
+        compare.set_defaults(run=runs["compare"], parser=compare)
+        return
     from .._compare import add_arguments
     from .._compare._args import DESCRIPTION, EXAMPLES
 
     compare = commands.add_parser(
         "compare",
-        help="compare TAAF-D-GEX, D-GEX and baselines on a data set",
+        help=text,
         description=DESCRIPTION,
         epilog=EXAMPLES,
         formatter_class=formatter,

@@ -14,7 +14,7 @@ import os
 import stat
 from pathlib import Path
 
-from ._profiles import UsageError
+from ._errors import UsageError
 
 __all__ = ["check_output", "os_error_message"]
 

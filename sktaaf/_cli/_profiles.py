@@ -23,10 +23,14 @@ from ..datasets import (
     open_gctx,
     split_landmarks,
 )
+from ..datasets._common import _import
 from ..datasets._metadata import landmarks_from_metadata, metadata_frame
+from ._errors import UsageError
 
 __all__ = [
+    "MissingLandmarks",
     "UsageError",
+    "file_rows",
     "gctx_rows",
     "is_gctx",
     "landmark_symbols",
@@ -49,11 +53,6 @@ FORMATS = {
 }
 # Missing ids listed in full up to this many, then counted.
 _MAX_LISTED = 50
-
-
-class UsageError(Exception):
-    """An error the user can fix (a file, an id, an option): printed as one
-    line, exit status 2."""
 
 
 def _format(path: Path) -> str:
@@ -86,20 +85,35 @@ def _listed(ids) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def check_landmarks(gene_ids, landmark_ids, path) -> None:
-    """A UsageError listing the ``landmark_ids`` that ``gene_ids`` lack."""
-    present = {str(value) for value in gene_ids}
-    missing = [value for value in landmark_ids if str(value) not in present]
-    if missing:
-        raise UsageError(
+class MissingLandmarks(UsageError):
+    """A profiles file lacks some landmark genes (``path``, ``landmark_ids``,
+    ``missing``); the commands add which id type or field would match."""
+
+    def __init__(self, path, landmark_ids, missing) -> None:
+        super().__init__(
             f"{str(path)!r} lacks {len(missing)} of the {len(landmark_ids)} "
             f"landmark genes (matched by row id): {_listed(missing)}."
         )
+        self.path, self.landmark_ids, self.missing = path, landmark_ids, missing
+
+
+def check_landmarks(gene_ids, landmark_ids, path) -> None:
+    """A :class:`MissingLandmarks` listing the ``landmark_ids`` that
+    ``gene_ids`` lack."""
+    present = {str(value) for value in gene_ids}
+    missing = [value for value in landmark_ids if str(value) not in present]
+    if missing:
+        raise MissingLandmarks(path, landmark_ids, missing)
+
+
+def _h5py(path: Path):
+    """h5py, or an ImportError naming the extra that installs it."""
+    return _import("h5py", "h5py", f"Reading {Path(path).name!r}")
 
 
 def _gctx_gene_ids(path: Path) -> np.ndarray:
     """The row ids of a GCTX file, read without its matrix."""
-    import h5py
+    h5py = _h5py(path)
 
     try:
         with h5py.File(path, "r") as file:
@@ -116,7 +130,7 @@ def _gctx_gene_ids(path: Path) -> np.ndarray:
 
 def _hdf_hint(path: Path) -> str:
     """ " (it is a GCTX file: ...)" when the HDF5 file at ``path`` is one."""
-    import h5py
+    h5py = _h5py(path)
 
     try:
         with h5py.File(path, "r") as file:
@@ -242,13 +256,11 @@ def open_profiles(path, landmark_ids=None, target_ids=None):
     return open_gctx(path, landmark_ids, target_ids=target_ids)
 
 
-def gctx_rows(path, landmark_ids) -> tuple[int, object]:
-    """The number of samples and the row metadata of a GCTX file, read
-    without its matrix nor its column metadata; a UsageError listing the
-    ``landmark_ids`` it lacks."""
-    import h5py
+def _gctx_row_table(path: Path):
+    """The number of samples, the row ids and the row metadata of a GCTX
+    file, read without its matrix nor its column metadata."""
+    h5py = _h5py(path)
 
-    path = _existing(path, "profiles file")
     try:
         with h5py.File(path, "r") as file:
             rows = file["0/META/ROW"]
@@ -268,8 +280,29 @@ def gctx_rows(path, landmark_ids) -> tuple[int, object]:
         raise UsageError(
             f"{str(path)!r} is not a GCTX file h5py can read: {exc}"
         ) from exc
+    return n_samples, ids, metadata_frame(fields, ids, "rid")
+
+
+def gctx_rows(path, landmark_ids) -> tuple[int, object]:
+    """The number of samples and the row metadata of a GCTX file, read
+    without its matrix nor its column metadata; a :class:`MissingLandmarks`
+    listing the ``landmark_ids`` it lacks."""
+    path = _existing(path, "profiles file")
+    n_samples, ids, row_metadata = _gctx_row_table(path)
     check_landmarks(ids, landmark_ids, path)
-    return n_samples, metadata_frame(fields, ids, "rid")
+    return n_samples, row_metadata
+
+
+def file_rows(path) -> tuple[list, object]:
+    """The row (gene) ids of a profiles file and its row metadata (None for
+    .h5 and .npz files, which have none)."""
+    path = _existing(path, "profiles file")
+    kind = _format(path)
+    if kind == "gctx":
+        _, ids, row_metadata = _gctx_row_table(path)
+        return ids, row_metadata
+    full = _load_all(path, kind)
+    return [str(value) for value in full.target_ids], full.row_metadata
 
 
 def read_id_list(spec: str, id_type: str, what: str = "landmarks") -> np.ndarray:

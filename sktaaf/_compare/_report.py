@@ -291,7 +291,6 @@ SUMMARY_COLUMNS = (
 )
 
 
-
 def _write_summary_csv(path: Path, models: dict) -> None:
     """summary.csv: one row per model, mean and sd over splits of each measure
     (empty where a measure does not apply or there is one split)."""
@@ -367,6 +366,19 @@ def _save_per_gene(file, gene_ids, per_gene: dict) -> None:
     )
 
 
+def _symbols(data, gene_ids) -> list[str] | None:
+    """The genes' symbols from the data file's ``pr_gene_symbol`` row
+    metadata ("" where unknown), or None when the file has none."""
+    rows = getattr(data, "row_metadata", None)
+    if rows is None or "pr_gene_symbol" not in rows:
+        return None
+    known = rows["pr_gene_symbol"]
+    known = known[~known.index.duplicated()]
+    symbols = [known.get(str(gene)) for gene in gene_ids]
+    symbols = [value if isinstance(value, str) else "" for value in symbols]
+    return symbols if any(symbols) else None
+
+
 def write_outputs(out: Path, results, runs, data, table, no_plots, say) -> None:
     """results.json, results.md, per-gene tables, TAAF parameters and figures."""
     out.mkdir(parents=True, exist_ok=True)
@@ -390,11 +402,15 @@ def write_outputs(out: Path, results, runs, data, table, no_plots, say) -> None:
         for name, measures in per_gene.items()
         for measure, values in measures.items()
     }
+    symbols = _symbols(data, gene_ids)
     with atomic_file(out / "per_gene.csv") as file:
         writer = csv.writer(file)
-        writer.writerow(["gene_id", *columns])
+        writer.writerow(["gene_id", *(["pr_gene_symbol"] * bool(symbols)), *columns])
         for index, gene in enumerate(gene_ids):
-            writer.writerow([gene, *(f"{means[c][index]:.6g}" for c in columns)])
+            named = [symbols[index]] if symbols else []
+            writer.writerow(
+                [gene, *named, *(f"{means[c][index]:.6g}" for c in columns)]
+            )
     taaf = {
         name: [run["taaf_layers"] for run in model_runs]
         for name, model_runs in runs.items()

@@ -108,7 +108,8 @@ Output (``--out DIR``)
 numbers, summaries), ``results.md`` (the Markdown table), ``summary.csv``
 (per model, mean and sd over splits of MAE, r, win rates, times, memory),
 ``per_gene.csv``
-(per-gene MAE and Pearson of every model, mean over splits), ``per_gene.npz``
+(per-gene MAE and Pearson of every model, mean over splits, with the genes'
+symbols when the data file's ``pr_gene_symbol`` names them), ``per_gene.npz``
 (the same per split), ``taaf_parameters.npz`` (learned alpha, beta, gamma,
 delta of every TAAF layer), and the figures ``mae.png``,
 ``per_gene_mae_vs_linear.png``, ``learning_curves.png`` and

@@ -68,4 +68,3 @@ def cast_checked(values: np.ndarray, dtype, source: str, where) -> np.ndarray:
                 "data (e.g. log-transform it), or use dtype=np.float64."
             )
     return converted
-

@@ -347,8 +347,9 @@ def load_gct(
         Ids (row ids of the file) of the landmark genes, in the order wanted
         for ``X``. None takes the rows that the file's ``pr_is_lmark`` row
         metadata flags (1 or Y), in file order; an error if the file has no
-        such field. For the L1000 landmarks under another id, see
-        :func:`l1000_landmark_ids`.
+        such field; none (``X`` without columns) if it flags no row, as in
+        the files of inferred genes that ``sktaaf predict`` writes. For the
+        L1000 landmarks under another id, see :func:`l1000_landmark_ids`.
     target_ids : array-like of shape (n_targets,), default=None
         Ids of the target genes; None takes every other gene, in file order.
     dtype : data-type or None, default=np.float32

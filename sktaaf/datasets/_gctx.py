@@ -196,7 +196,10 @@ def load_gctx(
         Row ids of the landmark genes (e.g. the Entrez ids of the L1000
         landmarks, :func:`l1000_landmark_ids`), in the order wanted for ``X``.
         None takes the rows that the file's ``pr_is_lmark`` row metadata flags
-        (1 or Y), in file order; an error if the file has no such field.
+        (1 or Y), in file order; an error if the file has no such field. A
+        file whose every row is flagged 0, such as the inferred genes that
+        ``sktaaf predict`` writes, has no landmarks: ``X`` has no columns and
+        ``y`` holds every gene, so ``load_gctx(path)`` reads it as it is.
     target_ids : array-like of shape (n_targets,), default=None
         Row ids of the target genes; None takes every other gene, in file
         order.

@@ -69,7 +69,9 @@ def metadata_frame(fields: dict, ids, index_name: str):
 
 
 def landmarks_from_metadata(row_metadata, path) -> np.ndarray:
-    """Ids of the rows that the file's ``pr_is_lmark`` field flags, in file order."""
+    """Ids of the rows that the file's ``pr_is_lmark`` field flags, in file
+    order: none when it flags no row (a file of inferred genes, as ``sktaaf
+    predict`` writes them, holds no landmarks)."""
     field = next((name for name in LANDMARK_FIELDS if name in row_metadata), None)
     if field is None:
         raise ValueError(
@@ -85,11 +87,6 @@ def landmarks_from_metadata(row_metadata, path) -> np.ndarray:
         raise ValueError(
             f"The {field} row metadata of {str(path)!r} must flag landmarks with "
             f"1/0 or Y/N; got {flags[unknown].unique()[:5].tolist()}."
-        )
-    if not text.isin(_TRUE).any():
-        raise ValueError(
-            f"The {field} row metadata of {str(path)!r} flags no row as a landmark; "
-            "give landmark_ids."
         )
     ids = np.empty(int(text.isin(_TRUE).sum()), dtype=object)
     ids[:] = [str(value) for value in row_metadata.index[text.isin(_TRUE).to_numpy()]]
