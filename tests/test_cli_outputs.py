@@ -209,8 +209,9 @@ def test_fit_holdout_predict_score_info_through_subprocesses(pipeline):
             train_rows.loc[targets, field].tolist()
         ), field
     assert (out.row_metadata["pr_is_inferred"] == 1).all()
-    if "pr_inference_r" in out.row_metadata:  # once models keep target_scores_
-        assert out.row_metadata["pr_inference_mae"].notna().all()
+    assert out.row_metadata["pr_inference_mae"].notna().all()
+    assert out.row_metadata["pr_inference_r"].between(-1, 1).all()
+    assert set(out.row_metadata["pr_is_well_inferred"]) <= {0, 1}
     pd.testing.assert_frame_equal(out.col_metadata, test_a.col_metadata)
     model = TAAFRegressor.load(tmp_path / "model_a.pt")
     expected = model.predict(pd.DataFrame(test_a.X, columns=model.feature_names_in_))
