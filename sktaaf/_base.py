@@ -25,7 +25,7 @@ from ._data import (
     validate_training_data,
 )
 from ._disk import is_on_disk, read_rows
-from ._linear_path import init_linear_path
+from ._linear_path import fit_blend, init_linear_path
 from ._params import NetworkParameters, _out_of_memory_message
 from ._persistence import (
     RUN_ONLY_PARAMS,
@@ -223,6 +223,7 @@ class BaseNetworkRegressor(
                     callback = checkpoint.callback(self._metadata(device), device)
                     net.callbacks_.append(("checkpoint", callback))
                 best, rng_state = self._train(net, data, state, device)
+                fit_blend(net.module_, X, y, sample_weight, shuffle_seed)
         self._set_fitted(net, device, best, rng_state)
         if split is not None:  # each gene's scores on the held-out rows
             self.target_scores_ = validation_scores(
@@ -242,6 +243,8 @@ class BaseNetworkRegressor(
         if state is not None and state.complete:
             state.apply(net)
             return state.best_epoch, state.rng_state
+        if getattr(net.module_, "linear_path_mode", None) == "blend":
+            net.module_.reset_blend()  # the layers alone, until trained
         epochs = self.max_epochs
         if state is not None:
             epochs -= len(state.history) - state.epochs_at_start
