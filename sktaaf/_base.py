@@ -218,12 +218,14 @@ class BaseNetworkRegressor(
                 if state is not None:  # continue the weights, and (as training
                     # begins) the optimizer, the history and both random streams
                     self._restore_weights(module, state)
+                if getattr(module, "linear_path_mode", None) == "blend":
+                    module.reset_blend()  # the layers alone, until trained
                 net = self._build_net(module, device, split, generator, state)
                 if checkpoint is not None:
                     callback = checkpoint.callback(self._metadata(device), device)
                     net.callbacks_.append(("checkpoint", callback))
                 best, rng_state = self._train(net, data, state, device)
-                fit_blend(net.module_, X, y, sample_weight, shuffle_seed)
+                fit_blend(module, X, y, sample_weight, shuffle_seed)
         self._set_fitted(net, device, best, rng_state)
         if split is not None:  # each gene's scores on the held-out rows
             self.target_scores_ = validation_scores(
@@ -243,8 +245,6 @@ class BaseNetworkRegressor(
         if state is not None and state.complete:
             state.apply(net)
             return state.best_epoch, state.rng_state
-        if getattr(net.module_, "linear_path_mode", None) == "blend":
-            net.module_.reset_blend()  # the layers alone, until trained
         epochs = self.max_epochs
         if state is not None:
             epochs -= len(state.history) - state.epochs_at_start

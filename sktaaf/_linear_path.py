@@ -19,7 +19,7 @@ MIN_SLOPE = 1e-3
 LAYERS_SHARE = 0.5
 #: Leave-one-out predictions held at once (rows x targets): the blend is
 #: fitted on a sample of the training rows when they have more.
-_MAX_LOO_VALUES = 2**24
+_MAX_LOO_VALUES = 2**22
 
 
 def ridge_statistics(X, y, sample_weight=None, train_rows=None) -> RidgeStatistics:

@@ -85,8 +85,11 @@ def chunk_rows(array, start: int, stop: int) -> np.ndarray:
 def gather_rows(array, rows: np.ndarray) -> np.ndarray:
     """The sorted ``rows`` of ``array`` (dense, CSR, memory map, h5py or
     ColumnRows) as a dense 2-D array, read as :func:`chunk_rows` reads."""
-    if sp.issparse(array):
-        chunk = np.asarray(array[rows].toarray(), dtype=np.float32)
+    if sp.issparse(array):  # dense a chunk of rows at a time, as in training
+        chunk = np.empty((len(rows), array.shape[1]), dtype=np.float32)
+        for start in range(0, len(rows), _CHUNK_ROWS):
+            part = rows[start : start + _CHUNK_ROWS]
+            chunk[start : start + len(part)] = array[part].toarray()
     elif isinstance(array, np.ndarray) and not isinstance(array, np.memmap):
         chunk = array[rows]
     else:  # memory maps, HDF5 datasets, column views: contiguous reads

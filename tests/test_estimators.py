@@ -147,7 +147,9 @@ def test_early_stopping_restores_best_epoch(data):
     # A large learning rate makes the validation loss noisy, so the best
     # epoch is not the last one.
     est = TAAFRegressor(
-        **{**FAST, "max_epochs": 80, "learning_rate": 0.05, "n_iter_no_change": 5}
+        **{**FAST, "max_epochs": 80, "learning_rate": 0.05, "n_iter_no_change": 5},
+        linear_path=None,  # predictions of the layers alone, whose loss it is
+        loss="mae",
     ).fit(X, y)
     valid_losses = est.history_[:, "valid_loss"]
     assert est.n_iter_ < 80
