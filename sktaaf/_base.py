@@ -25,7 +25,7 @@ from ._data import (
     validate_training_data,
 )
 from ._disk import is_on_disk, read_rows
-from ._linear_path import init_linear_path
+from ._linear_path import fit_blend, init_linear_path
 from ._params import NetworkParameters, _out_of_memory_message
 from ._persistence import (
     RUN_ONLY_PARAMS,
@@ -218,11 +218,14 @@ class BaseNetworkRegressor(
                 if state is not None:  # continue the weights, and (as training
                     # begins) the optimizer, the history and both random streams
                     self._restore_weights(module, state)
+                if getattr(module, "linear_path_mode", None) == "blend":
+                    module.reset_blend()  # the layers alone, until trained
                 net = self._build_net(module, device, split, generator, state)
                 if checkpoint is not None:
                     callback = checkpoint.callback(self._metadata(device), device)
                     net.callbacks_.append(("checkpoint", callback))
                 best, rng_state = self._train(net, data, state, device)
+                fit_blend(module, X, y, sample_weight, shuffle_seed)
         self._set_fitted(net, device, best, rng_state)
         if split is not None:  # each gene's scores on the held-out rows
             self.target_scores_ = validation_scores(

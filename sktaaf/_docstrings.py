@@ -29,20 +29,28 @@ optimizer_kwargs : dict, default=None
     Further keyword arguments of the optimizer, e.g.
     ``{"weight_decay": 1e-5}`` or ``{"momentum": 0.9}`` for SGD.""",
     "linear_path": """\
-linear_path : {"fixed", "ridge"} or None, default="fixed"
-    A linear path inside the network: in standard units, the output is
-    ``layers(x) + s * (W x + b)``, with ``W`` and ``b`` set before
-    training to the ridge regression of ``y`` on ``X`` over the training
-    rows (not the early-stopping rows), weighted by ``sample_weight``, its
-    penalty chosen for each target by generalised cross-validation (one
-    ``n_features x n_features`` eigendecomposition of statistics gathered
-    in one pass over the data, chunk by chunk), and ``s``, one scale per
-    target, starting at 1. The layers start with a zero output, so that
-    training starts at the ridge solution and early stopping can only
-    improve on it. ``"fixed"`` keeps ``W`` and ``b`` and trains ``s``
-    with the layers, ``"ridge"`` trains all three (it overfits sooner on
-    small data; see :ref:`defaults`), None leaves the path out (the
-    networks of the references).""",
+linear_path : {"blend", "fixed", "ridge"} or None, default="blend"
+    A linear model beside the layers: the ridge regression of ``y`` on
+    ``X``, from statistics gathered in one pass over the data, chunk by
+    chunk, and one ``n_features x n_features`` eigendecomposition.
+    ``"blend"``: the layers are trained alone; then the ridge regression is
+    fitted on all the rows of positive weight, each target's penalty chosen
+    by its exact leave-one-out error (as :class:`~sklearn.linear_model.RidgeCV`
+    chooses it), and the two predictions, each divided by its spread over
+    the training rows, are averaged and calibrated per gene: an offset and
+    a slope minimising the absolute error on the ridge's leave-one-out and
+    the layers' predictions of the training rows (a seeded sample of them
+    when there are many). The blend has the correlation of the two models
+    together and the absolute error of the best constant-and-slope fit; a
+    gene best predicted by its median keeps a tiny slope (``1e-3`` of its
+    score's spread), so that its order of the samples is the models'.
+    ``"fixed"`` and ``"ridge"``: the output is ``layers(x) + s * (W x + b)``
+    in standard units, ``W`` and ``b`` the ridge regression over the
+    training rows (penalty by generalised cross-validation), ``s`` one
+    trained scale per target, and the layers start at zero output;
+    ``"fixed"`` keeps ``W`` and ``b``, ``"ridge"`` trains them too. None
+    leaves the linear model out (the networks of the references). See
+    :ref:`defaults` for every variant's numbers.""",
     "standardize": """\
 standardize : bool, default=True
     Learn each gene's location and scale: ``fit`` computes the mean and

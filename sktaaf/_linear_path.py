@@ -1,12 +1,25 @@
-"""The ridge initialisation of the networks' linear path, in one chunked pass."""
+"""The ridge initialisation of the networks' linear path, in one chunked pass,
+and the blend of ``linear_path="blend"`` networks, fitted after training."""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 from . import _standardize
-from .nn import RidgeStatistics, ridge_gcv
+from .nn import RidgeStatistics, l1_calibration, ridge_gcv, ridge_loo
+
+#: The smallest slope of a gene's calibration, in units of its blended
+#: score's spread: a gene whose error is smallest at a constant prediction
+#: (its median) keeps the order of the samples that the score gives.
+MIN_SLOPE = 1e-3
+#: The layers' share of the blend (the path has the rest), each in units of
+#: its own spread over the training rows.
+LAYERS_SHARE = 0.5
+#: Leave-one-out predictions held at once (rows x targets): the blend is
+#: fitted on a sample of the training rows when they have more.
+_MAX_LOO_VALUES = 2**22
 
 
 def ridge_statistics(X, y, sample_weight=None, train_rows=None) -> RidgeStatistics:
@@ -40,9 +53,104 @@ def ridge_statistics(X, y, sample_weight=None, train_rows=None) -> RidgeStatisti
 def init_linear_path(module, X, y, sample_weight=None, split=None):
     """Set ``module``'s linear path to the ridge regression of ``y`` on
     ``X`` on the training rows (not ``split``'s validation rows), its
-    penalty chosen by generalised cross-validation; return the penalties."""
+    penalty chosen by generalised cross-validation; return the penalties.
+    A blended path is fitted after training instead (:func:`fit_blend`)."""
+    if module.linear_path_mode == "blend":
+        module.reset_blend()
+        return None
     train_rows = None if split is None else split.train_indices
     stats = ridge_statistics(X, y, sample_weight, train_rows)
     coef, alpha, _ = ridge_gcv(stats)
     module.set_linear_path(stats, coef)
     return alpha
+
+
+def fit_blend(module, X, y, sample_weight=None, seed=0):
+    """Fit the blend of a trained ``linear_path="blend"`` network; return the
+    ridge penalties (None for other networks).
+
+    The path is the ridge regression of ``y`` on ``X`` over all the rows of
+    positive weight, each target's penalty chosen by its exact leave-one-out
+    error. On those rows (a seeded sample of them when there are many), the
+    path's leave-one-out predictions and the trained layers' predictions,
+    each divided by its spread, are averaged into a score, and each target's
+    offset and slope (at least :data:`MIN_SLOPE`) minimise the absolute error
+    of ``offset + slope * score``: the blend is calibrated on predictions
+    that did not see the rows' own targets (the layers' barely did: early
+    stopping held them back).
+    """
+    if getattr(module, "linear_path_mode", None) != "blend":
+        return None
+    module.reset_blend()
+    stats = ridge_statistics(X, y, sample_weight)
+    n_outputs = stats.xty.shape[1]
+    rows = _blend_rows(X.shape[0], sample_weight, n_outputs, seed)
+    x_rows = _standardize.gather_rows(X, rows)
+    y_rows = _standardize.gather_rows(y, rows)
+    weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
+    coef, alpha, loo, _ = ridge_loo(stats, x_rows, y_rows, weight)
+    module.set_linear_path(stats, coef)
+    location, scale = _output_units(module, n_outputs)
+    # Both predictions and the truth in the network's standardised units.
+    y_std = np.sqrt(np.clip(stats.yty, 0.0, None) / stats.count)
+    path = (stats.y_mean + loo * np.where(y_std > 0, y_std, 1.0) - location) / scale
+    layers = (_predict(module, x_rows) - location) / scale
+    truth = (y_rows - location) / scale
+    layers_weight = LAYERS_SHARE * _inverse_spread(layers, weight)
+    path_weight = (1 - LAYERS_SHARE) * _inverse_spread(path, weight)
+    score = layers_weight * layers + path_weight * path
+    offset, slope = l1_calibration(score, truth, weight, min_slope=MIN_SLOPE)
+    module.set_blend(layers_weight, path_weight, offset, slope)
+    return alpha
+
+
+def _blend_rows(n_samples: int, sample_weight, n_outputs: int, seed) -> np.ndarray:
+    """The rows the blend is fitted on, sorted: those of positive weight, a
+    seeded sample of them when they are more than the budget allows."""
+    rows = np.arange(n_samples)
+    if sample_weight is not None:
+        rows = rows[np.asarray(sample_weight) > 0]
+    budget = max(1000, _MAX_LOO_VALUES // max(n_outputs, 1))
+    if len(rows) > budget:
+        rng = np.random.RandomState(seed)
+        rows = np.sort(rng.choice(rows, budget, replace=False))
+    return rows
+
+
+def _output_units(module, n_outputs: int) -> tuple[np.ndarray, np.ndarray]:
+    """The location and scale of the network's standardised outputs."""
+    if not getattr(module, "standardize", False):
+        return np.zeros(n_outputs), np.ones(n_outputs)
+    return (
+        module.y_mean.detach().cpu().double().numpy(),
+        module.y_scale.detach().cpu().double().numpy(),
+    )
+
+
+@torch.no_grad()
+def _predict(module, x: np.ndarray, step: int = 4096) -> np.ndarray:
+    """The network's (evaluation-mode) predictions of rows ``x``, float64."""
+    was_training = module.training
+    module.eval()
+    parameter = next(module.parameters())
+    parts = []
+    try:
+        for start in range(0, len(x), step):
+            batch = torch.as_tensor(
+                np.ascontiguousarray(x[start : start + step], np.float32),
+                device=parameter.device,
+            )
+            parts.append(module(batch).float().cpu().numpy().astype(np.float64))
+    finally:
+        module.train(was_training)
+    out = np.concatenate(parts) if parts else np.zeros((0, 0))
+    return out.reshape(len(x), -1)
+
+
+def _inverse_spread(values: np.ndarray, weight) -> np.ndarray:
+    """One over each column's (weighted) standard deviation; 0 where it is 0."""
+    w = np.ones(len(values)) if weight is None else np.asarray(weight, np.float64)
+    mean = (w @ values) / w.sum()
+    spread = np.sqrt((w @ (values - mean) ** 2) / w.sum())
+    tiny = 1e-12 * max(float(spread.max(initial=0.0)), 1e-300)
+    return np.where(spread > tiny, 1.0 / np.where(spread > tiny, spread, 1.0), 0.0)

@@ -114,7 +114,7 @@ class NetworkParameters:
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "optimizer_kwargs": [dict, None],
         "standardize": ["boolean"],
-        "linear_path": [StrOptions({"ridge", "fixed"}), None],
+        "linear_path": [StrOptions({"ridge", "fixed", "blend"}), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],

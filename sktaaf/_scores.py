@@ -20,10 +20,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.sparse as sp
 
 from ._arrays import block_size
-from ._disk import read_rows
+from ._standardize import gather_rows
 
 #: The columns of ``target_scores_``, in order.
 SCORE_COLUMNS = ("mae", "r")
@@ -31,17 +30,6 @@ SCORE_COLUMNS = ("mae", "r")
 VALIDATION_SOURCE = "validation"
 # Temporaries per chunk of validation rows (MiB).
 _MAX_CHUNK_MIB = 64
-
-
-def _rows(array, rows: np.ndarray) -> np.ndarray:
-    """The sorted ``rows`` of ``array`` as a 2-D float array (one chunk)."""
-    if sp.issparse(array):
-        chunk = np.asarray(array[rows].toarray(), dtype=np.float32)
-    elif isinstance(array, np.ndarray) and not isinstance(array, np.memmap):
-        chunk = array[rows]
-    else:  # memory maps, HDF5 datasets, column views: contiguous reads
-        chunk = read_rows(array, rows=rows)
-    return chunk.reshape(len(chunk), -1)
 
 
 class _Moments:
@@ -133,10 +121,10 @@ def validation_scores(predict, X, y, rows, sample_weight=None, names=None):
     n_samples = 0
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
-        pred = np.asarray(predict(_rows(X, chunk))).reshape(len(chunk), -1)
+        pred = np.asarray(predict(gather_rows(X, chunk))).reshape(len(chunk), -1)
         weight = None if sample_weight is None else np.asarray(sample_weight)[chunk]
         n_samples += len(chunk) if weight is None else int((weight > 0).sum())
-        moments.update(_rows(y, chunk), pred, weight)
+        moments.update(gather_rows(y, chunk), pred, weight)
     if n_samples == 0:
         return None
     mae, r = moments.scores()

@@ -82,6 +82,21 @@ def chunk_rows(array, start: int, stop: int) -> np.ndarray:
     return chunk.reshape(len(chunk), -1)
 
 
+def gather_rows(array, rows: np.ndarray) -> np.ndarray:
+    """The sorted ``rows`` of ``array`` (dense, CSR, memory map, h5py or
+    ColumnRows) as a dense 2-D array, read as :func:`chunk_rows` reads."""
+    if sp.issparse(array):  # dense a chunk of rows at a time, as in training
+        chunk = np.empty((len(rows), array.shape[1]), dtype=np.float32)
+        for start in range(0, len(rows), _CHUNK_ROWS):
+            part = rows[start : start + _CHUNK_ROWS]
+            chunk[start : start + len(part)] = array[part].toarray()
+    elif isinstance(array, np.ndarray) and not isinstance(array, np.memmap):
+        chunk = array[rows]
+    else:  # memory maps, HDF5 datasets, column views: contiguous reads
+        chunk = read_rows(array, rows=rows)
+    return chunk.reshape(len(chunk), -1)
+
+
 def _finish(mean: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The float32 mean and scale, with scale 1 for columns that do not vary."""
     mean, scale = np.asarray(mean, np.float64), np.array(scale, np.float64)

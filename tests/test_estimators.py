@@ -46,7 +46,7 @@ def test_default_architectures():
     assert taaf.net_.optimizer_.__class__ is torch.optim.NAdam
     assert taaf.net_.optimizer_.param_groups[0]["lr"] == 5e-3
     assert isinstance(taaf.net_.criterion_, StandardizedLoss)
-    assert isinstance(taaf.net_.criterion_.loss, torch.nn.L1Loss)
+    assert isinstance(taaf.net_.criterion_.loss, torch.nn.MSELoss)
     dgex = DGEXRegressor(hidden_layer_sizes=8, max_epochs=1, random_state=0).fit(X, y)
     assert isinstance(dgex.module_.hidden0.activation, torch.nn.Tanh)
     assert isinstance(dgex.module_.output.activation, torch.nn.Identity)
@@ -147,7 +147,9 @@ def test_early_stopping_restores_best_epoch(data):
     # A large learning rate makes the validation loss noisy, so the best
     # epoch is not the last one.
     est = TAAFRegressor(
-        **{**FAST, "max_epochs": 80, "learning_rate": 0.05, "n_iter_no_change": 5}
+        **{**FAST, "max_epochs": 80, "learning_rate": 0.05, "n_iter_no_change": 5},
+        linear_path=None,  # predictions of the layers alone, whose loss it is
+        loss="mae",
     ).fit(X, y)
     valid_losses = est.history_[:, "valid_loss"]
     assert est.n_iter_ < 80

@@ -266,9 +266,10 @@ def test_target_blocks_warm_start_and_save_load(data, tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 
-def test_the_estimators_default_to_a_fixed_linear_path():
-    assert TAAFRegressor().linear_path == "fixed"
-    assert DGEXRegressor().linear_path == "fixed"
+def test_the_estimators_default_to_a_blended_linear_path():
+    for Estimator in (TAAFRegressor, DGEXRegressor):
+        assert Estimator().linear_path == "blend"
+        assert Estimator().loss == "mse"
 
 
 def test_fewer_samples_than_landmarks():

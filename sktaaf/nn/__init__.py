@@ -5,7 +5,14 @@ modules, usable in any PyTorch code.
 """
 
 from ._activations import ACTIVATIONS, TAAF, get_activation
-from ._linear import DEFAULT_RIDGE_ALPHAS, LinearPath, RidgeStatistics, ridge_gcv
+from ._linear import (
+    DEFAULT_RIDGE_ALPHAS,
+    LinearPath,
+    RidgeStatistics,
+    l1_calibration,
+    ridge_gcv,
+    ridge_loo,
+)
 from ._losses import StandardizedLoss
 from ._networks import DenseBlock, DGEXNetwork, TAAFDenseBlock, TAAFNetwork
 
@@ -21,5 +28,7 @@ __all__ = [
     "TAAFDenseBlock",
     "TAAFNetwork",
     "get_activation",
+    "l1_calibration",
     "ridge_gcv",
+    "ridge_loo",
 ]

@@ -16,7 +16,14 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["DEFAULT_RIDGE_ALPHAS", "LinearPath", "RidgeStatistics", "ridge_gcv"]
+__all__ = [
+    "DEFAULT_RIDGE_ALPHAS",
+    "LinearPath",
+    "RidgeStatistics",
+    "l1_calibration",
+    "ridge_gcv",
+    "ridge_loo",
+]
 
 #: The penalties GCV chooses from, relative to the number of samples (the
 #: penalty on correlation-scaled inputs): 1e-3 to 1e4, 8 per decade.
@@ -153,25 +160,14 @@ def ridge_gcv(
     ((5, 2), (2,))
     """
     alphas = np.asarray(DEFAULT_RIDGE_ALPHAS if alphas is None else alphas, float)
-    n_inputs, n_outputs = stats.xty.shape
-    x_scale = np.sqrt(np.clip(np.diag(stats.xtx), 0.0, None))
-    y_scale = np.sqrt(np.clip(stats.yty, 0.0, None))
-    x_keep = x_scale > 1e-12 * max(float(x_scale.max(initial=0.0)), 1e-300)
-    y_ok = y_scale > 0
-    xs = np.where(x_keep, x_scale, 1.0)
-    ys = np.where(y_ok, y_scale, 1.0)
-    # Correlation-scaled: unit sum of squares per column, times the count.
-    corr = stats.xtx[np.ix_(x_keep, x_keep)] / np.outer(xs[x_keep], xs[x_keep])
-    cross = stats.xty[x_keep] / np.outer(xs[x_keep], ys)
+    problem = _EigenProblem(stats)
     count = stats.count
-    eigenvalues, eigenvectors = np.linalg.eigh(corr * count)
-    eigenvalues = np.clip(eigenvalues, 0.0, None)
-    projected = eigenvectors.T @ (cross * count)  # V^T X^T Y, (k, t)
-    total = count * np.where(y_ok, 1.0, 0.0)  # each target's sum of squares
+    total = count * np.where(problem.y_ok, 1.0, 0.0)  # each target's sum of squares
     n_rows = max(stats.n_rows, 2)
     penalties = alphas * count
-    gcv = np.empty((len(alphas), n_outputs))
-    squares = projected**2
+    gcv = np.empty((len(alphas), stats.xty.shape[1]))
+    squares = problem.projected**2
+    eigenvalues = problem.eigenvalues
     for index, penalty in enumerate(penalties):
         shrink = eigenvalues / (eigenvalues + penalty)
         explained = (
@@ -183,15 +179,184 @@ def ridge_gcv(
     if per_target:
         best = np.argmin(gcv, axis=0)
     else:
-        best = np.full(n_outputs, int(np.argmin(gcv.mean(axis=1))))
-    chosen = penalties[best]
-    inverse = 1.0 / (eigenvalues[:, None] + chosen[None, :])
-    coef_kept = eigenvectors @ (inverse * projected)
-    # Back from correlation-scaled to standardised (unit variance) units.
-    coef = np.zeros((n_inputs, n_outputs))
-    coef[x_keep] = coef_kept
-    coef[:, ~y_ok] = 0.0
-    return coef, alphas[best], gcv
+        best = np.full(gcv.shape[1], int(np.argmin(gcv.mean(axis=1))))
+    return problem.coef(penalties[best]), alphas[best], gcv
+
+
+class _EigenProblem:
+    """The ridge problem of ``stats`` in standardised units (unit weighted
+    variance; inputs that do not vary left out), diagonalised once: the
+    eigenvalues and eigenvectors of ``Z^T W Z`` and the projection
+    ``V^T Z^T W Y`` from which every penalty's solution follows."""
+
+    def __init__(self, stats: RidgeStatistics) -> None:
+        self.stats = stats
+        x_scale = np.sqrt(np.clip(np.diag(stats.xtx), 0.0, None))
+        y_scale = np.sqrt(np.clip(stats.yty, 0.0, None))
+        self.x_keep = x_scale > 1e-12 * max(float(x_scale.max(initial=0.0)), 1e-300)
+        self.y_ok = y_scale > 0
+        xs = np.where(self.x_keep, x_scale, 1.0)
+        ys = np.where(self.y_ok, y_scale, 1.0)
+        keep = self.x_keep
+        # Correlation-scaled: unit sum of squares per column, times the count.
+        corr = stats.xtx[np.ix_(keep, keep)] / np.outer(xs[keep], xs[keep])
+        cross = stats.xty[keep] / np.outer(xs[keep], ys)
+        eigenvalues, self.eigenvectors = np.linalg.eigh(corr * stats.count)
+        self.eigenvalues = np.clip(eigenvalues, 0.0, None)
+        self.projected = self.eigenvectors.T @ (cross * stats.count)  # (k, t)
+        # Unit-variance units: z = (x - mean) / x_std, and likewise for y.
+        self.x_std = xs / np.sqrt(stats.count)
+        self.y_std = ys / np.sqrt(stats.count)
+
+    def coef(self, penalties: np.ndarray) -> np.ndarray:
+        """The solution for each target's penalty, (n_inputs, n_outputs)."""
+        inverse = 1.0 / (self.eigenvalues[:, None] + penalties[None, :])
+        coef = np.zeros(self.stats.xty.shape)
+        coef[self.x_keep] = self.eigenvectors @ (inverse * self.projected)
+        coef[:, ~self.y_ok] = 0.0
+        return coef
+
+    def standardize(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of ``x`` and ``y`` in the problem's unit-variance units."""
+        stats = self.stats
+        z = (np.asarray(x, np.float64) - stats.x_mean)[:, self.x_keep]
+        z /= self.x_std[self.x_keep]
+        t = (np.asarray(y, np.float64).reshape(len(z), -1) - stats.y_mean) / self.y_std
+        return z, t
+
+
+def ridge_loo(stats: RidgeStatistics, x, y, weight=None, alphas=None):
+    """The ridge regression of standardised targets on standardised inputs,
+    each target's penalty chosen by its exact leave-one-out error on rows
+    the statistics were gathered from.
+
+    Leaving row ``i`` out changes its prediction to
+    ``(f_i - h_i t_i) / (1 - h_i)`` (centred), with ``f_i`` its fitted value,
+    ``t_i`` its target and ``h_i`` the hat matrix's diagonal, all from the
+    eigendecomposition of the statistics: exact for every row given, with
+    no refit. Given all the rows, this is :class:`~sklearn.linear_model.RidgeCV`'s
+    choice (``alpha_per_target=True``, on standardised inputs); given a
+    sample of them, the mean over the sample estimates each penalty's error.
+
+    Parameters
+    ----------
+    stats : RidgeStatistics
+        The statistics of all the training rows.
+    x : array-like of shape (n_rows, n_inputs)
+        Rows that ``stats`` counts (all of them, or a sample).
+    y : array-like of shape (n_rows, n_outputs)
+        Their targets.
+    weight : array-like of shape (n_rows,), default=None
+        Their weights in ``stats`` (all 1 when None).
+    alphas : array-like of float, default=None
+        Relative penalties to choose from; :data:`DEFAULT_RIDGE_ALPHAS`.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_inputs, n_outputs)
+        Coefficients from standardised inputs to standardised targets, as
+        :func:`ridge_gcv` returns them.
+    alpha : ndarray of shape (n_outputs,)
+        The chosen relative penalty of each target.
+    loo : ndarray of shape (n_rows, n_outputs)
+        Each given row's leave-one-out prediction with its target's chosen
+        penalty, in standardised units (unit variance).
+    target : ndarray of shape (n_rows, n_outputs)
+        The rows' targets in the same units.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktaaf.nn import RidgeStatistics, ridge_loo
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(50, 4))
+    >>> Y = X @ rng.normal(size=(4, 2)) + rng.normal(size=(50, 2))
+    >>> stats = RidgeStatistics(4, 2)
+    >>> stats.update(X, Y)
+    >>> coef, alpha, loo, target = ridge_loo(stats, X, Y)
+    >>> coef.shape, loo.shape
+    ((4, 2), (50, 2))
+    """
+    alphas = np.asarray(DEFAULT_RIDGE_ALPHAS if alphas is None else alphas, float)
+    problem = _EigenProblem(stats)
+    z, target = problem.standardize(x, y)
+    weight = np.ones(len(z)) if weight is None else np.asarray(weight, np.float64)
+    projected_rows = z @ problem.eigenvectors  # (m, k)
+    squares = projected_rows**2
+    penalties = alphas * stats.count
+    n_outputs = target.shape[1]
+    best = np.full(n_outputs, np.inf)
+    chosen = np.zeros(n_outputs)
+    loo = np.zeros_like(target)
+    for penalty in penalties:
+        inverse = 1.0 / (problem.eigenvalues + penalty)
+        fitted = projected_rows @ (inverse[:, None] * problem.projected)
+        hat = weight * (squares @ inverse + 1.0 / stats.count)
+        left_out = (fitted - hat[:, None] * target) / np.clip(1.0 - hat, 1e-12, None)[
+            :, None
+        ]
+        error = weight @ (left_out - target) ** 2
+        better = error < best
+        best[better] = error[better]
+        chosen[better] = penalty
+        loo[:, better] = left_out[:, better]
+    chosen[~problem.y_ok] = penalties[0]
+    return problem.coef(chosen), chosen / stats.count, loo, target
+
+
+def l1_calibration(score, target, weight=None, min_slope=0.0, n_iter=50):
+    """Each column's offset and slope minimising the absolute error of
+    ``offset + slope * score`` against ``target``, the slope at least
+    ``min_slope``: least absolute deviations by iteratively reweighted
+    least squares, every column at once.
+
+    Parameters
+    ----------
+    score, target : ndarray of shape (n_rows, n_columns)
+        Predictions to calibrate (e.g. leave-one-out predictions) and the
+        truth.
+    weight : ndarray of shape (n_rows,), default=None
+        Weight of each row (all 1 when None).
+    min_slope : float, default=0.0
+        The smallest slope allowed.
+    n_iter : int, default=50
+        Reweighting iterations.
+
+    Returns
+    -------
+    offset, slope : ndarray of shape (n_columns,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktaaf.nn import l1_calibration
+    >>> s = np.arange(10.0)[:, None]
+    >>> t = 1 + 2 * s
+    >>> t[0] = 100.0  # an outlier barely moves the fit
+    >>> offset, slope = l1_calibration(s, t)
+    >>> bool(np.allclose([offset[0], slope[0]], [1, 2], atol=1e-2))
+    True
+    """
+    score = np.asarray(score, np.float64)
+    target = np.asarray(target, np.float64)
+    rows = np.ones(len(score)) if weight is None else np.asarray(weight, np.float64)
+    scale = max(float(np.abs(target).mean()), 1e-12)
+    w = np.broadcast_to(rows[:, None], target.shape).copy()
+    offset = np.zeros(target.shape[1])
+    slope = np.zeros(target.shape[1])
+    for _ in range(n_iter):
+        total = np.maximum(w.sum(0), 1e-300)
+        mean_s = (w * score).sum(0) / total
+        mean_t = (w * target).sum(0) / total
+        ds = score - mean_s
+        spread = (w * ds * ds).sum(0)
+        covariance = (w * ds * (target - mean_t)).sum(0)
+        slope = np.where(spread > 0, covariance / np.where(spread > 0, spread, 1), 0)
+        slope = np.maximum(slope, min_slope)
+        offset = mean_t - slope * mean_s
+        residual = np.abs(target - offset - slope * score)
+        w = rows[:, None] / np.maximum(residual, 1e-6 * scale)
+    return offset, slope
 
 
 class LinearPath(nn.Module):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -89,8 +90,9 @@ class DenseBlock(nn.Sequential):
 
 
 #: The values of the networks' ``linear_path``: trained with the network,
-#: or kept fixed at its ridge initialisation.
-LINEAR_PATHS = ("ridge", "fixed")
+#: kept fixed at its ridge initialisation, or fitted apart and blended with
+#: the layers after training.
+LINEAR_PATHS = ("ridge", "fixed", "blend")
 
 
 def _check_linear_path(linear_path):
@@ -168,7 +170,39 @@ class _FeedForward(nn.Sequential):
             self.linear_path = LinearPath(
                 n_inputs, n_outputs, trainable=self.linear_path_mode == "ridge"
             )
-            self.zero_output()
+            if self.linear_path_mode == "blend":
+                self.linear_path.scale.requires_grad_(False)
+                # Rows: the layers' weight, the path's, the offset and the
+                # slope of each output (see set_blend); the layers alone until
+                # the blend is set.
+                self.register_buffer("blend", torch.zeros(4, n_outputs))
+                self.reset_blend()
+            else:
+                self.zero_output()
+
+    @torch.no_grad()
+    def reset_blend(self) -> None:
+        """Make the blend the layers alone (as during training)."""
+        self.blend.zero_()
+        self.blend[0] = 1.0
+        self.blend[3] = 1.0
+
+    @torch.no_grad()
+    def set_blend(self, layers_weight, path_weight, offset, slope) -> None:
+        """Set the blend of a ``linear_path="blend"`` network: in evaluation
+        mode it outputs ``offset + slope * (layers_weight * layers(z) +
+        path_weight * path(z))`` (per output, in its standardised units).
+
+        Parameters
+        ----------
+        layers_weight, path_weight, offset, slope : array-like of shape (n_outputs,)
+        """
+        if self.linear_path_mode != "blend":
+            raise ValueError('set_blend needs a network with linear_path="blend".')
+        for row, values in enumerate((layers_weight, path_weight, offset, slope)):
+            self.blend[row] = torch.as_tensor(
+                np.asarray(values, np.float64), dtype=self.blend.dtype
+            )
 
     @torch.no_grad()
     def zero_output(self) -> None:
@@ -239,7 +273,12 @@ class _FeedForward(nn.Sequential):
         for name, module in self._modules.items():
             if name != "linear_path":
                 output = module(output)
-        if self.linear_path_mode is not None:
+        if self.linear_path_mode == "blend":
+            if not self.training:  # trained alone, blended once trained
+                blend = self.blend
+                mixed = blend[0] * output + blend[1] * self.linear_path(x)
+                output = blend[2] + blend[3] * mixed
+        elif self.linear_path_mode is not None:
             output = output + self.linear_path(x)
         if self.standardize:
             output = output * self.y_scale + self.y_mean
@@ -271,14 +310,17 @@ class TAAFNetwork(_FeedForward):
         Without a linear path, the output TAAF then starts centred: its
         ``delta`` is ``-g(0)`` (-0.5 for the sigmoid; for activations given
         by name), so that the first predictions are near the means.
-    linear_path : {"ridge", "fixed"}, bool or None, default=None
+    linear_path : {"ridge", "fixed", "blend"}, bool or None, default=None
         Add a linear path from the (standardised) inputs to the outputs,
         ``layers(z) + s * (z @ W.T + b)`` (see :class:`LinearPath`), set by
         :meth:`set_linear_path`: ``"ridge"`` (or True) trains ``W`` and
         ``b`` with the layers, ``"fixed"`` keeps them as set; the
         per-output scale ``s`` is trained in both. The layers then start
         with a zero output (:meth:`zero_output`), so that the network
-        starts at the linear path.
+        starts at the linear path. ``"blend"`` keeps the path apart: the
+        layers are trained alone (in training mode the network outputs
+        them alone), and in evaluation mode the network outputs the blend
+        of both that :meth:`set_blend` sets.
 
     References
     ----------
@@ -325,7 +367,7 @@ class TAAFNetwork(_FeedForward):
         if (
             standardize
             and isinstance(output_activation, str)
-            and self.linear_path_mode is None
+            and self.linear_path_mode in (None, "blend")
         ):
             # Standardised targets are centred: so is the output at the start
             # (for the named activations; a custom one is not called here).
@@ -357,14 +399,17 @@ class DGEXNetwork(_FeedForward):
     standardize : bool, default=False
         Hold each input's and output's location and scale as buffers and
         work in standardised units inside (see :meth:`set_standardization`).
-    linear_path : {"ridge", "fixed"}, bool or None, default=None
+    linear_path : {"ridge", "fixed", "blend"}, bool or None, default=None
         Add a linear path from the (standardised) inputs to the outputs,
         ``layers(z) + s * (z @ W.T + b)`` (see :class:`LinearPath`), set by
         :meth:`set_linear_path`: ``"ridge"`` (or True) trains ``W`` and
         ``b`` with the layers, ``"fixed"`` keeps them as set; the
         per-output scale ``s`` is trained in both. The layers then start
         with a zero output (:meth:`zero_output`), so that the network
-        starts at the linear path.
+        starts at the linear path. ``"blend"`` keeps the path apart: the
+        layers are trained alone (in training mode the network outputs
+        them alone), and in evaluation mode the network outputs the blend
+        of both that :meth:`set_blend` sets.
 
     References
     ----------
