@@ -7,7 +7,7 @@ Run on a GPU machine as::
 By estimate it takes about 2 minutes on an H100, and about 6 with
 ``--compile`` (which adds a compiled run of every configuration, each paying
 tens of seconds of compilation): a training step of batch 256 is about
-``3 x 2 x 256 x 2.9e8 = 4.5e11`` FLOPs, 128 steps an epoch, so an epoch's
+``3 x 2 x 256 x 2.1e8 = 3.3e11`` FLOPs, 128 steps an epoch, so an epoch's
 products take about 0.1 s in bf16 and about 1 s in float32, and setting up
 each fit (initialising and moving 1.2 GB of weights) takes seconds more.
 ``--help`` lists every option; ``--device cpu --tiny`` is a smoke test that
@@ -19,7 +19,7 @@ What is measured
 dropout=0.1)``, the largest network of D-GEX, from 943 landmarks to 4,760
 targets (D-GEX's half of the 9,520 targets, as the paper trained it), and a
 ``TAAFRegressor`` of the same size, activation and dropout (``--model``):
-about 2.9e8 weights. Data: random float32 ``X`` and ``y`` in host memory
+about 2.1e8 weights. Data: random float32 ``X`` and ``y`` in host memory
 (``--n-samples``, 32,768), batches of ``--batch-size`` (256; D-GEX used 200).
 For every precision (``--precisions``: float32, and ``mixed_precision="bf16"``
 and ``"fp16"``) and, with ``--compile``, uncompiled and compiled:
