@@ -225,7 +225,8 @@ class BaseNetworkRegressor(
                     callback = checkpoint.callback(self._metadata(device), device)
                     net.callbacks_.append(("checkpoint", callback))
                 best, rng_state = self._train(net, data, state, device)
-                fit_blend(module, X, y, sample_weight, shuffle_seed)
+                valid = None if split is None else split.valid_indices
+                fit_blend(module, X, y, sample_weight, shuffle_seed, valid)
         self._set_fitted(net, device, best, rng_state)
         if split is not None:  # each gene's scores on the held-out rows
             self.target_scores_ = validation_scores(

@@ -14,9 +14,12 @@ from .nn import RidgeStatistics, l1_calibration, ridge_gcv, ridge_loo
 #: score's spread: a gene whose error is smallest at a constant prediction
 #: (its median) keeps the order of the samples that the score gives.
 MIN_SLOPE = 1e-3
-#: The layers' share of the blend (the path has the rest), each in units of
-#: its own spread over the training rows.
-LAYERS_SHARE = 0.5
+#: The layers' shares of the blend to choose from (the path has the rest),
+#: each model in units of its own spread over the training rows: the share
+#: whose blend has the highest mean per-gene r on the early-stopping rows,
+#: where neither model saw the truth; :data:`DEFAULT_SHARE` without them.
+LAYERS_SHARES = (0.2, 0.35, 0.5, 0.65)
+DEFAULT_SHARE = 0.5
 #: Leave-one-out predictions held at once (rows x targets): the blend is
 #: fitted on a sample of the training rows when they have more.
 _MAX_LOO_VALUES = 2**22
@@ -65,7 +68,7 @@ def init_linear_path(module, X, y, sample_weight=None, split=None):
     return alpha
 
 
-def fit_blend(module, X, y, sample_weight=None, seed=0):
+def fit_blend(module, X, y, sample_weight=None, seed=0, valid_rows=None):
     """Fit the blend of a trained ``linear_path="blend"`` network; return the
     ridge penalties (None for other networks).
 
@@ -73,10 +76,12 @@ def fit_blend(module, X, y, sample_weight=None, seed=0):
     positive weight, each target's penalty chosen by its exact leave-one-out
     error. On those rows (a seeded sample of them when there are many), the
     path's leave-one-out predictions and the trained layers' predictions,
-    each divided by its spread, are averaged into a score, and each target's
-    offset and slope (at least :data:`MIN_SLOPE`) minimise the absolute error
-    of ``offset + slope * score``: the blend is calibrated on predictions
-    that did not see the rows' own targets (the layers' barely did: early
+    each divided by its spread, are weighed into a score (the layers' share
+    chosen among :data:`LAYERS_SHARES` by the mean per-gene r on
+    ``valid_rows``, the early-stopping rows), and each target's offset and
+    slope (at least :data:`MIN_SLOPE`) minimise the absolute error of
+    ``offset + slope * score``: the blend is calibrated on predictions that
+    did not see the rows' own targets (the layers' barely did: early
     stopping held them back).
     """
     if getattr(module, "linear_path_mode", None) != "blend":
@@ -93,15 +98,37 @@ def fit_blend(module, X, y, sample_weight=None, seed=0):
     location, scale = _output_units(module, n_outputs)
     # Both predictions and the truth in the network's standardised units.
     y_std = np.sqrt(np.clip(stats.yty, 0.0, None) / stats.count)
-    path = (stats.y_mean + loo * np.where(y_std > 0, y_std, 1.0) - location) / scale
+    y_std = np.where(y_std > 0, y_std, 1.0)
+    path = (stats.y_mean + loo * y_std - location) / scale
     layers = (_predict(module, x_rows) - location) / scale
     truth = (y_rows - location) / scale
-    layers_weight = LAYERS_SHARE * _inverse_spread(layers, weight)
-    path_weight = (1 - LAYERS_SHARE) * _inverse_spread(path, weight)
+    layers_unit = _inverse_spread(layers, weight)
+    path_unit = _inverse_spread(path, weight)
+    held_out = np.isin(rows, () if valid_rows is None else valid_rows)
+    share = _best_share(
+        layers[held_out] * layers_unit, path[held_out] * path_unit, truth[held_out]
+    )
+    layers_weight, path_weight = share * layers_unit, (1 - share) * path_unit
     score = layers_weight * layers + path_weight * path
     offset, slope = l1_calibration(score, truth, weight, min_slope=MIN_SLOPE)
     module.set_blend(layers_weight, path_weight, offset, slope)
     return alpha
+
+
+def _best_share(layers: np.ndarray, path: np.ndarray, truth: np.ndarray) -> float:
+    """The layers' share whose blend of ``layers`` and ``path`` (each in units
+    of its spread) has the highest mean per-gene r against ``truth``: on the
+    early-stopping rows, :data:`DEFAULT_SHARE` when there are fewer than 3."""
+    if len(truth) < 3:
+        return DEFAULT_SHARE
+    scores = []
+    for share in LAYERS_SHARES:
+        blend = share * layers + (1 - share) * path
+        a, b = blend - blend.mean(0), truth - truth.mean(0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0))
+        scores.append(np.nanmean(r) if np.isfinite(r).any() else -np.inf)
+    return float(LAYERS_SHARES[int(np.argmax(scores))])
 
 
 def _blend_rows(n_samples: int, sample_weight, n_outputs: int, seed) -> np.ndarray:

@@ -196,3 +196,28 @@ def test_target_blocks_blend_each_block(data):
     blocks = TargetBlockRegressor(TAAFRegressor(**BLEND), n_blocks=2).fit(X, y)
     assert blocks.predict(X).shape == y.shape
     assert all(m.module_.linear_path_mode == "blend" for m in blocks.estimators_)
+
+
+def test_the_layers_share_follows_the_early_stopping_rows():
+    rng = np.random.RandomState(0)
+    truth = rng.normal(size=(40, 5))
+    noise = rng.normal(size=(40, 5))
+    best = _linear_path._best_share
+    assert best(truth, noise, truth) == max(_linear_path.LAYERS_SHARES)
+    assert best(noise, truth, truth) == min(_linear_path.LAYERS_SHARES)
+    assert best(truth[:2], noise[:2], truth[:2]) == _linear_path.DEFAULT_SHARE
+
+
+def test_the_share_is_chosen_on_the_validation_rows(data, monkeypatch):
+    X, y = data
+    seen = []
+    original = _linear_path._best_share
+
+    def spy(layers, path, truth):
+        seen.append(len(truth))
+        return original(layers, path, truth)
+
+    monkeypatch.setattr(_linear_path, "_best_share", spy)
+    TAAFRegressor(**BLEND).fit(X, y)
+    TAAFRegressor(**BLEND, early_stopping=False).fit(X, y)
+    assert seen == [int(np.ceil(0.1 * len(X))), 0]
