@@ -37,7 +37,9 @@ linear_path : {"blend", "fixed", "ridge"} or None, default="blend"
     fitted on all the rows of positive weight, each target's penalty chosen
     by its exact leave-one-out error (as :class:`~sklearn.linear_model.RidgeCV`
     chooses it), and the two predictions, each divided by its spread over
-    the training rows, are averaged and calibrated per gene: an offset and
+    the training rows, are weighed (the layers' share, 0.2 to 0.65, the one
+    whose blend correlates best with the early-stopping rows) and calibrated
+    per gene: an offset and
     a slope minimising the absolute error on the ridge's leave-one-out and
     the layers' predictions of the training rows (a seeded sample of them
     when there are many). The blend has the correlation of the two models
