@@ -311,7 +311,7 @@ def _gene_columns(y_true, genes) -> tuple[list[int], list[str]]:
     return positions, labels
 
 
-def plot_measured_vs_inferred(y_true, y_pred, genes, ax=None):
+def plot_measured_vs_inferred(y_true, y_pred, genes, ax=None, *, symbols=None):
     """Scatter measured against inferred expression for a few genes.
 
     One point per sample and one colour per gene, with the diagonal (perfect
@@ -329,6 +329,10 @@ def plot_measured_vs_inferred(y_true, y_pred, genes, ax=None):
         when it is a DataFrame.
     ax : matplotlib.axes.Axes, default=None
         Where to draw; a new figure when None.
+    symbols : mapping or pandas.Series, default=None
+        Gene symbols by gene id (e.g. a model file's ``pr_gene_symbol``
+        column): the legend names a gene by its symbol when known, by its
+        id otherwise.
 
     Returns
     -------
@@ -349,6 +353,14 @@ def plot_measured_vs_inferred(y_true, y_pred, genes, ax=None):
     ['gene 0', 'gene 3']
     """
     positions, labels = _gene_columns(y_true, genes)
+    if symbols is not None:
+        if not hasattr(symbols, "items"):
+            raise TypeError(
+                "symbols must be a mapping or a pandas Series of gene symbols by "
+                f"gene id; got {type(symbols).__name__}."
+            )
+        known = {str(gene): symbol for gene, symbol in symbols.items()}
+        labels = [str(known.get(label, label)) for label in labels]
     measured = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
     inferred = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
     if measured.shape != inferred.shape:

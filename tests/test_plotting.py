@@ -122,6 +122,13 @@ def test_measured_vs_inferred(data, taaf):
         plot_measured_vs_inferred(y, y_pred, genes=3)
     with pytest.raises(ValueError, match="same shape"):
         plot_measured_vs_inferred(y, y_pred[:, :2], genes=0)
+    probes = pd.DataFrame(y, columns=["200814_at", "201000_at", "7157"])
+    symbols = pd.Series({"200814_at": "PSME1", "7157": "TP53"})
+    ax = plot_measured_vs_inferred(probes, y_pred, genes=[0, 1, 2], symbols=symbols)
+    names = [text.get_text().split(" (")[0] for text in ax.get_legend().get_texts()]
+    assert names == ["PSME1", "201000_at", "TP53"]  # an id without a symbol stays
+    with pytest.raises(TypeError, match="mapping or a pandas Series"):
+        plot_measured_vs_inferred(probes, y_pred, genes=0, symbols=["PSME1"])
 
 
 def test_missing_matplotlib_is_a_clear_import_error(taaf, monkeypatch):
