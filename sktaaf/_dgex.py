@@ -102,22 +102,7 @@ class DGEXRegressor(BaseNetworkRegressor):
         Names of the targets (genes) seen during fit, when ``y`` had string
         column names (a pandas DataFrame, or a named Series); the columns of
         ``predict(X, as_frame=True)``. Saved in model files.
-    target_scores_ : pandas.DataFrame or None
-        How well each target gene is inferred: its mean absolute error
-        (``"mae"``, in the gene's units) and Pearson correlation (``"r"``)
-        between measured and predicted values on early stopping's validation
-        rows, computed at the end of every ``fit`` with the weights kept
-        (weighted by ``sample_weight`` when given). Indexed by
-        ``target_names_`` (0, 1, ... without names); ``attrs["source"]`` is
-        ``"validation"`` and ``attrs["n_samples"]`` the number of validation
-        rows (of positive weight). ``r`` is NaN for a gene that is constant
-        on those rows, measured or predicted. The validation rows chose the
-        epoch kept, so these scores are slightly optimistic; score held-out
-        data for an unbiased estimate. None with ``early_stopping=False`` (no
-        rows were held out). Saved in model files (None when loaded from a
-        file saved before this attribute existed); see
-        :func:`sktaaf.datasets.inference_row_metadata` and
-        :func:`sktaaf.plotting.plot_target_scores`.
+    {target_scores_}
     n_outputs_ : int
         Number of targets.
 

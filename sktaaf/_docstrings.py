@@ -163,6 +163,23 @@ random_state : int, RandomState instance or None, default=None
     process-wide, so fits in threads of one process train one at a time
     (fit in processes, joblib's default backend, to train in parallel).
     torch's global random state is left as it was.""",
+    "target_scores_": """\
+target_scores_ : pandas.DataFrame or None
+    How well each target gene is inferred: its mean absolute error
+    (``"mae"``, in the gene's units) and Pearson correlation (``"r"``)
+    between measured and predicted values on early stopping's validation
+    rows, computed at the end of every ``fit`` with the weights kept
+    (weighted by ``sample_weight`` when given). Indexed by
+    ``target_names_`` (0, 1, ... without names); ``attrs["source"]`` is
+    ``"validation"`` and ``attrs["n_samples"]`` the number of validation
+    rows (of positive weight). ``r`` is NaN for a gene that is constant
+    on those rows, measured or predicted. The validation rows chose the
+    epoch kept, so these scores are slightly optimistic; score held-out
+    data for an unbiased estimate. None with ``early_stopping=False`` (no
+    rows were held out). Saved in model files (None when loaded from a
+    file saved before this attribute existed); see
+    :func:`sktaaf.datasets.inference_row_metadata` and
+    :func:`sktaaf.plotting.plot_target_scores`.""",
     "verbose": """\
 verbose : int, default=0
     0 is silent; 1 or more reports the losses of each epoch: on a terminal
