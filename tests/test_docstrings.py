@@ -8,6 +8,8 @@ from sktaaf import DGEXRegressor, TAAFRegressor
 from sktaaf._docstrings import PARAMETER_DOCS, fill_doc, fill_docstring
 
 SHARED = [name for name in PARAMETER_DOCS if name != "training_parameters"]
+ATTRIBUTES = [name for name in SHARED if name.endswith("_")]  # fitted attributes
+SHARED = [name for name in SHARED if name not in ATTRIBUTES]
 
 
 def _parameter_entries(docstring):
@@ -30,6 +32,14 @@ def test_fragments_match_the_estimators_docs(Estimator):
     entries = _parameter_entries(Estimator.__doc__)
     for name in SHARED:  # the same words (a backslash continues a line there)
         assert PARAMETER_DOCS[name].split() == entries[name].split(), name
+
+
+@pytest.mark.parametrize("Estimator", [TAAFRegressor, DGEXRegressor])
+def test_attribute_fragments_are_in_the_attributes(Estimator):
+    attributes = Estimator.__doc__.split("\n    Attributes\n")[1]
+    for name in ATTRIBUTES:
+        assert f"\n    {name} : " in attributes, name
+        assert "{" + name + "}" not in Estimator.__doc__
 
 
 def test_fragments_render_indented_in_place():
