@@ -163,6 +163,19 @@ random_state : int, RandomState instance or None, default=None
     process-wide, so fits in threads of one process train one at a time
     (fit in processes, joblib's default backend, to train in parallel).
     torch's global random state is left as it was.""",
+    "verbose": """\
+verbose : int, default=0
+    0 is silent; 1 or more reports the losses of each epoch: on a terminal
+    as a table, with a progress bar of the batches; written to a file, a
+    pipe or a CI log, as one plain line per epoch (no carriage returns or
+    colour codes).""",
+}
+PARAMETER_DOCS["training_parameters"] = "\n".join(
+    PARAMETER_DOCS[name] for name in list(PARAMETER_DOCS)
+)
+#: Fitted attributes both estimators document alike (``{name}`` lines of their
+#: Attributes sections).
+ATTRIBUTE_DOCS = {
     "target_scores_": """\
 target_scores_ : pandas.DataFrame or None
     How well each target gene is inferred: its mean absolute error
@@ -180,24 +193,16 @@ target_scores_ : pandas.DataFrame or None
     file saved before this attribute existed); see
     :func:`sktaaf.datasets.inference_row_metadata` and
     :func:`sktaaf.plotting.plot_target_scores`.""",
-    "verbose": """\
-verbose : int, default=0
-    0 is silent; 1 or more reports the losses of each epoch: on a terminal
-    as a table, with a progress bar of the batches; written to a file, a
-    pipe or a CI log, as one plain line per epoch (no carriage returns or
-    colour codes).""",
 }
-PARAMETER_DOCS["training_parameters"] = "\n".join(
-    PARAMETER_DOCS[name] for name in list(PARAMETER_DOCS)
-)
 _PLACEHOLDER = re.compile(r"^(?P<indent>[ ]*)\{(?P<name>\w+)\}$", re.MULTILINE)
 
 
 def fill_docstring(docstring: str, fragments: dict[str, str] | None = None) -> str:
     """``docstring`` with every line ``{name}`` (``name`` a key of
-    ``fragments``, by default :data:`PARAMETER_DOCS`) replaced by that
-    fragment, indented as the line was; other lines are unchanged."""
-    fragments = PARAMETER_DOCS if fragments is None else fragments
+    ``fragments``, by default :data:`PARAMETER_DOCS` and
+    :data:`ATTRIBUTE_DOCS`) replaced by that fragment, indented as the line
+    was; other lines are unchanged."""
+    fragments = {**PARAMETER_DOCS, **ATTRIBUTE_DOCS} if fragments is None else fragments
 
     def fill(match: re.Match) -> str:
         name = match["name"]

@@ -5,11 +5,9 @@ import re
 import pytest
 
 from sktaaf import DGEXRegressor, TAAFRegressor
-from sktaaf._docstrings import PARAMETER_DOCS, fill_doc, fill_docstring
+from sktaaf._docstrings import ATTRIBUTE_DOCS, PARAMETER_DOCS, fill_doc, fill_docstring
 
 SHARED = [name for name in PARAMETER_DOCS if name != "training_parameters"]
-ATTRIBUTES = [name for name in SHARED if name.endswith("_")]  # fitted attributes
-SHARED = [name for name in SHARED if name not in ATTRIBUTES]
 
 
 def _parameter_entries(docstring):
@@ -37,7 +35,7 @@ def test_fragments_match_the_estimators_docs(Estimator):
 @pytest.mark.parametrize("Estimator", [TAAFRegressor, DGEXRegressor])
 def test_attribute_fragments_are_in_the_attributes(Estimator):
     attributes = Estimator.__doc__.split("\n    Attributes\n")[1]
-    for name in ATTRIBUTES:
+    for name in ATTRIBUTE_DOCS:
         assert f"\n    {name} : " in attributes, name
         assert "{" + name + "}" not in Estimator.__doc__
 
