@@ -324,9 +324,12 @@ class FiniteLossGuard(Callback):
         epoch = net.history[-1]
         losses = [epoch[key] for key in ("train_loss", "valid_loss") if key in epoch]
         losses_finite = all(math.isfinite(loss) for loss in losses)
+        # Frozen parameters (a fixed linear path's) cannot change: only the
+        # trained ones are checked, a few milliseconds less per epoch.
         weights_finite = all(
             bool(torch.isfinite(parameter).all())
             for parameter in net.module_.parameters()
+            if parameter.requires_grad
         )
         # Processes training together must stop together (the training loss
         # is each one's own, on its share of the data).
