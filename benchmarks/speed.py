@@ -98,7 +98,6 @@ from sklearn.neural_network import MLPRegressor
 from skorch.callbacks import Callback
 
 from sktaaf import TAAFRegressor
-from sktaaf._device import cpu_has_native_bf16
 from sktaaf.nn import TAAFNetwork
 
 from ._common import (
@@ -511,6 +510,17 @@ def runs_table(points: list[dict]) -> str:
 
 
 # ---------------------------------------------------------------- arguments
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16, AMX or Arm
+    BF16), from ``/proc/cpuinfo`` (False where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as file:
+            words = set(file.read().split())
+    except OSError:
+        return False
+    return bool(words & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
 def default_methods() -> list[str]:
     """The methods run by default: the raw loops and the estimator like for
     like and with its defaults, and bf16 where the CPU computes it natively."""

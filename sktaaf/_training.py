@@ -22,6 +22,7 @@ from skorch.utils import TeeGenerator
 
 from ._device import MIXED_PRECISION_DTYPES
 from ._malloc import tune_malloc_for_training
+from ._units import standard_batch, standard_inputs, standard_units, target_units
 from .exceptions import NonFiniteLossWarning
 
 #: The ``mixed_precision`` options and the dtypes autocast computes in.
@@ -428,36 +429,10 @@ def _all_processes_agree(net, flag: bool) -> bool:
 
 def _predicts_finitely(net, dataset) -> bool:
     rows = dataset[: net.batch_size][0]
-    standard_inputs = getattr(net, "standard_inputs", None)
-    if standard_inputs is not None:  # the network takes standard units now
-        rows = standard_inputs(rows)
+    rows = standard_inputs(getattr(net, "_standardization", None), rows)
     net.module_.eval()
     with torch.no_grad():
         return bool(torch.isfinite(net.infer(rows)).all())
-
-
-@contextlib.contextmanager
-def standard_units(net):
-    """Train ``net``'s network in standard units, if it was built with
-    ``standardize=True``: set its ``standard_units`` (its forward then skips
-    the maps to and from standard units) and note its buffers (``x_mean``,
-    ``x_scale``, ``y_mean``, ``y_scale``, updated in place when weights are
-    loaded) as ``net._standardization``, which standardise each batch; both
-    undone on exit, so that the fitted network predicts in the data's
-    units."""
-    module = unwrap_module(net.module_)
-    if not getattr(module, "standardize", False):
-        yield
-        return
-    module.standard_units = True
-    net._standardization = tuple(
-        getattr(module, name) for name in ("x_mean", "x_scale", "y_mean", "y_scale")
-    )
-    try:
-        yield
-    finally:
-        module.standard_units = False
-        net._standardization = None
 
 
 def _on_cpu(module: torch.nn.Module) -> bool:
@@ -489,7 +464,7 @@ class TrainingNet(NeuralNet):
     ``compile=True`` (skorch's option) compiles the network, not the loss.
 
     A network built with ``standardize=True`` is trained in standard units
-    (see :func:`standard_units`): each batch's inputs and targets are
+    (see :mod:`sktaaf._units`): each batch's inputs and targets are
     standardised as the step receives them, outside autograd, the network
     skips its own maps, and the loss compares standard-unit outputs with
     standard-unit targets. The steps' ``y_pred`` (which callbacks receive)
@@ -537,7 +512,8 @@ class TrainingNet(NeuralNet):
             # batch in many process states (see sktaaf._malloc).
             tune_malloc_for_training()
         try:
-            with _noting_sigint(self), standard_units(self):
+            module = unwrap_module(self.module_)
+            with _noting_sigint(self), standard_units(self, module):
                 return super().fit_loop(X, y, epochs=epochs, **fit_params)
         except StopTraining:
             raise
@@ -557,41 +533,14 @@ class TrainingNet(NeuralNet):
     def standard_inputs(self, X: torch.Tensor) -> torch.Tensor:
         """``X`` in the units the network takes now: standardised while it
         is trained in standard units, else unchanged."""
-        if self._standardization is None:
-            return X
-        x_mean, x_scale, _, _ = self._standardization
-        with torch.no_grad():
-            return (X - x_mean) / x_scale
-
-    def _standard_batch(self, batch):
-        """``batch`` with its inputs and targets standardised, while the
-        network is trained in standard units (else unchanged)."""
-        if self._standardization is None:
-            return batch
-        _, _, y_mean, y_scale = self._standardization
-        Xi, yi = unpack_data(batch)
-        with torch.no_grad():
-            if isinstance(yi, tuple):  # (targets, sample weights)
-                yi = ((yi[0] - y_mean) / y_scale, *yi[1:])
-            else:
-                yi = (yi - y_mean) / y_scale
-        return self.standard_inputs(Xi), yi
-
-    def _target_units(self, step: dict) -> dict:
-        """``step`` with its standard-unit ``y_pred`` in the targets' units."""
-        y_pred = step.get("y_pred")
-        if self._standardization is None or not isinstance(y_pred, torch.Tensor):
-            return step
-        _, _, y_mean, y_scale = self._standardization
-        with torch.no_grad():
-            y_pred = torch.addcmul(y_mean, y_pred.detach(), y_scale)
-        return {**step, "y_pred": y_pred}
+        return standard_inputs(self._standardization, X)
 
     def train_step(self, batch, **fit_params):
-        batch = self._standard_batch(batch)
+        batch = standard_batch(self._standardization, batch)
         scaler = self.grad_scaler_
         if scaler is None:
-            return self._target_units(super().train_step(batch, **fit_params))
+            step = super().train_step(batch, **fit_params)
+            return target_units(self._standardization, step)
         # GradScaler.step takes no closure: one pass, then the scaled step.
         optimizer = self.optimizer_
         optimizer.zero_grad()
@@ -605,7 +554,7 @@ class TrainingNet(NeuralNet):
         )
         scaler.step(optimizer)  # skips the step when the gradients overflowed
         scaler.update()
-        return self._target_units(step)
+        return target_units(self._standardization, step)
 
     def _autocast(self):
         return autocast(self.device, self.mixed_precision)
@@ -629,14 +578,14 @@ class TrainingNet(NeuralNet):
         return {"loss": loss, "y_pred": y_pred}
 
     def validation_step(self, batch, **fit_params):
-        batch = self._standard_batch(batch)
+        batch = standard_batch(self._standardization, batch)
         if self.mixed_precision is None:
             step = super().validation_step(batch, **fit_params)
         else:
             with self._autocast():
                 step = super().validation_step(batch, **fit_params)
             step = {**step, "y_pred": as_float32(step["y_pred"])}
-        return self._target_units(step)
+        return target_units(self._standardization, step)
 
     def evaluation_step(self, batch, training=False):
         if self.mixed_precision is None:

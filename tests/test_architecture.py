@@ -48,6 +48,7 @@ UTILITY_MODULES = {
     "sktaaf._persistence",
     "sktaaf._random",
     "sktaaf._state",
+    "sktaaf._units",
     "sktaaf._version",
     "sktaaf.exceptions",
 }
