@@ -1,21 +1,44 @@
 """Speed of ``TAAFRegressor`` against hand-written PyTorch, in fresh processes.
 
 Run as ``python -m benchmarks.speed [--n-samples 2000 6000] [--threads 1 2]
-[--out DIR]``; ``--help`` lists every option.
+[--methods raw taaf default raw-default bf16] [--out DIR]``; ``--help`` lists
+every option. By default every method but ``skorch`` and ``mlp`` runs, and
+``bf16`` only where the CPU computes bfloat16 natively (AVX512-BF16, AMX).
 
 What is measured
 ----------------
 Training on synthetic float32 data (``X ~ N(0, 1)`` of ``n_samples x 942``,
-``y = tanh(X A B) + noise`` of ``n_samples x 952`` with ``A B`` of rank 16), the
-same network (``TAAFNetwork(942, 952, (w, w))``, dropout 0.25), batch size
-(64), optimizer (NAdam, lr 5e-4) and loss (L1), by:
+``y = tanh(X A B) + noise`` of ``n_samples x 952`` with ``A B`` of rank 16),
+batch size 64, optimizer NAdam and loss L1; all but ``default`` and
+``raw-default`` train the same network (``TAAFNetwork(942, 952, (w, w))``,
+dropout 0.25, lr 5e-4):
 
 ``raw``
     A hand-written loop: per epoch ``model.train()`` and one ``torch.randperm``;
     per batch an index gather ``X[idx]``, ``zero_grad``, forward, loss,
     ``backward``, ``step`` and ``loss.item()``. The reference of every ratio.
 ``taaf``
-    ``TAAFRegressor(early_stopping=False, ...).fit(X, y)``.
+    ``TAAFRegressor(early_stopping=False, standardize=False,
+    linear_path=None, dropout=0.25, ...).fit(X, y)``: the raw loop's
+    network and maths.
+``default``
+    ``TAAFRegressor(hidden_layer_sizes=(w, w), batch_size=64)``, every other
+    parameter at its default, as users run it: standardised data, dropout
+    0.5, the fixed linear path, early stopping on a 10% validation split
+    (whose pass each epoch includes) and its own learning rate (5e-3).
+``bf16``
+    ``taaf`` with ``mixed_precision="bf16"`` (meaningful on CPUs with native
+    bf16: AVX512-BF16 or AMX; elsewhere slower, and sktaaf warns).
+``raw-default``
+    The hand-written loop of the default model: ``TAAFNetwork(942, 952,
+    (w, w), dropout=0.5, linear_path="fixed")`` trained in standard units
+    (each batch of ``X`` and ``y`` standardised as it is gathered, outside
+    autograd; the loss on the standard-unit output), on 90% of the rows,
+    with a validation pass over the other 10% per epoch; lr 5e-3; the
+    linear path set to the ridge solution, as the estimator sets it. The
+    reference of ``default``'s "own-raw ratio" (the linear path's
+    ``942 x 952`` product, a fifth of a step, is the model's cost, not the
+    estimator's).
 ``skorch``
     A plain ``skorch.NeuralNetRegressor`` on the numpy arrays, with its default
     ``DataLoader``, shuffled, no validation.
@@ -76,7 +99,7 @@ from sklearn.neural_network import MLPRegressor
 from skorch.callbacks import Callback
 
 from sktaaf import TAAFRegressor
-from sktaaf.nn import TAAFNetwork
+from sktaaf.nn import RidgeStatistics, TAAFNetwork, ridge_gcv
 
 from ._common import (
     ALLOCATOR_VARIABLES,
@@ -97,21 +120,31 @@ N_TARGETS = 952
 RANK = 16
 BATCH_SIZE = 64
 LEARNING_RATE = 5e-4
+DEFAULT_LEARNING_RATE = 5e-3  # TAAFRegressor's
 SEED = 0
 
 METHODS = {
     "raw": "raw PyTorch loop",
     "taaf": "TAAFRegressor",
+    "default": "TAAFRegressor, defaults",
+    "raw-default": "raw loop, default model",
+    "bf16": "TAAFRegressor, bf16",
     "skorch": "skorch NeuralNetRegressor",
     "mlp": "sklearn MLPRegressor",
 }
 NOTES = {
     "raw": "reference",
-    "taaf": "",
+    "taaf": "the raw loop's network and maths",
+    "default": "standardize, dropout 0.5, linear path, early stopping",
+    "bf16": 'as taaf, mixed_precision="bf16"',
+    "raw-default": "reference of default's own-raw ratio",
     "skorch": "default DataLoader",
     "mlp": "not comparable, for scale",
 }
 COLORS = {"raw": "tab:gray", "taaf": "tab:purple", "skorch": "tab:blue"}
+COLORS.update({"default": "tab:red", "bf16": "tab:green", "raw-default": "tab:brown"})
+#: The hand-written loop each method is also paired with ("own-raw ratio").
+OWN_RAW = {"default": "raw-default"}
 COLORS["mlp"] = "tab:olive"
 TUNABLES = "glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=33554432"
 _GLIBC = {name: None for name in ALLOCATOR_VARIABLES}
@@ -131,6 +164,7 @@ COLUMNS = [
     ("major", "majflt_per_epoch", ".1f"),
     ("paired ratio", "paired_ratio", ".3f"),
     ("paired fit ratio", "paired_fit_ratio", ".3f"),
+    ("own-raw ratio", "own_raw_ratio", ".3f"),
     ("faults ratio", "faults_ratio", ".2f"),
 ]
 N_SAMPLES, WIDTHS, THREADS, EPOCHS, ROUNDS, PROCESSES = [2000], [300], [1], 3, 2, 2
@@ -199,24 +233,109 @@ def train_raw(X, y, width, epochs, device):
     return {"epochs": epoch_usage, "fit": usage_since(start)}
 
 
-def train_taaf(X, y, width, epochs, device):
+def train_raw_default(X, y, width, epochs, device):
+    """The hand-written loop of the default model (see the module's docs)."""
     start = usage()
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
+    x_mean, x_scale = X_t.mean(0), X_t.std(0, correction=0)
+    y_mean, y_scale = y_t.mean(0), y_t.std(0, correction=0)
+    torch.manual_seed(SEED)
+    model = TAAFNetwork(
+        N_FEATURES, N_TARGETS, (width, width), dropout=0.5, linear_path="fixed"
+    )
+    # The path's ridge solution, as the estimator computes it (chunks of
+    # 4,096 rows): a zero matrix would multiply faster than real weights.
+    stats = RidgeStatistics(N_FEATURES, N_TARGETS)
+    for begin in range(0, len(X), 4096):
+        stats.update(X[begin : begin + 4096], y[begin : begin + 4096])
+    scales = {
+        "x_location": x_mean.double().numpy(),
+        "x_scale": x_scale.double().numpy(),
+        "y_location": y_mean.double().numpy(),
+        "y_scale": y_scale.double().numpy(),
+    }
+    model.linear_path.set_ridge(stats, ridge_gcv(stats)[0], **scales)
+    model.to(device)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    X_t, y_t = X_t.to(device), y_t.to(device)
+    x_mean, x_scale, y_mean, y_scale = (
+        t.to(device) for t in (x_mean, x_scale, y_mean, y_scale)
+    )
+    optimizer = torch.optim.NAdam(parameters, lr=DEFAULT_LEARNING_RATE)
+    criterion = torch.nn.L1Loss()
+    generator = torch.Generator().manual_seed(SEED)
+    rows = torch.randperm(len(X_t), generator=generator).to(device)
+    n_valid = -(-len(X_t) // 10)
+    valid, train = rows[:n_valid], rows[n_valid:]
+
+    def batch(idx):
+        return (X_t[idx] - x_mean) / x_scale, (y_t[idx] - y_mean) / y_scale
+
+    losses, epoch_usage = [], []
+    for _ in range(epochs):
+        epoch_start = usage()
+        model.train()
+        order = train[torch.randperm(len(train), generator=generator).to(device)]
+        for begin in range(0, len(order), BATCH_SIZE):
+            inputs, targets = batch(order[begin : begin + BATCH_SIZE])
+            optimizer.zero_grad()
+            loss = criterion(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        model.eval()
+        with torch.no_grad():
+            for begin in range(0, len(valid), BATCH_SIZE):
+                inputs, targets = batch(valid[begin : begin + BATCH_SIZE])
+                losses.append(criterion(model(inputs), targets).item())
+        epoch_usage.append(usage_since(epoch_start))
+    return {"epochs": epoch_usage, "fit": usage_since(start)}
+
+
+def train_taaf(X, y, width, epochs, device, **params):
+    start = usage()
+    params = {
+        # The raw loop's network and maths: TAAFNetwork's dropout, no
+        # standardisation, no linear path, no validation.
+        "early_stopping": False,
+        "dropout": 0.25,
+        "standardize": False,
+        "linear_path": None,
+        "learning_rate": LEARNING_RATE,
+        **params,
+    }
     estimator = TAAFRegressor(
         hidden_layer_sizes=(width, width),
         batch_size=BATCH_SIZE,
-        learning_rate=LEARNING_RATE,
-        early_stopping=False,
         max_epochs=epochs,
         random_state=SEED,
         device=device,
         callbacks=[("usage", EpochUsage())],
-        # The raw loop's network and maths: TAAFNetwork's dropout, no
-        # standardisation (standardize=True adds per-batch work of its own).
-        dropout=0.25,
-        standardize=False,
+        **params,
     ).fit(X, y)
     fit = usage_since(start)
     return {"epochs": list(estimator.history_[:, "usage"]), "fit": fit}
+
+
+def train_default(X, y, width, epochs, device):
+    """``TAAFRegressor`` as users run it: every parameter but the network's
+    width and the batch size at its default."""
+    start = usage()
+    estimator = TAAFRegressor(
+        hidden_layer_sizes=(width, width),
+        batch_size=BATCH_SIZE,
+        max_epochs=epochs,
+        random_state=SEED,
+        device=device,
+        callbacks=[("usage", EpochUsage())],
+    ).fit(X, y)
+    fit = usage_since(start)
+    return {"epochs": list(estimator.history_[:, "usage"]), "fit": fit}
+
+
+def train_bf16(X, y, width, epochs, device):
+    """``taaf`` in bfloat16 autocast (see ``sktaaf.bf16_supported``)."""
+    return train_taaf(X, y, width, epochs, device, mixed_precision="bf16")
 
 
 def train_skorch(X, y, width, epochs, device):
@@ -261,6 +380,8 @@ def train_mlp(X, y, width, epochs, device):
 
 
 TRAINERS = {"raw": train_raw, "taaf": train_taaf, "skorch": train_skorch}
+TRAINERS.update({"default": train_default, "bf16": train_bf16})
+TRAINERS["raw-default"] = train_raw_default
 TRAINERS["mlp"] = train_mlp
 
 
@@ -330,6 +451,9 @@ def summarize(processes: list[dict], methods: list[str]) -> dict:
             result["paired_fit_ratio"] = statistics.median(
                 run["fit"]["wall"] / raw["fit"]["wall"] for run, raw in pairs
             )
+        own_raw = OWN_RAW.get(method)
+        if own_raw in methods:
+            result["own_raw_ratio"] = _paired_median(runs, method, own_raw)
         summary[method] = result
     if "raw" in summary:
         raw_faults = summary["raw"]["minflt_per_epoch"]
@@ -338,6 +462,17 @@ def summarize(processes: list[dict], methods: list[str]) -> dict:
                 result["minflt_per_epoch"] / raw_faults if raw_faults else None
             )
     return {"methods": summary, "runs": runs}
+
+
+def _paired_median(runs: list[dict], method: str, reference: str) -> float:
+    """The median over rounds of ``method``'s total epoch time over
+    ``reference``'s in the same round of the same process."""
+    totals = {(run["process"], run["round"], run["method"]): run for run in runs}
+    return statistics.median(
+        _total(run) / _total(totals[key[:2] + (reference,)])
+        for key, run in totals.items()
+        if key[2] == method
+    )
 
 
 def _first_in_process(run: dict) -> bool:
@@ -393,6 +528,24 @@ def runs_table(points: list[dict]) -> str:
 
 
 # ---------------------------------------------------------------- arguments
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16, AMX or Arm
+    BF16), from ``/proc/cpuinfo`` (False where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as file:
+            words = set(file.read().split())
+    except OSError:
+        return False
+    return bool(words & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def default_methods() -> list[str]:
+    """The methods run by default: the raw loops and the estimator like for
+    like and with its defaults, and bf16 where the CPU computes it natively."""
+    methods = ["raw", "taaf", "default", "raw-default"]
+    return methods + (["bf16"] if cpu_has_native_bf16() else [])
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.speed",
@@ -440,8 +593,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--methods",
         nargs="+",
         choices=list(METHODS),
-        default=["raw", "taaf"],
-        help="methods to train; raw is the reference of the ratios (raw taaf)",
+        default=default_methods(),
+        help=(
+            "methods to train; raw is the reference of the ratios ("
+            + " ".join(default_methods())
+            + "; bf16 only on CPUs with native bf16)"
+        ),
     )
     runs.add_argument(
         "--epochs",

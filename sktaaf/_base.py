@@ -313,7 +313,7 @@ class BaseNetworkRegressor(
                 device = None  # the accelerator places the network
         net = net_class(
             module=module,
-            criterion=self._criterion(module),
+            criterion=self._criterion(),
             optimizer=self._optimizer_class(),
             lr=self.learning_rate,
             max_epochs=self.max_epochs,

@@ -100,6 +100,37 @@ def check_mixed_precision(mixed_precision: str | None, device: str) -> None:
         )
 
 
+#: CPU flags (Linux ``/proc/cpuinfo``) of native bfloat16 arithmetic: x86
+#: AVX512-BF16 and AMX-BF16, Arm's BF16 extension.
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
+    """Whether this CPU computes in bfloat16 natively (AVX512-BF16, AMX or
+    Arm BF16), as torch's own CPU checks or the flags in ``cpuinfo`` tell;
+    None when neither can tell (e.g. macOS)."""
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        check = getattr(torch.cpu, name, None)  # private: may go away
+        try:
+            if check is not None and check():
+                return True
+        except Exception:  # noqa: BLE001 - a probe; the flags decide then
+            pass
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as file:
+            text = file.read()
+    except OSError:
+        return None
+    flags = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    if not flags:
+        return None
+    return bool(flags & BF16_CPU_FLAGS)
+
+
 def is_available(device: str) -> bool:
     """Whether this machine has the concrete ``device`` (a saved ``device_``)."""
     if device.startswith("cuda"):

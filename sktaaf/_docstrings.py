@@ -61,13 +61,15 @@ standardize : bool, default=True
     the scale 1) and stores them in the network as buffers (``x_mean``,
     ``x_scale``, ``y_mean``, ``y_scale`` of ``module_``), which
     standardises the inputs and maps the outputs back to ``y``'s units.
-    The loss is computed in standard units
-    (:class:`sktaaf.nn.StandardizedLoss`), so every target gene weighs
-    alike however large its values; ``history_``'s losses are in those
-    units. The statistics travel with the weights through :meth:`save`,
-    pickle and checkpoints, and ``warm_start`` keeps those of the first
-    fit. ``False`` trains on the data as given, as before this option
-    existed.""",
+    Training works in standard units: each batch of ``X`` and ``y`` is
+    standardised as it is gathered (outside autograd, no copy of the
+    data), and the loss compares the network's standard-unit output with
+    the standard-unit targets, so every target gene weighs alike however
+    large its values; ``history_``'s losses are in those units. The map
+    back to ``y``'s units is applied in ``predict`` and export only. The
+    statistics travel with the weights through :meth:`save`, pickle and
+    checkpoints, and ``warm_start`` keeps those of the first fit.
+    ``False`` trains on the data as given, as before this option existed.""",
     "batch_size": """\
 batch_size : int, default=64
     Samples per mini-batch.""",

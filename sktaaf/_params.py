@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
 
@@ -25,11 +26,13 @@ from sklearn.utils._param_validation import (
 from ._device import (
     MIXED_PRECISION_DTYPES,
     check_mixed_precision,
+    cpu_has_native_bf16,
     device_memory,
     resolve_device,
 )
 from ._random import isolated_torch_rng
-from .nn import ACTIVATIONS, StandardizedLoss, get_activation
+from .exceptions import SlowPrecisionWarning
+from .nn import ACTIVATIONS, get_activation
 
 LOSSES = {"mae": torch.nn.L1Loss, "mse": torch.nn.MSELoss}
 OPTIMIZERS = {
@@ -343,13 +346,14 @@ class NetworkParameters:
                             )
                         ) from exc
 
-    def _criterion(self, module=None):
+    def _criterion(self):
         if isinstance(self.loss, str):
             criterion = LOSSES[self.loss]()
         else:  # a copy: fit must leave its parameters untouched
             criterion = copy.deepcopy(self.loss)
-        y_scale = getattr(module, "y_scale", None)  # with standardize=True
-        return criterion if y_scale is None else StandardizedLoss(criterion, y_scale)
+        # With standardize=True, the network is trained in standard units
+        # (sktaaf._training.standard_units): the loss compares them directly.
+        return criterion
 
     def _output_activation(self):
         if isinstance(self.output_activation, str) and self.output_activation == "same":
@@ -370,6 +374,19 @@ class NetworkParameters:
                 )
             device = resolve_device(self.device)
             check_mixed_precision(self.mixed_precision, device)
+            if (
+                self.mixed_precision == "bf16"
+                and device == "cpu"
+                and cpu_has_native_bf16() is False
+            ):
+                warnings.warn(
+                    "mixed_precision='bf16' on a CPU without native bfloat16 "
+                    "arithmetic (no AVX512-BF16, AMX or Arm BF16 flag): torch "
+                    "emulates it, usually more slowly than float32. Use "
+                    "mixed_precision=None on this machine.",
+                    SlowPrecisionWarning,
+                    stacklevel=4,  # the caller of fit, past sklearn's wrapper
+                )
             return device
         for name, value, instead in [
             (

@@ -22,6 +22,7 @@ from skorch.utils import TeeGenerator
 
 from ._device import MIXED_PRECISION_DTYPES
 from ._malloc import tune_malloc_for_training
+from ._units import standard_batch, standard_inputs, standard_units, target_units
 from .exceptions import NonFiniteLossWarning
 
 #: The ``mixed_precision`` options and the dtypes autocast computes in.
@@ -324,9 +325,12 @@ class FiniteLossGuard(Callback):
         epoch = net.history[-1]
         losses = [epoch[key] for key in ("train_loss", "valid_loss") if key in epoch]
         losses_finite = all(math.isfinite(loss) for loss in losses)
+        # Frozen parameters (a fixed linear path's) cannot change: only the
+        # trained ones are checked, a few milliseconds less per epoch.
         weights_finite = all(
             bool(torch.isfinite(parameter).all())
             for parameter in net.module_.parameters()
+            if parameter.requires_grad
         )
         # Processes training together must stop together (the training loss
         # is each one's own, on its share of the data).
@@ -425,6 +429,7 @@ def _all_processes_agree(net, flag: bool) -> bool:
 
 def _predicts_finitely(net, dataset) -> bool:
     rows = dataset[: net.batch_size][0]
+    rows = standard_inputs(getattr(net, "_standardization", None), rows)
     net.module_.eval()
     with torch.no_grad():
         return bool(torch.isfinite(net.infer(rows)).all())
@@ -457,7 +462,18 @@ class TrainingNet(NeuralNet):
     before ``on_grad_computed`` callbacks see them and skips the steps whose
     gradients overflowed. With ``None`` (the default) none of this runs.
     ``compile=True`` (skorch's option) compiles the network, not the loss.
+
+    A network built with ``standardize=True`` is trained in standard units
+    (see :mod:`sktaaf._units`): each batch's inputs and targets are
+    standardised as the step receives them, outside autograd, the network
+    skips its own maps, and the loss compares standard-unit outputs with
+    standard-unit targets. The steps' ``y_pred`` (which callbacks receive)
+    are mapped back to the targets' units, without gradients.
     """
+
+    #: While the network is trained in standard units (during ``fit_loop``):
+    #: its buffers ``(x_mean, x_scale, y_mean, y_scale)``.
+    _standardization = None
 
     def __init__(self, *args, mixed_precision=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -496,7 +512,8 @@ class TrainingNet(NeuralNet):
             # batch in many process states (see sktaaf._malloc).
             tune_malloc_for_training()
         try:
-            with _noting_sigint(self):
+            module = unwrap_module(self.module_)
+            with _noting_sigint(self), standard_units(self, module):
                 return super().fit_loop(X, y, epochs=epochs, **fit_params)
         except StopTraining:
             raise
@@ -513,10 +530,17 @@ class TrainingNet(NeuralNet):
                 raise  # ... or a Ctrl-C that came while a callback ran
             raise StopTraining from stop
 
+    def standard_inputs(self, X: torch.Tensor) -> torch.Tensor:
+        """``X`` in the units the network takes now: standardised while it
+        is trained in standard units, else unchanged."""
+        return standard_inputs(self._standardization, X)
+
     def train_step(self, batch, **fit_params):
+        batch = standard_batch(self._standardization, batch)
         scaler = self.grad_scaler_
         if scaler is None:
-            return super().train_step(batch, **fit_params)
+            step = super().train_step(batch, **fit_params)
+            return target_units(self._standardization, step)
         # GradScaler.step takes no closure: one pass, then the scaled step.
         optimizer = self.optimizer_
         optimizer.zero_grad()
@@ -530,7 +554,7 @@ class TrainingNet(NeuralNet):
         )
         scaler.step(optimizer)  # skips the step when the gradients overflowed
         scaler.update()
-        return step
+        return target_units(self._standardization, step)
 
     def _autocast(self):
         return autocast(self.device, self.mixed_precision)
@@ -554,11 +578,14 @@ class TrainingNet(NeuralNet):
         return {"loss": loss, "y_pred": y_pred}
 
     def validation_step(self, batch, **fit_params):
+        batch = standard_batch(self._standardization, batch)
         if self.mixed_precision is None:
-            return super().validation_step(batch, **fit_params)
-        with self._autocast():
             step = super().validation_step(batch, **fit_params)
-        return {**step, "y_pred": as_float32(step["y_pred"])}
+        else:
+            with self._autocast():
+                step = super().validation_step(batch, **fit_params)
+            step = {**step, "y_pred": as_float32(step["y_pred"])}
+        return target_units(self._standardization, step)
 
     def evaluation_step(self, batch, training=False):
         if self.mixed_precision is None:

@@ -10,6 +10,7 @@ __all__ = [
     "ParameterNotSavedWarning",
     "RoundTripWarning",
     "SktaafWarning",
+    "SlowPrecisionWarning",
     "TrainingInterruptedWarning",
 ]
 
@@ -99,6 +100,23 @@ class TrainingInterruptedWarning(SktaafWarning):
     ['TrainingInterruptedWarning']
     >>> model.predict(X).shape  # usable; warm_start=True would continue
     (64, 4)
+    """
+
+
+class SlowPrecisionWarning(SktaafWarning):
+    """``mixed_precision="bf16"`` was asked for training on a CPU without
+    native bfloat16 arithmetic (x86 AVX512-BF16 or AMX, Arm BF16): torch
+    then emulates it, which is usually slower than float32, and less
+    accurate. ``fit`` warns once per call and trains as asked.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sktaaf.exceptions import SktaafWarning, SlowPrecisionWarning
+    >>> issubclass(SlowPrecisionWarning, SktaafWarning)
+    True
+    >>> with warnings.catch_warnings():  # bf16 for its memory, knowingly
+    ...     warnings.simplefilter("ignore", SlowPrecisionWarning)
     """
 
 

@@ -50,6 +50,7 @@ UTILITY_MODULES = {
     "sktaaf._random",
     "sktaaf._scores",
     "sktaaf._state",
+    "sktaaf._units",
     "sktaaf._version",
     "sktaaf.exceptions",
 }

@@ -2,6 +2,7 @@
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ SPEED_TINY = ["--n-samples", "64", "--widths", "8", "--epochs", "2"]
 
 def test_speed_measures_fresh_processes(tmp_path):
     argv = [*SPEED_TINY, "--rounds", "2", "--processes", "1"]
+    argv += ["--methods", "raw", "taaf"]
     argv += ["--malloc", "glibc", "tunables", "--out", str(tmp_path)]
     results = speed.main(argv, log=quiet)
 
@@ -108,11 +110,43 @@ def test_speed_summary_pairs_runs_of_the_same_round():
     assert summary["taaf"]["fresh_minflt_per_epoch"] is None  # never first
 
 
-def test_speed_defaults():
+def test_speed_runs_the_defaults_and_bf16(tmp_path):
+    """The default estimator beside its own raw loop, and bf16 (run here
+    whatever the CPU: on one without native bf16 it is only slow)."""
+    argv = [*SPEED_TINY, "--rounds", "1", "--processes", "1", "--out", str(tmp_path)]
+    argv += ["--methods", "raw", "default", "raw-default", "bf16"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SlowPrecisionWarning, tiny data
+        results = speed.main(argv, log=quiet)
+    (point,) = results["points"]
+    methods = point["methods"]
+    assert list(methods) == ["raw", "default", "raw-default", "bf16"]
+    for run in point["runs"]:
+        assert len(run["epochs"]) == 2  # epochs 1 and 2, both counted
+    runs = {run["method"]: run for run in point["runs"]}
+    total = {name: sum(e["wall"] for e in run["epochs"]) for name, run in runs.items()}
+    assert methods["default"]["own_raw_ratio"] == pytest.approx(
+        total["default"] / total["raw-default"]
+    )
+    assert "own_raw_ratio" not in methods["bf16"]
+    table = (tmp_path / "results.md").read_text()
+    for name in ("default", "raw-default", "bf16"):
+        assert f"| {speed.METHODS[name]} |" in table
+    assert "own-raw ratio" in table
+
+
+def test_speed_defaults(monkeypatch):
     args = speed.parse_args([])
     assert (args.n_samples, args.widths, args.threads) == ([2000], [300], [1])
     assert (args.epochs, args.rounds, args.processes) == (3, 2, 2)
-    assert args.malloc == ["glibc"] and args.methods == ["raw", "taaf"]
+    assert args.malloc == ["glibc"]
+    assert args.methods[:4] == ["raw", "taaf", "default", "raw-default"]
+    for native, methods in [
+        (True, [*args.methods[:4], "bf16"]),
+        (False, args.methods[:4]),
+    ]:
+        monkeypatch.setattr(speed, "cpu_has_native_bf16", lambda n=native: n)
+        assert speed.default_methods() == methods
     assert len(speed.grid(speed.parse_args(["--threads", "1", "2"]))) == 2
 
 

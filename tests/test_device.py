@@ -64,3 +64,43 @@ def test_unknown_device_is_an_error(Estimator, data, device):
     X, y = data
     with pytest.raises(ValueError, match="'device'"):
         Estimator(**FAST, device=device).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n", True),
+        ("flags\t\t: fpu sse2 avx2 amx_tile amx_bf16\n", True),
+        ("Features\t: fp asimd bf16 i8mm\n", True),  # Arm
+        ("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n", False),
+        ("nothing of use\n", None),
+    ],
+)
+def test_native_bf16_from_cpu_flags(tmp_path, monkeypatch, text, expected):
+    from sktaaf import _device
+
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)
+    (tmp_path / "cpuinfo").write_text(text)
+    assert _device.cpu_has_native_bf16(tmp_path / "cpuinfo") is expected
+    assert _device.cpu_has_native_bf16(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize("native", [False, True, None])
+def test_bf16_warns_at_fit_on_a_cpu_without_it(data, monkeypatch, native):
+    import warnings
+
+    from sktaaf import TAAFRegressor, _params
+    from sktaaf.exceptions import SlowPrecisionWarning
+
+    monkeypatch.setattr(_params, "cpu_has_native_bf16", lambda: native)
+    X, y = data
+    model = TAAFRegressor(**{**FAST, "max_epochs": 1}, mixed_precision="bf16")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    slow = [w for w in caught if issubclass(w.category, SlowPrecisionWarning)]
+    assert len(slow) == (native is False)
+    if slow:
+        assert "mixed_precision='bf16'" in str(slow[0].message)
+        assert slow[0].filename == __file__  # points at the caller of fit

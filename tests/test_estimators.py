@@ -11,7 +11,7 @@ from torch.optim.lr_scheduler import LambdaLR
 import sktaaf._base
 from sktaaf import DGEXRegressor, TAAFRegressor
 from sktaaf._training import BatchIterator, TensorData
-from sktaaf.nn import DGEXNetwork, StandardizedLoss, TAAFDenseBlock, TAAFNetwork
+from sktaaf.nn import DGEXNetwork, TAAFDenseBlock, TAAFNetwork
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
@@ -45,8 +45,10 @@ def test_default_architectures():
     assert isinstance(taaf.module_.output.taaf.activation, torch.nn.Sigmoid)
     assert taaf.net_.optimizer_.__class__ is torch.optim.NAdam
     assert taaf.net_.optimizer_.param_groups[0]["lr"] == 5e-3
-    assert isinstance(taaf.net_.criterion_, StandardizedLoss)
-    assert isinstance(taaf.net_.criterion_.loss, torch.nn.MSELoss)
+    # Trained in standard units (the loss compares them directly); the
+    # fitted network predicts in the data's units.
+    assert type(taaf.net_.criterion_) is torch.nn.MSELoss
+    assert taaf.module_.standardize and not taaf.module_.standard_units
     dgex = DGEXRegressor(hidden_layer_sizes=8, max_epochs=1, random_state=0).fit(X, y)
     assert isinstance(dgex.module_.hidden0.activation, torch.nn.Tanh)
     assert isinstance(dgex.module_.output.activation, torch.nn.Identity)
@@ -204,10 +206,10 @@ def test_losses_and_optimizer_options(data):
     est = TAAFRegressor(
         **FAST, loss="mse", optimizer="sgd", optimizer_kwargs={"momentum": 0.9}
     ).fit(X, y)
-    assert isinstance(est.net_.criterion_.loss, torch.nn.MSELoss)
+    assert isinstance(est.net_.criterion_, torch.nn.MSELoss)
     assert est.net_.optimizer_.param_groups[0]["momentum"] == 0.9
     huber = TAAFRegressor(**FAST, loss=torch.nn.HuberLoss(), optimizer=torch.optim.Adam)
-    assert isinstance(huber.fit(X, y).net_.criterion_.loss, torch.nn.HuberLoss)
+    assert isinstance(huber.fit(X, y).net_.criterion_, torch.nn.HuberLoss)
 
 
 @pytest.mark.parametrize(
@@ -271,12 +273,14 @@ def test_cuda_fit_predict(Estimator, data, tmp_path):
 
 
 def test_training_net_overrides_change_no_result(monkeypatch, data):
-    # TrainingNet only trims skorch's per-batch bookkeeping: training through
-    # skorch's own NeuralNet must give the very same model.
+    # Without standardize (whose training in standard units is TrainingNet's
+    # own: tests/test_standardize.py), TrainingNet only trims skorch's
+    # per-batch bookkeeping: skorch's own NeuralNet gives the very same model.
     X, y = data
-    fast = TAAFRegressor(**FAST).fit(X, y)
+    params = {**FAST, "standardize": False}
+    fast = TAAFRegressor(**params).fit(X, y)
     monkeypatch.setattr(sktaaf._base, "TrainingNet", NeuralNet)
-    plain = TAAFRegressor(**FAST).fit(X, y)
+    plain = TAAFRegressor(**params).fit(X, y)
     assert type(plain.net_) is NeuralNet
     np.testing.assert_array_equal(fast.predict(X), plain.predict(X))
     assert fast.history_[:, "train_loss"] == plain.history_[:, "train_loss"]

@@ -188,3 +188,39 @@ def test_standardized_taaf_output_starts_at_the_means(data):
     prediction = est.fit(X, y).predict(X)
     offset = (prediction.mean(0) - y.mean(0)) / y.std(0)  # in standard units
     assert np.abs(offset).max() < 0.5
+
+
+def test_training_in_standard_units_is_training_on_standardised_data(data):
+    """standardize=True trains the network on each batch standardised, the
+    loss in standard units: as the same network trained on data standardised
+    beforehand, with the map back to the data's units only in predict."""
+    from skorch.callbacks import Callback
+
+    class BatchPredictions(Callback):
+        def on_batch_end(self, net, batch=None, training=None, **kwargs):
+            self.seen_.append((kwargs["y_pred"].mean().item(), batch[1].mean().item()))
+
+        def initialize(self):
+            self.seen_ = []
+            return self
+
+    X, y = _shifted(*data)
+    params = {**FAST, "linear_path": None, "dropout": 0.0, "max_epochs": 3}
+    est = DGEXRegressor(**params, callbacks=[("seen", BatchPredictions())])
+    est.fit(X, y)
+    x_mean, x_scale = column_statistics(X)
+    y_mean, y_scale = column_statistics(y)
+    Z, T = (X - x_mean) / x_scale, (y - y_mean) / y_scale
+    plain = DGEXRegressor(**params, standardize=False).fit(Z, T)
+    np.testing.assert_allclose(
+        est.predict(X), plain.predict(Z) * y_scale + y_mean, rtol=1e-4, atol=1e-3
+    )
+    np.testing.assert_allclose(
+        est.history_[:, "valid_loss"], plain.history_[:, "valid_loss"], rtol=1e-4
+    )
+    assert est.module_.standard_units is False  # predicts in the data's units
+    # Callbacks see the batches as given and predictions in the same units.
+    callback = dict(est.net_.callbacks_)["seen"]
+    assert len(callback.seen_) > 3
+    for y_pred_mean, y_true_mean in callback.seen_:
+        assert abs(y_pred_mean - y_true_mean) < 0.5 * float(y.std(0).mean())

@@ -136,7 +136,16 @@ class _FeedForward(nn.Sequential):
     see standardised inputs and learn standardised outputs, and ``forward``
     maps them back to the original units. Buffers travel with the state dict,
     so saved, pickled and checkpointed networks keep them.
+
+    While ``standard_units`` is True (the estimators set it for the time of
+    training), ``forward`` skips both maps: it takes standardised inputs and
+    returns standardised outputs, so that training standardises each batch
+    once as it is gathered, outside autograd, and computes the loss in
+    standard units.
     """
+
+    #: Whether ``forward`` takes and returns standard units (see above).
+    standard_units = False
 
     def __init__(
         self,
@@ -267,7 +276,8 @@ class _FeedForward(nn.Sequential):
             buffer.copy_(torch.as_tensor(value, dtype=buffer.dtype).reshape(-1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.standardize:
+        standardize = self.standardize and not self.standard_units
+        if standardize:
             x = (x - self.x_mean) / self.x_scale
         output = x
         for name, module in self._modules.items():
@@ -280,7 +290,7 @@ class _FeedForward(nn.Sequential):
                 output = blend[2] + blend[3] * mixed
         elif self.linear_path_mode is not None:
             output = output + self.linear_path(x)
-        if self.standardize:
+        if standardize:
             output = output * self.y_scale + self.y_mean
         return output
 
