@@ -284,7 +284,9 @@ class _FeedForward(nn.Sequential):
             if name != "linear_path":
                 output = module(output)
         if self.linear_path_mode == "blend":
-            if not self.training:  # trained alone, blended once trained
+            # Trained alone (its training and validation passes run in
+            # standard units), blended once trained.
+            if not (self.training or self.standard_units):
                 blend = self.blend
                 mixed = blend[0] * output + blend[1] * self.linear_path(x)
                 output = blend[2] + blend[3] * mixed
