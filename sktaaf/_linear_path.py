@@ -8,7 +8,13 @@ import scipy.sparse as sp
 import torch
 
 from . import _standardize
-from .nn import RidgeStatistics, l1_calibration, ridge_gcv, ridge_loo
+from .nn import (
+    DEFAULT_RIDGE_ALPHAS,
+    RidgeStatistics,
+    l1_calibration,
+    ridge_gcv,
+    ridge_loo,
+)
 
 #: The smallest slope of a gene's calibration, in units of its blended
 #: score's spread: a gene whose error is smallest at a constant prediction
@@ -20,6 +26,10 @@ MIN_SLOPE = 1e-3
 #: where neither model saw the truth; :data:`DEFAULT_SHARE` without them.
 LAYERS_SHARES = (0.2, 0.35, 0.5, 0.65)
 DEFAULT_SHARE = 0.5
+#: The penalties the blend's ridge chooses from: every fourth of GCV's grid,
+#: 1e-3 to 1e4 in half decades (each costs one rows x landmarks x targets
+#: product).
+LOO_ALPHAS = DEFAULT_RIDGE_ALPHAS[::4]
 #: Leave-one-out predictions held at once (rows x targets): the blend is
 #: fitted on a sample of the training rows when they have more.
 _MAX_LOO_VALUES = 2**22
@@ -93,7 +103,7 @@ def fit_blend(module, X, y, sample_weight=None, seed=0, valid_rows=None):
     x_rows = _standardize.gather_rows(X, rows)
     y_rows = _standardize.gather_rows(y, rows)
     weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
-    coef, alpha, loo, _ = ridge_loo(stats, x_rows, y_rows, weight)
+    coef, alpha, loo, _ = ridge_loo(stats, x_rows, y_rows, weight, LOO_ALPHAS)
     module.set_linear_path(stats, coef)
     location, scale = _output_units(module, n_outputs)
     # Both predictions and the truth in the network's standardised units.
