@@ -238,10 +238,10 @@ def run(args, log=print) -> dict:
     if args.out is not None and not args.no_plots:
         require_plotting()
     specs = model_specs(args)
-    data, description = get_data(args)
-    # After the data (whose errors end the run at once): the fork server
-    # imports the libraries while the splits and the environment are made.
+    # The fork server imports the libraries while the data are read (a data
+    # set that a package loads, scanpy's or celltypist's, takes seconds).
     context = start_processes(specs, args)
+    data, description = get_data(args)
     splits = make_splits(description["n_samples"], args)
     test_fraction = 1 / args.folds if args.folds else args.test_fraction
     # The networks get the development set (all but the test samples) and hold
