@@ -292,6 +292,18 @@ def train_taaf(X, y, width, epochs, device, **params):
         "learning_rate": LEARNING_RATE,
         **params,
     }
+    return _fit_estimator(X, y, width, epochs, device, start, **params)
+
+
+def train_default(X, y, width, epochs, device):
+    """``TAAFRegressor`` as users run it: every parameter but the network's
+    width and the batch size at its default."""
+    return _fit_estimator(X, y, width, epochs, device, usage())
+
+
+def _fit_estimator(X, y, width, epochs, device, start, **params):
+    """Fit ``TAAFRegressor(**params)``; its epochs' and the whole run's usage
+    since ``start``."""
     estimator = TAAFRegressor(
         hidden_layer_sizes=(width, width),
         batch_size=BATCH_SIZE,
@@ -300,22 +312,6 @@ def train_taaf(X, y, width, epochs, device, **params):
         device=device,
         callbacks=[("usage", EpochUsage())],
         **params,
-    ).fit(X, y)
-    fit = usage_since(start)
-    return {"epochs": list(estimator.history_[:, "usage"]), "fit": fit}
-
-
-def train_default(X, y, width, epochs, device):
-    """``TAAFRegressor`` as users run it: every parameter but the network's
-    width and the batch size at its default."""
-    start = usage()
-    estimator = TAAFRegressor(
-        hidden_layer_sizes=(width, width),
-        batch_size=BATCH_SIZE,
-        max_epochs=epochs,
-        random_state=SEED,
-        device=device,
-        callbacks=[("usage", EpochUsage())],
     ).fit(X, y)
     fit = usage_since(start)
     return {"epochs": list(estimator.history_[:, "usage"]), "fit": fit}
