@@ -39,7 +39,7 @@ def inference_row_metadata(model, *, r_threshold: float | None = None):
         ``target_scores_``).
     r_threshold : float, default=None
         The validation r from which a gene counts as well inferred, in
-        [-1, 1]; None takes :data:`DEFAULT_R_THRESHOLD` (0.7, a common
+        [-1, 1]; None takes ``DEFAULT_R_THRESHOLD`` (0.7, a common
         cut-off for a strong correlation). A gene whose r is undefined (NaN:
         constant on the validation rows) is never flagged.
 

@@ -324,7 +324,10 @@ def l1_calibration(score, target, weight=None, min_slope=0.0, n_iter=50):
 
     Returns
     -------
-    offset, slope : ndarray of shape (n_columns,)
+    offset : ndarray of shape (n_columns,)
+        Each column's offset.
+    slope : ndarray of shape (n_columns,)
+        Each column's slope, at least ``min_slope``.
 
     Examples
     --------

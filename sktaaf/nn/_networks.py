@@ -204,7 +204,14 @@ class _FeedForward(nn.Sequential):
 
         Parameters
         ----------
-        layers_weight, path_weight, offset, slope : array-like of shape (n_outputs,)
+        layers_weight : array-like of shape (n_outputs,)
+            Weight of each output of the layers.
+        path_weight : array-like of shape (n_outputs,)
+            Weight of each output of the linear path.
+        offset : array-like of shape (n_outputs,)
+            Offset of each output's calibration.
+        slope : array-like of shape (n_outputs,)
+            Slope of each output's calibration.
         """
         if self.linear_path_mode != "blend":
             raise ValueError('set_blend needs a network with linear_path="blend".')
