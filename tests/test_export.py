@@ -28,8 +28,13 @@ def _data():
 
 @pytest.fixture(
     scope="module",
-    params=[(TAAFRegressor, None), (TAAFRegressor, "ridge"), (DGEXRegressor, "ridge")],
-    ids=["taaf", "taaf-linear-path", "dgex-linear-path"],
+    params=[
+        (TAAFRegressor, None),
+        (TAAFRegressor, "ridge"),
+        (DGEXRegressor, "ridge"),
+        (TAAFRegressor, "blend"),
+    ],
+    ids=["taaf", "taaf-linear-path", "dgex-linear-path", "taaf-blend"],
 )
 def fitted(request):
     X, y = _data()
