@@ -8,6 +8,7 @@ import scipy.sparse as sp
 import torch
 
 from . import _standardize
+from .metrics import mean_per_gene_pearson
 from .nn import (
     DEFAULT_RIDGE_ALPHAS,
     RidgeStatistics,
@@ -69,8 +70,7 @@ def init_linear_path(module, X, y, sample_weight=None, split=None):
     penalty chosen by generalised cross-validation; return the penalties.
     A blended path is fitted after training instead (:func:`fit_blend`)."""
     if module.linear_path_mode == "blend":
-        module.reset_blend()
-        return None
+        return None  # fit reset it to the layers alone
     train_rows = None if split is None else split.train_indices
     stats = ridge_statistics(X, y, sample_weight, train_rows)
     coef, alpha, _ = ridge_gcv(stats)
@@ -131,14 +131,13 @@ def _best_share(layers: np.ndarray, path: np.ndarray, truth: np.ndarray) -> floa
     early-stopping rows, :data:`DEFAULT_SHARE` when there are fewer than 3."""
     if len(truth) < 3:
         return DEFAULT_SHARE
-    scores = []
-    for share in LAYERS_SHARES:
-        blend = share * layers + (1 - share) * path
-        a, b = blend - blend.mean(0), truth - truth.mean(0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0))
-        scores.append(np.nanmean(r) if np.isfinite(r).any() else -np.inf)
-    return float(LAYERS_SHARES[int(np.argmax(scores))])
+    scores = [
+        mean_per_gene_pearson(truth, share * layers + (1 - share) * path)
+        for share in LAYERS_SHARES
+    ]
+    if np.isnan(scores).all():  # no gene varies on those rows
+        return DEFAULT_SHARE
+    return float(LAYERS_SHARES[int(np.nanargmax(scores))])
 
 
 def _blend_rows(n_samples: int, sample_weight, n_outputs: int, seed) -> np.ndarray:
