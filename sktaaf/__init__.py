@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING
 from ._version import __version__
 
 if TYPE_CHECKING:  # what the names are, for type checkers and linters
-    from ._blocks import TargetBlockRegressor
-    from ._dgex import DGEXRegressor
-    from ._taaf import REFERENCE_SETTINGS, TAAFRegressor
+    from ._dgex_regressor import DGEXRegressor
+    from ._taaf_regressor import REFERENCE_SETTINGS, TAAFRegressor
+    from ._target_blocks import TargetBlockRegressor
 
 # Each public name, by the module that defines it (imported when first used).
 _LAZY = {
-    "REFERENCE_SETTINGS": "._taaf",
-    "DGEXRegressor": "._dgex",
-    "TAAFRegressor": "._taaf",
-    "TargetBlockRegressor": "._blocks",
+    "REFERENCE_SETTINGS": "._taaf_regressor",
+    "DGEXRegressor": "._dgex_regressor",
+    "TAAFRegressor": "._taaf_regressor",
+    "TargetBlockRegressor": "._target_blocks",
 }
 
 __all__ = [

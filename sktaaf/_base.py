@@ -16,29 +16,24 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import Callback
 
-from ._accelerate import AcceleratedTrainingNet, net_params, shared_random_state
-from ._checkpoint import CheckpointFolder
-from ._data import (
+from ._data._batches import BatchIterator, ShuffledSplit, as_tensor, pad_rows
+from ._data._disk import is_on_disk, read_rows
+from ._data._sparse import check_not_anndata, dense_rows
+from ._data._statistics import column_statistics
+from ._data._targets import as_frame as predictions_frame
+from ._data._validation import (
     check_split_weights,
     training_data,
     validate_on_disk,
     validate_training_data,
 )
-from ._disk import is_on_disk, read_rows
-from ._linear_path import fit_blend, init_linear_path
-from ._params import NetworkParameters, _out_of_memory_message
-from ._persistence import (
-    RUN_ONLY_PARAMS,
-    load_estimator,
-    model_metadata,
-    save_estimator,
-)
-from ._progress import print_log, progress_callbacks
-from ._random import isolated_torch_rng
-from ._scores import validation_scores
-from ._sparse import check_not_anndata, dense_rows
-from ._standardize import column_statistics
-from ._state import (
+from ._engine._accelerate import AcceleratedTrainingNet, net_params, shared_random_state
+from ._engine._callbacks import BestEpochStopping, FiniteLossGuard
+from ._engine._linear_path import fit_blend, init_linear_path
+from ._engine._net import TrainingNet, as_float32, autocast, unwrap_module
+from ._engine._progress import print_log, progress_callbacks
+from ._engine._scores import validation_scores
+from ._engine._state import (
     RestoreState,
     TrainingState,
     best_epoch,
@@ -46,19 +41,15 @@ from ._state import (
     finished_epochs,
     get_rng_state,
 )
-from ._targets import as_frame as predictions_frame
-from ._training import (
-    BatchIterator,
-    BestEpochStopping,
-    FiniteLossGuard,
-    ShuffledSplit,
-    TrainingNet,
-    as_float32,
-    as_tensor,
-    autocast,
-    pad_rows,
-    unwrap_module,
+from ._params import NetworkParameters, _out_of_memory_message
+from ._persistence._checkpoint import CheckpointFolder
+from ._persistence._format import (
+    RUN_ONLY_PARAMS,
+    load_estimator,
+    model_metadata,
+    save_estimator,
 )
+from ._utils._random import isolated_torch_rng
 from .exceptions import TrainingInterruptedWarning
 
 # Rows per forward pass in predict: large batches amortise per-call overhead
@@ -196,7 +187,7 @@ class BaseNetworkRegressor(
             state = self._initial_state(checkpoint, warm)
             data = training_data(X, y, sample_weight, device, on_disk)
             # Seed torch (weights, dropout) without leaving its global state changed,
-            # nor sharing it with fits in other threads (see sktaaf._random).
+            # nor sharing it with fits in other threads (see sktaaf._utils._random).
             cuda = device.startswith("cuda")
             fork_devices = [torch.device(device).index or 0] if cuda else []
             with isolated_torch_rng(fork_devices):
@@ -293,7 +284,7 @@ class BaseNetworkRegressor(
         self, module, device, split=None, generator=None, state=None
     ) -> TrainingNet:
         """The initialised skorch net that trains ``module`` with our settings,
-        continuing ``state`` (a :class:`~sktaaf._state.TrainingState`) when
+        continuing ``state`` (a :class:`~sktaaf._engine._state.TrainingState`) when
         training begins."""
         training_device, net_class, options = device, TrainingNet, {}
         # Options are passed only when used: with none, this is plain skorch
@@ -341,7 +332,7 @@ class BaseNetworkRegressor(
 
     def _checkpoint_folder(self, X, y, warm: bool, sample_weight=None):
         """The context in which this fit reads and writes its checkpoint: a
-        locked :class:`~sktaaf._checkpoint.CheckpointFolder`, or None."""
+        locked :class:`~sktaaf._persistence._checkpoint.CheckpointFolder`, or None."""
         if self.checkpoint_dir is None:
             return contextlib.nullcontext()
         if warm:  # this run continues the fitted network: from where it is

@@ -23,14 +23,14 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 
-from ._device import (
+from ._utils._device import (
     MIXED_PRECISION_DTYPES,
     check_mixed_precision,
     cpu_has_native_bf16,
     device_memory,
     resolve_device,
 )
-from ._random import isolated_torch_rng
+from ._utils._random import isolated_torch_rng
 from .exceptions import SlowPrecisionWarning
 from .nn import ACTIVATIONS, get_activation
 
@@ -352,7 +352,7 @@ class NetworkParameters:
         else:  # a copy: fit must leave its parameters untouched
             criterion = copy.deepcopy(self.loss)
         # With standardize=True, the network is trained in standard units
-        # (sktaaf._training.standard_units): the loss compares them directly.
+        # (sktaaf._engine._net.standard_units): the loss compares them directly.
         return criterion
 
     def _output_activation(self):

@@ -24,7 +24,7 @@ import numbers
 import warnings
 from pathlib import Path
 
-from ._atomic import atomic_write, check_target
+from ._utils._atomic import atomic_write, check_target
 from ._version import __version__
 
 __all__ = ["to_onnx", "to_torchscript"]

@@ -24,8 +24,8 @@ from sklearn.metrics import get_scorer, make_scorer
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_array, check_consistent_length
 
-from ._arrays import block_size, is_constant
-from ._targets import labelled
+from ._data._targets import labelled
+from ._utils._arrays import block_size, is_constant
 
 __all__ = [
     "dgex_scorers",

@@ -21,7 +21,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from sktaaf import DGEXRegressor, TAAFRegressor
-from sktaaf._training import BatchIterator, TensorData
+from sktaaf._data._batches import BatchIterator, TensorData
 
 NO_STOP = {**FAST, "early_stopping": False}
 

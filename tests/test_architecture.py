@@ -28,35 +28,48 @@ ALLOWED_LONG_FUNCTIONS: dict[str, str] = {}
 # The estimator layer (``_params`` is a mixin of the base class).
 ESTIMATOR_MODULES = {
     "sktaaf._base",
-    "sktaaf._blocks",
-    "sktaaf._dgex",
+    "sktaaf._dgex_regressor",
     "sktaaf._params",
-    "sktaaf._taaf",
+    "sktaaf._target_blocks",
+    "sktaaf._taaf_regressor",
 }
-# Leaf utilities: they serve the estimators and never import them.
-UTILITY_MODULES = {
-    "sktaaf._arrays",
-    "sktaaf._atomic",
-    "sktaaf._checkpoint",
-    "sktaaf._columns",
-    "sktaaf._data",
-    "sktaaf._device",
-    "sktaaf._disk",
-    "sktaaf._docstrings",
-    "sktaaf._malloc",
-    "sktaaf._model_card",
-    "sktaaf._model_file",
-    "sktaaf._persistence",
-    "sktaaf._random",
-    "sktaaf._scores",
-    "sktaaf._state",
-    "sktaaf._units",
-    "sktaaf._version",
+# What the package root may hold besides its subpackages: the public modules,
+# the estimators, and the version (read by pyproject.toml).
+PUBLIC_MODULES = {
     "sktaaf.exceptions",
+    "sktaaf.export",
+    "sktaaf.metrics",
+    "sktaaf.plotting",
+    "sktaaf.preprocessing",
 }
+ROOT_MODULES = {
+    "sktaaf",
+    "sktaaf.__main__",
+    "sktaaf._version",
+    *PUBLIC_MODULES,
+    *ESTIMATOR_MODULES,
+}
+SUBPACKAGES = {
+    # public
+    "sktaaf.baselines",
+    "sktaaf.datasets",
+    "sktaaf.nn",
+    # private: the layers under the estimators, lowest first
+    "sktaaf._utils",
+    "sktaaf._data",
+    "sktaaf._engine",
+    "sktaaf._persistence",
+    # applications
+    "sktaaf._cli",
+    "sktaaf._compare",
+}
+# The private layers under the estimators, lowest first: each imports only
+# the layers below it (and never an estimator).
+LAYERS = ("sktaaf._utils", "sktaaf._data", "sktaaf._engine", "sktaaf._persistence")
 # Modules that know no model: they work on arrays and files.
 MODEL_FREE = ("sktaaf.metrics", "sktaaf.preprocessing", "sktaaf.datasets")
-MODEL_IMPORTS = (*sorted(ESTIMATOR_MODULES), "skorch", "sktaaf._training")
+ENGINE = ("sktaaf._engine", "skorch")
+MODEL_IMPORTS = (*sorted(ESTIMATOR_MODULES), *ENGINE)
 # Applications on top of the library: the ``sktaaf`` command and the comparison
 # harness behind ``sktaaf compare``; no library module imports them.
 APPLICATION_MODULES = ("sktaaf._cli", "sktaaf._compare", "sktaaf.__main__")
@@ -75,6 +88,10 @@ def _modules(folder: Path) -> dict[str, Path]:
 
 
 MODULES = _modules(PACKAGE)
+
+
+def _within(name: str, prefixes) -> bool:
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes)
 
 
 def _imports(name: str, path: Path) -> set[str]:
@@ -102,10 +119,11 @@ def _imports(name: str, path: Path) -> set[str]:
 
 
 IMPORTS = {name: _imports(name, path) for name, path in MODULES.items()}
-
-
-def _within(name: str, prefixes) -> bool:
-    return any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes)
+# The modules under the estimators: they serve them and never import them.
+UTILITY_MODULES = {name for name in MODULES if _within(name, LAYERS)} | {
+    "sktaaf._version",
+    "sktaaf.exceptions",
+}
 
 
 def _violations(modules, forbidden) -> list[str]:
@@ -141,8 +159,39 @@ def test_utilities_never_import_estimators():
 
 def test_atomic_writes_import_nothing_from_the_package():
     assert [
-        name for name in IMPORTS["sktaaf._atomic"] if _within(name, ["sktaaf"])
+        name for name in IMPORTS["sktaaf._utils._atomic"] if _within(name, ["sktaaf"])
     ] == []
+
+
+def test_the_root_holds_public_modules_estimators_and_subpackages():
+    top_level = {
+        name for name in MODULES if name.count(".") <= 1
+    }  # sktaaf and sktaaf.x, modules and packages alike
+    assert top_level - ROOT_MODULES - SUBPACKAGES == set()
+    packages = {
+        name for name, path in MODULES.items() if path.name == "__init__.py"
+    } - {"sktaaf"}
+    top_packages = {name for name in packages if name.count(".") == 1}
+    assert top_packages == SUBPACKAGES
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    offenders = [
+        violation
+        for level, layer in enumerate(LAYERS)
+        for violation in _violations(
+            [name for name in MODULES if _within(name, [layer])],
+            [*LAYERS[level + 1 :], *ESTIMATOR_MODULES, *APPLICATION_MODULES],
+        )
+    ]
+    assert offenders == []
+
+
+def test_leaf_utilities_never_import_the_training_engine():
+    # The data path and the utilities know no model and no skorch: the
+    # engine reads their datasets, never the other way round.
+    leaves = [name for name in MODULES if _within(name, LAYERS[:2])]
+    assert _violations(leaves, ENGINE) == []
 
 
 def test_the_library_never_imports_the_applications():

@@ -1,10 +1,10 @@
-"""Tests of sktaaf._arrays, the array helpers shared by several modules."""
+"""Tests of sktaaf._utils._arrays, the array helpers shared by several modules."""
 
 import numpy as np
 import pytest
 import sklearn
 
-from sktaaf._arrays import block_size, gene_names, is_constant
+from sktaaf._utils._arrays import block_size, gene_names, is_constant
 from sktaaf.datasets import make_expression
 
 

@@ -16,7 +16,7 @@ from conftest import ESTIMATORS, FAST
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
 
-import sktaaf._state
+import sktaaf._engine._state
 from sktaaf import DGEXRegressor, TAAFRegressor
 from sktaaf.exceptions import (
     CheckpointWarning,
@@ -257,7 +257,7 @@ def test_a_checkpoint_missing_an_entry_is_named_and_replaced(data, tmp_path):
     metadata = json.loads(payload.pop("metadata"))
     del metadata["history"], payload["checksum"]
     payload["metadata"] = json.dumps(metadata)
-    payload["checksum"] = sktaaf._state.digest(payload)  # intact, but lacking
+    payload["checksum"] = sktaaf._engine._state.digest(payload)  # intact, but lacking
     torch.save(payload, path)
     with pytest.warns(CheckpointWarning, match=r"checkpoint.pt.*'history' is missing"):
         resumed = TAAFRegressor(**SETTINGS, checkpoint_dir=tmp_path).fit(X, y)

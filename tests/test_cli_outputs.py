@@ -20,7 +20,7 @@ from sktaaf import TAAFRegressor  # noqa: E402
 from sktaaf._cli import main  # noqa: E402
 from sktaaf._cli._holdout import split_samples  # noqa: E402
 from sktaaf._cli._predict import output_rows  # noqa: E402
-from sktaaf._persistence import read_model, save_estimator  # noqa: E402
+from sktaaf._persistence._format import read_model, save_estimator  # noqa: E402
 from sktaaf.datasets import (  # noqa: E402
     l1000_landmark_ids,
     load_gctx,

@@ -22,7 +22,7 @@ from sktaaf import TAAFRegressor  # noqa: E402
 from sktaaf._cli import main  # noqa: E402
 from sktaaf._cli._profiles import read_id_list  # noqa: E402
 from sktaaf._compare._data import read_ids  # noqa: E402
-from sktaaf._persistence import read_model, save_estimator  # noqa: E402
+from sktaaf._persistence._format import read_model, save_estimator  # noqa: E402
 from sktaaf.datasets import load_gct, load_gctx, write_gctx  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -418,7 +418,7 @@ def test_load_npy_errors(tmp_path):
 # ------------------------------------------------------------------ layout
 def test_loaders_are_split_by_format():
     """One module per format; formats share only _common, _ids and _metadata,
-    and the leaves sktaaf._columns (on-disk row access), sktaaf._atomic
+    and the leaves sktaaf._data._columns (on-disk row access), sktaaf._utils._atomic
     (atomic writes) and sktaaf.exceptions."""
     import ast
     from pathlib import Path

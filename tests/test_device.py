@@ -1,11 +1,11 @@
-"""Device handling (sktaaf._device): the ``device`` and ``mixed_precision``
+"""Device handling (sktaaf._utils._device): the ``device`` and ``mixed_precision``
 parameters, resolved in ``fit``."""
 
 import pytest
 import torch
 from conftest import ESTIMATORS, FAST, make_data
 
-from sktaaf._device import DEVICE_PATTERN, is_available, resolve_device
+from sktaaf._utils._device import DEVICE_PATTERN, is_available, resolve_device
 
 FAST = {**FAST, "max_epochs": 8}
 
@@ -77,7 +77,7 @@ def test_unknown_device_is_an_error(Estimator, data, device):
     ],
 )
 def test_native_bf16_from_cpu_flags(tmp_path, monkeypatch, text, expected):
-    from sktaaf import _device
+    from sktaaf._utils import _device
 
     for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
         monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)

@@ -1,11 +1,16 @@
-"""Tests of sktaaf._docstrings, the parameter docs shared by the estimators."""
+"""Tests of sktaaf._utils._docstrings, the parameter docs shared by the estimators."""
 
 import re
 
 import pytest
 
 from sktaaf import DGEXRegressor, TAAFRegressor
-from sktaaf._docstrings import ATTRIBUTE_DOCS, PARAMETER_DOCS, fill_doc, fill_docstring
+from sktaaf._utils._docstrings import (
+    ATTRIBUTE_DOCS,
+    PARAMETER_DOCS,
+    fill_doc,
+    fill_docstring,
+)
 
 SHARED = [name for name in PARAMETER_DOCS if name != "training_parameters"]
 

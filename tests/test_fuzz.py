@@ -41,7 +41,7 @@ from hypothesis import strategies as st
 
 import sktaaf._base
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
-from sktaaf._state import digest
+from sktaaf._engine._state import digest
 from sktaaf.baselines import KNNGERegressor
 from sktaaf.datasets import (
     load_gct,
@@ -629,7 +629,7 @@ def no_torch_work():
     """Fail the test if fit gets past validation into the torch work."""
     reached = AssertionError("fit got past validation into the torch work")
     with (
-        mock.patch.object(sktaaf._data, "TensorData", side_effect=reached),
+        mock.patch.object(sktaaf._data._validation, "TensorData", side_effect=reached),
         mock.patch.object(sktaaf._base, "TrainingNet", side_effect=reached),
     ):
         yield

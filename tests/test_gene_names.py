@@ -9,7 +9,7 @@ import torch
 from numpy.testing import assert_array_equal
 
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
-from sktaaf._state import digest
+from sktaaf._engine._state import digest
 from sktaaf.metrics import (
     mean_per_gene_pearson,
     per_gene_mae,

@@ -19,7 +19,7 @@ from torch._dynamo.eval_frame import OptimizedModule
 
 import sktaaf._base
 from sktaaf import DGEXRegressor, TAAFRegressor
-from sktaaf._training import TrainingNet
+from sktaaf._engine._net import TrainingNet
 
 NO_STOP = {**FAST, "early_stopping": False}
 #: torch.compile's "eager" backend: dynamo traces and wraps the network as a

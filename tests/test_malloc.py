@@ -1,4 +1,4 @@
-"""glibc's malloc thresholds during CPU training (``sktaaf._malloc``)."""
+"""glibc's malloc thresholds during CPU training (``sktaaf._engine._malloc``)."""
 
 import os
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sktaaf._malloc import _USER_SETTINGS, ENV_SWITCH, _glibc, _user_configured
+from sktaaf._engine._malloc import _USER_SETTINGS, ENV_SWITCH, _glibc, _user_configured
 
 ROOT = Path(__file__).resolve().parents[1]
 GLIBC = _glibc() is not None
@@ -50,7 +50,7 @@ def test_user_settings_are_respected(environ, configured):
 
 def test_tunes_once_per_process_on_glibc():
     code = (
-        "from sktaaf._malloc import tune_malloc_for_training as tune\n"
+        "from sktaaf._engine._malloc import tune_malloc_for_training as tune\n"
         "print(tune({}), tune({}))"
     )
     # The switch and the user's settings: test_user_settings_are_respected.

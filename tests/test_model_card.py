@@ -1,4 +1,4 @@
-"""Tests of sktaaf._model_card: what a fitted model is, as JSON-able data."""
+"""Tests of sktaaf._persistence._card: what a fitted model is, as JSON-able data."""
 
 import json
 
@@ -11,7 +11,7 @@ from sklearn.exceptions import NotFittedError
 
 import sktaaf
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
-from sktaaf._model_card import WELL_INFERRED_R, model_card
+from sktaaf._persistence._card import WELL_INFERRED_R, model_card
 from sktaaf.datasets._inference import DEFAULT_R_THRESHOLD
 
 SHORT = {**FAST, "max_epochs": 4}

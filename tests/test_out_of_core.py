@@ -5,9 +5,9 @@ import pytest
 import torch
 from conftest import ESTIMATORS, FAST
 
-import sktaaf._disk
+import sktaaf._data._disk
 from sktaaf import TAAFRegressor
-from sktaaf._disk import DiskData, read_rows
+from sktaaf._data._disk import DiskData, read_rows
 
 
 @pytest.fixture
@@ -53,8 +53,8 @@ def test_hdf5_column_views_equal_in_memory_fit(data, tmp_path):
 
 
 def test_several_chunks_visit_every_row_once_per_epoch(monkeypatch):
-    monkeypatch.setattr(sktaaf._disk, "CHUNK_BYTES", 4 * 3 * 40)  # 40-row chunks
-    monkeypatch.setattr(sktaaf._disk, "BLOCK_ROWS", 10)
+    monkeypatch.setattr(sktaaf._data._disk, "CHUNK_BYTES", 4 * 3 * 40)  # 40-row chunks
+    monkeypatch.setattr(sktaaf._data._disk, "BLOCK_ROWS", 10)
     X = np.arange(230, dtype=np.float32).reshape(-1, 1).repeat(2, axis=1)
     data = DiskData(X, X[:, 0], rows=np.arange(5, 230))
     generator = torch.Generator().manual_seed(0)
@@ -71,8 +71,8 @@ def test_several_chunks_visit_every_row_once_per_epoch(monkeypatch):
 
 
 def test_several_chunks_train_well(monkeypatch, data, on_disk):
-    monkeypatch.setattr(sktaaf._disk, "CHUNK_BYTES", 4 * 15 * 64)
-    monkeypatch.setattr(sktaaf._disk, "BLOCK_ROWS", 16)
+    monkeypatch.setattr(sktaaf._data._disk, "CHUNK_BYTES", 4 * 15 * 64)
+    monkeypatch.setattr(sktaaf._data._disk, "BLOCK_ROWS", 16)
     X, y = data
     streamed = TAAFRegressor(**FAST).fit(*on_disk)
     in_memory = TAAFRegressor(**FAST).fit(X, y)
@@ -82,7 +82,7 @@ def test_several_chunks_train_well(monkeypatch, data, on_disk):
 
 def test_pages_are_released_after_each_read(monkeypatch, on_disk):
     released = []
-    monkeypatch.setattr(sktaaf._disk, "release", released.append)
+    monkeypatch.setattr(sktaaf._data._disk, "release", released.append)
     block = read_rows(on_disk[0], np.array([0, 1, 2, 7, 8]))
     assert block.shape == (5, on_disk[0].shape[1]) and block.flags.c_contiguous
     assert released and all(array is on_disk[0] for array in released)
@@ -118,9 +118,11 @@ def test_float64_memmap_predicts_float64(data, tmp_path):
 
 def test_long_reads_release_pages_as_they_go(monkeypatch, on_disk):
     released = []
-    monkeypatch.setattr(sktaaf._disk, "release", released.append)
-    monkeypatch.setattr(sktaaf._disk, "RELEASE_BYTES", 4 * on_disk[0].shape[1] * 10)
-    monkeypatch.setattr(sktaaf._disk, "_MAPPED_PER_SLICE_BYTES", 0)
+    monkeypatch.setattr(sktaaf._data._disk, "release", released.append)
+    monkeypatch.setattr(
+        sktaaf._data._disk, "RELEASE_BYTES", 4 * on_disk[0].shape[1] * 10
+    )
+    monkeypatch.setattr(sktaaf._data._disk, "_MAPPED_PER_SLICE_BYTES", 0)
     block = read_rows(on_disk[0], start=0, stop=95)
     np.testing.assert_array_equal(block, on_disk[0][:95])
     assert len(released) == 10  # every 10 rows, and once for the last 5
@@ -128,8 +130,8 @@ def test_long_reads_release_pages_as_they_go(monkeypatch, on_disk):
 
 @pytest.mark.cuda
 def test_cuda_chunks_match_cpu_chunks(monkeypatch):
-    monkeypatch.setattr(sktaaf._disk, "CHUNK_BYTES", 4 * 3 * 40)
-    monkeypatch.setattr(sktaaf._disk, "BLOCK_ROWS", 10)
+    monkeypatch.setattr(sktaaf._data._disk, "CHUNK_BYTES", 4 * 3 * 40)
+    monkeypatch.setattr(sktaaf._data._disk, "BLOCK_ROWS", 10)
     X = np.arange(460, dtype=np.float32).reshape(-1, 2)
     batches = {}
     for device in ("cpu", "cuda"):
@@ -166,9 +168,9 @@ def test_column_views_release_the_map_they_view():
         def __init__(self, mode):
             self.mode = mode
 
-    sktaaf._disk.release(ColumnRows(Matrix("r"), [2, 0]))
+    sktaaf._data._disk.release(ColumnRows(Matrix("r"), [2, 0]))
     assert Map.advised == 1
-    sktaaf._disk.release(ColumnRows(Matrix("c"), [2, 0]))  # copy-on-write: kept
+    sktaaf._data._disk.release(ColumnRows(Matrix("c"), [2, 0]))  # copy-on-write: kept
     assert Map.advised == 1
 
 

@@ -1,4 +1,4 @@
-"""Tests of sktaaf._persistence: save() writes tensors and JSON; load() never
+"""Tests of sktaaf._persistence._format: save() writes tensors and JSON; load() never
 unpickles code."""
 
 import errno
@@ -18,9 +18,9 @@ from sklearn.exceptions import NotFittedError
 from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import StepLR
 
-import sktaaf._atomic
-import sktaaf._persistence
-import sktaaf._state
+import sktaaf._engine._state
+import sktaaf._persistence._format
+import sktaaf._utils._atomic
 from sktaaf import DGEXRegressor, TAAFRegressor
 from sktaaf.exceptions import (
     DeviceFallbackWarning,
@@ -93,7 +93,7 @@ def test_parameters_of_another_version_are_named(data, tmp_path):
     metadata["params"]["n_heads"] = 4  # a parameter of some other version
     payload["metadata"] = json.dumps(metadata)
     del payload["checksum"]
-    payload["checksum"] = sktaaf._state.digest(payload)  # intact, as saved
+    payload["checksum"] = sktaaf._engine._state.digest(payload)  # intact, as saved
     torch.save(payload, path)
     with pytest.raises(TypeError, match=r"model.pt.*does not have: \['n_heads'\]"):
         TAAFRegressor.load(path)
@@ -141,7 +141,7 @@ def test_saving_to_a_folder_or_a_failed_write_leaves_nothing(
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(sktaaf._atomic.os, "replace", fail)
+    monkeypatch.setattr(sktaaf._utils._atomic.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         model.save(tmp_path / "model.pt")
     assert not list(tmp_path.iterdir())
@@ -159,9 +159,9 @@ def test_wrong_class_and_unfitted(data, tmp_path):
 def test_other_versions_warn(data, tmp_path, monkeypatch):
     X, y = data
     TAAFRegressor(**FAST).fit(X, y).save(tmp_path / "model.pt")
-    versions = sktaaf._persistence._versions()
+    versions = sktaaf._persistence._format._versions()
     monkeypatch.setattr(
-        sktaaf._persistence, "_versions", lambda: {**versions, "torch": "9.9.9"}
+        sktaaf._persistence._format, "_versions", lambda: {**versions, "torch": "9.9.9"}
     )
     with pytest.warns(ModelVersionWarning, match="torch .* \\(now 9.9.9\\)"):
         TAAFRegressor.load(tmp_path / "model.pt")
@@ -306,7 +306,7 @@ def test_a_missing_entry_is_named(data, tmp_path):
     TAAFRegressor(**FAST).fit(X, y).save(path)
     payload = torch.load(path, weights_only=True)
     del payload["generator_state"], payload["checksum"]
-    payload["checksum"] = sktaaf._state.digest(payload)  # intact, but lacking
+    payload["checksum"] = sktaaf._engine._state.digest(payload)  # intact, but lacking
     torch.save(payload, path)
     with pytest.raises(ValueError, match=r"model.pt.*'generator_state' is missing"):
         TAAFRegressor.load(path)
@@ -345,7 +345,7 @@ def test_saving_where_it_cannot_write_names_the_file(data, tmp_path, monkeypatch
         raise PermissionError(errno.EACCES, "Permission denied")
 
     with monkeypatch.context() as patch:
-        patch.setattr(sktaaf._atomic.os, "open", read_only)
+        patch.setattr(sktaaf._utils._atomic.os, "open", read_only)
         with pytest.raises(PermissionError, match=r"save the model to .*model.pt"):
             model.save(tmp_path / "model.pt")
     assert not list(tmp_path.iterdir())

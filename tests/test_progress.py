@@ -9,7 +9,7 @@ from conftest import FAST
 from skorch.callbacks import EpochScoring, PrintLog, ProgressBar
 
 from sktaaf import DGEXRegressor, TAAFRegressor
-from sktaaf._progress import PlainPrintLog
+from sktaaf._engine._progress import PlainPrintLog
 
 
 class Terminal(io.StringIO):

@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.model_selection import GridSearchCV
 
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
-from sktaaf._training import weighted_loss
+from sktaaf._engine._net import weighted_loss
 
 FAST = {"hidden_layer_sizes": (8,), "max_epochs": 3, "batch_size": 16}
 

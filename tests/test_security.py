@@ -16,7 +16,7 @@ from sklearn.model_selection import GridSearchCV
 
 import sktaaf._params
 from sktaaf import DGEXRegressor, TAAFRegressor
-from sktaaf._state import digest
+from sktaaf._engine._state import digest
 from sktaaf.exceptions import DeviceFallbackWarning, NonFiniteLossWarning
 
 NO_STOP = {**FAST, "max_epochs": 6, "early_stopping": False}

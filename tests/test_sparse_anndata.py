@@ -7,9 +7,9 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
 import sktaaf._base
-import sktaaf._standardize
+import sktaaf._data._statistics
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
-from sktaaf._standardize import column_statistics
+from sktaaf._data._statistics import column_statistics
 from sktaaf.datasets import anndata_to_frames
 from sktaaf.metrics import per_gene_mae, per_gene_pearson
 
@@ -56,7 +56,7 @@ def test_never_densified_whole(data, monkeypatch):
     monkeypatch.setattr(sp.csr_matrix, "toarray", toarray)
     monkeypatch.setattr(sktaaf._base, "_MIN_PREDICT_BATCH_SIZE", 8)
     # The statistics of standardize=True read chunks of rows too (_CHUNK_ROWS).
-    monkeypatch.setattr(sktaaf._standardize, "_CHUNK_ROWS", 16)
+    monkeypatch.setattr(sktaaf._data._statistics, "_CHUNK_ROWS", 16)
     model = TAAFRegressor(**FAST, batch_size=16).fit(X, y)
     model.predict(X)
     assert densified and max(densified) <= 16

@@ -8,9 +8,9 @@ import torch
 from conftest import ESTIMATORS, FAST, make_data
 from sklearn.preprocessing import StandardScaler
 
-import sktaaf._standardize
+import sktaaf._data._statistics
 from sktaaf import DGEXRegressor, TAAFRegressor
-from sktaaf._standardize import column_statistics
+from sktaaf._data._statistics import column_statistics
 from sktaaf.nn import DGEXNetwork, TAAFNetwork
 
 
@@ -26,7 +26,7 @@ def _shifted(X, y):
 
 @pytest.mark.parametrize("chunk_rows", [4096, 7])
 def test_column_statistics_match_numpy(monkeypatch, chunk_rows):
-    monkeypatch.setattr(sktaaf._standardize, "_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(sktaaf._data._statistics, "_CHUNK_ROWS", chunk_rows)
     rng = np.random.RandomState(0)
     X = rng.normal(size=(100, 5)) * [1, 10, 1e3, 1e-3, 5] + [0, -3, 1e4, 2, 0]
     X = X.astype(np.float32)
@@ -39,7 +39,7 @@ def test_column_statistics_match_numpy(monkeypatch, chunk_rows):
 
 
 def test_column_statistics_on_disk_equal_in_memory(monkeypatch, tmp_path):
-    monkeypatch.setattr(sktaaf._standardize, "_CHUNK_ROWS", 16)
+    monkeypatch.setattr(sktaaf._data._statistics, "_CHUNK_ROWS", 16)
     X, _ = make_data(n_samples=100)
     path = tmp_path / "X.npy"
     np.save(path, X)
@@ -154,7 +154,7 @@ def test_warm_start_keeps_the_first_statistics(data):
 
 def test_model_saved_before_standardize_loads_as_before(data, tmp_path):
     """A file without the parameter was written before it existed."""
-    from sktaaf import _persistence
+    from sktaaf._persistence._format import _format as _persistence
 
     X, y = data
     est = DGEXRegressor(**FAST, standardize=False).fit(X, y)

@@ -12,7 +12,7 @@ import torch
 from conftest import ESTIMATORS, FAST, make_data
 from sklearn.utils import check_random_state
 
-import sktaaf._state
+import sktaaf._engine._state
 from sktaaf import TAAFRegressor, TargetBlockRegressor
 from sktaaf.datasets import inference_row_metadata
 from sktaaf.metrics import per_gene_mae, per_gene_pearson
@@ -123,7 +123,7 @@ def _rewrite_metadata(path, change):
     change(metadata["fitted"])
     payload["metadata"] = json.dumps(metadata)
     del payload["checksum"]
-    payload["checksum"] = sktaaf._state.digest(payload)
+    payload["checksum"] = sktaaf._engine._state.digest(payload)
     torch.save(payload, path)
 
 

@@ -1,7 +1,7 @@
 """Every writer of sktaaf (write_gctx, write_gct, save, to_torchscript, to_onnx)
 replaces a file whole or not at all, never replaces what is not a regular file,
 keeps the file's permissions, accepts any valid file name and reports a full
-disk clearly, without a crash (sktaaf._atomic)."""
+disk clearly, without a crash (sktaaf._utils._atomic)."""
 
 import os
 import stat
@@ -16,7 +16,7 @@ import pytest
 from conftest import make_data
 
 from sktaaf import TAAFRegressor
-from sktaaf._atomic import DeferredErrorsFile, atomic_write
+from sktaaf._utils._atomic import DeferredErrorsFile, atomic_write
 from sktaaf.datasets import load_gct, load_gctx, write_gct, write_gctx
 from sktaaf.export import to_onnx, to_torchscript
 

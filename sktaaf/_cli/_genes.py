@@ -18,7 +18,7 @@ import os
 import stat
 from pathlib import Path
 
-from .._model_file import GENE_SYMBOLS_FIELD
+from .._persistence._checks import GENE_SYMBOLS_FIELD
 from ._errors import UsageError
 
 __all__ = ["genes_file", "model_genes", "read_genes_file"]

@@ -12,7 +12,7 @@ import json
 import math
 from pathlib import Path
 
-from .._model_file import GENE_SYMBOLS_FIELD, TARGET_METADATA_FIELD
+from .._persistence._checks import GENE_SYMBOLS_FIELD, TARGET_METADATA_FIELD
 from ._library import file_digest, model_card
 from ._model import load_model
 

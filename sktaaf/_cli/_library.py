@@ -2,7 +2,7 @@
 cards, in one place: :func:`sktaaf.datasets.inference_row_metadata` (the row
 metadata of the inferred genes: ``pr_inference_r``, ``pr_inference_mae``,
 ``pr_is_inferred`` and ``pr_is_well_inferred``, from ``target_scores_``),
-:func:`sktaaf._model_card.model_card` (a JSON-serialisable description of a
+:func:`sktaaf._persistence._card.model_card` (a JSON-serialisable description of a
 fitted estimator) and the file digest ``sktaaf info`` prints."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from .._model_card import model_card
+from .._persistence._card import model_card
 from ..datasets import inference_row_metadata
 
 __all__ = ["file_digest", "inference_row_metadata", "model_card"]

@@ -26,7 +26,7 @@ def estimators() -> dict:
 def load_model(path: str, device: str = "cpu"):
     """The estimator of the model file at ``path`` (on ``device``) and the
     file's metadata."""
-    from .._persistence import read_model
+    from .._persistence._format import read_model
 
     if not Path(path).is_file():
         raise UsageError(f"No model file at {path!r}.")

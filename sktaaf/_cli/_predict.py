@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._model_file import TARGET_METADATA_FIELD
+from .._persistence._checks import TARGET_METADATA_FIELD
 from ._errors import UsageError
 from ._fit import frame
 from ._genes import genes_file

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from .._atomic import atomic_file
+from .._utils._atomic import atomic_file
 from ..metrics import per_gene_mae, per_gene_pearson
 from ._errors import UsageError
 from ._fit import frame

@@ -11,13 +11,7 @@ import numpy as np
 from sklearn.model_selection import KFold
 from sklearn.utils import Bunch
 
-from ..datasets import (
-    load_gct,
-    load_gctx,
-    load_hdf,
-    make_expression,
-    split_landmarks,
-)
+from ..datasets import load_gct, load_gctx, load_hdf, make_expression, split_landmarks
 
 
 def read_ids(path: Path, option: str = "--landmarks") -> list[str]:

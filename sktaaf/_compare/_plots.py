@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .._atomic import atomic_file
+from .._utils._atomic import atomic_file
 
 DPI = 120
 NETWORK_COLOR = "tab:blue"

@@ -18,7 +18,7 @@ import skorch
 import torch
 
 from .. import __version__
-from .._atomic import atomic_file
+from .._utils._atomic import atomic_file
 from ..metrics import win_rate
 
 

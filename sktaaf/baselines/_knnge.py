@@ -11,7 +11,7 @@ from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from .._arrays import block_size, is_constant
+from .._utils._arrays import block_size, is_constant
 
 METRICS = ("euclidean", "correlation")
 # Blocks never exceed scikit-learn's working_memory, nor these sizes (MiB),

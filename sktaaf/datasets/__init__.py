@@ -24,7 +24,7 @@ that ships it (the ``real`` extra): single-cell sets from scanpy or celltypist
 landmarks from SurvSet.
 """
 
-from .._columns import ColumnRows
+from .._data._columns import ColumnRows
 from ._anndata import anndata_to_frames
 from ._gct import load_gct, write_gct
 from ._gctx import load_gctx, open_gctx, write_gctx

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 from sklearn.utils import Bunch
 
-from .._atomic import atomic_write
+from .._utils._atomic import atomic_write
 from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
 from ._ids import _as_ids, split_landmarks
 from ._metadata import (

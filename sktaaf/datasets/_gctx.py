@@ -9,8 +9,8 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 from sklearn.utils import Bunch
 
-from .._atomic import DeferredErrorsFile, atomic_write
-from .._columns import ColumnRows
+from .._data._columns import ColumnRows
+from .._utils._atomic import DeferredErrorsFile, atomic_write
 from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
 from ._ids import _as_ids, _bunch, _positions, _resolve_genes
 from ._metadata import (
@@ -385,10 +385,10 @@ def _metadata_values(column) -> np.ndarray:
 @contextmanager
 def gctx_writer(partial: Path, name: str):
     """An h5py file writing the GCTX file ``partial`` (the temporary file of
-    :func:`~sktaaf._atomic.atomic_write`), with its version and source
+    :func:`~sktaaf._utils._atomic.atomic_write`), with its version and source
     attributes, and the raw file beneath it.
 
-    h5py writes through a :class:`~sktaaf._atomic.DeferredErrorsFile`: HDF5
+    h5py writes through a :class:`~sktaaf._utils._atomic.DeferredErrorsFile`: HDF5
     never sees a failed write (after one, it crashes the process at exit), the
     writer may stop early when ``raw.failed``, and the first write error is
     raised once the HDF5 file is closed.

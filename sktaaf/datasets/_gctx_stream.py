@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._atomic import atomic_write
-from .._columns import ColumnRows
+from .._data._columns import ColumnRows
+from .._utils._atomic import atomic_write
 from ._common import PathLike, _import, _read_errors, cast_checked
 from ._gctx import (
     _GCTX_COL_IDS,

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from .._arrays import gene_names
+from .._utils._arrays import gene_names
 
 __all__ = ["make_expression"]
 

@@ -1,7 +1,7 @@
 """TAAFRegressor: D-GEX with transformative adaptive activation functions."""
 
 from ._base import BaseNetworkRegressor
-from ._docstrings import fill_doc
+from ._utils._docstrings import fill_doc
 from .nn import TAAFNetwork
 
 #: The TAAF-D-GEX reference recipe [Kunc & Kléma 2021], which were

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from skorch.callbacks import Callback
 
-from ._persistence import read_model, write_model
-from ._state import TrainingState, best_epoch, get_rng_state
-from .exceptions import CheckpointWarning
+from .._engine._state import TrainingState, best_epoch, get_rng_state
+from ..exceptions import CheckpointWarning
+from ._format import read_model, write_model
 
 try:
     import fcntl
@@ -166,7 +166,7 @@ def _unlock(descriptor: int) -> None:
 class EpochCheckpoint(Callback):
     """Write the training state to ``path`` after every epoch.
 
-    The file is a model file (see :mod:`sktaaf._persistence`) whose metadata
+    The file is a model file (see :mod:`sktaaf._persistence._format`) whose metadata
     also say which data and parameters it belongs to and how far training got,
     so that a fit killed at any point resumes from the last finished epoch.
     After a fit that ends normally it holds the final model, marked complete;

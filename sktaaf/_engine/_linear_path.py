@@ -7,9 +7,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from . import _standardize
-from .metrics import mean_per_gene_pearson
-from .nn import (
+from .._data import _statistics as _standardize
+from ..metrics import mean_per_gene_pearson
+from ..nn import (
     DEFAULT_RIDGE_ALPHAS,
     RidgeStatistics,
     l1_calibration,
@@ -40,7 +40,7 @@ def ridge_statistics(X, y, sample_weight=None, train_rows=None) -> RidgeStatisti
     """The ridge regression's sufficient statistics of ``X`` and ``y``,
     weighted by ``sample_weight``, over ``train_rows`` only (all rows when
     None): one pass over the rows, chunk by chunk, as
-    :func:`~sktaaf._standardize.column_statistics` reads them."""
+    :func:`~sktaaf._data._statistics.column_statistics` reads them."""
     if sp.issparse(X):
         X = X.tocsr()
     if sp.issparse(y):

@@ -21,8 +21,8 @@ import math
 
 import numpy as np
 
-from ._arrays import block_size
-from ._standardize import gather_rows
+from .._data._statistics import gather_rows
+from .._utils._arrays import block_size
 
 #: The columns of ``target_scores_``, in order.
 SCORE_COLUMNS = ("mae", "r")

@@ -1,7 +1,7 @@
 """DGEXRegressor: the D-GEX multi-layer perceptron."""
 
 from ._base import BaseNetworkRegressor
-from ._docstrings import fill_doc
+from ._utils._docstrings import fill_doc
 from .nn import DGEXNetwork
 
 

@@ -4,15 +4,15 @@ checks of everything read from one before it is used.
 ``_persistence`` reads a file with ``torch.load(weights_only=True)`` and hands
 its metadata and tensors here: every fitted attribute is checked for its type,
 its range and its agreement with the weights' shapes. A leaf module: it
-imports torch and :mod:`sktaaf._device`, never an estimator module.
+imports torch and :mod:`sktaaf._utils._device`, never an estimator module.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ._device import DEVICE_PATTERN
-from ._scores import check_encoded_scores
+from .._engine._scores import check_encoded_scores
+from .._utils._device import DEVICE_PATTERN
 
 #: Parameters that are objects of one training run (not of the model): not
 #: saved (a loaded model has them None), nor part of a checkpoint's identity.

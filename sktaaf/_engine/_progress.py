@@ -53,7 +53,7 @@ class PlainPrintLog(PrintLog):
 
     Examples
     --------
-    >>> from sktaaf._progress import PlainPrintLog
+    >>> from sktaaf._engine._progress import PlainPrintLog
     >>> log = PlainPrintLog().initialize()
     >>> log.format_line({"epoch": 3, "train_loss": 0.41046, "valid_loss": 0.39861,
     ...                  "valid_loss_best": True, "dur": 0.0312})

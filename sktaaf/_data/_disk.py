@@ -278,7 +278,7 @@ def _pack(parts):
 class DiskData(torch.utils.data.Dataset):
     """Feature and target arrays on disk, restricted to sorted ``rows``.
 
-    The counterpart of :class:`~sktaaf._training.TensorData` for streamed
+    The counterpart of :class:`~sktaaf._data._batches.TensorData` for streamed
     data: batches are read chunk by chunk and moved to ``device``. Optional
     ``sample_weight`` (a float32 array of one weight per row of the files,
     held in memory) travels with the targets of each batch.

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._training import as_tensor
+from ._batches import as_tensor
 
 #: The sparse formats validation accepts as they are (others become CSR).
 SPARSE_FORMATS = ("csr", "csc")
@@ -65,7 +65,7 @@ class SparseRows:
 
     Indexing with a slice or a tensor of row indices returns those rows as a
     dense float32 tensor on ``device``: the form in which
-    :class:`~sktaaf._training.TensorData` feeds batches, without ever holding
+    :class:`~sktaaf._data._batches.TensorData` feeds batches, without ever holding
     the whole matrix dense. Row indices live on the CPU.
     """
 

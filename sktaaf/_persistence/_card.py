@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from ._persistence import _versions
+from ._format import _versions
 
 #: How many ids of the landmarks and the targets the card lists.
 N_FIRST_IDS = 5

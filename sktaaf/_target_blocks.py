@@ -17,12 +17,12 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseNetworkRegressor
-from ._columns import ColumnRows
-from ._disk import check_on_disk, is_on_disk
-from ._scores import combine_scores
-from ._sparse import check_not_anndata
-from ._targets import as_frame as predictions_frame
-from ._targets import set_target_names
+from ._data._columns import ColumnRows
+from ._data._disk import check_on_disk, is_on_disk
+from ._data._sparse import check_not_anndata
+from ._data._targets import as_frame as predictions_frame
+from ._data._targets import set_target_names
+from ._engine._scores import combine_scores
 
 
 class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):

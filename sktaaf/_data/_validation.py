@@ -3,7 +3,7 @@ for skorch.
 
 In memory, ``X`` and ``y`` are validated by scikit-learn's ``validate_data``
 (float32, C order, SciPy sparse matrices kept sparse); on disk (memory maps,
-h5py datasets, :class:`~sktaaf._columns.ColumnRows`), chunk by chunk without
+h5py datasets, :class:`~sktaaf._data._columns.ColumnRows`), chunk by chunk without
 being loaded. :func:`training_data` then wraps them, without copying, in the
 dataset the training loop reads batches from.
 """
@@ -16,10 +16,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
 
+from ._batches import TensorData, as_tensor
 from ._disk import DiskData, check_on_disk, is_on_disk
 from ._sparse import SPARSE_FORMATS, SparseRows, check_not_anndata
 from ._targets import set_target_names
-from ._training import TensorData, as_tensor
 
 
 def validate_training_data(estimator, X, y, sample_weight, *, reset: bool):
@@ -105,7 +105,7 @@ def check_sample_weight(sample_weight, X, criterion) -> np.ndarray | None:
 def check_split_weights(split, sample_weight, validation_fraction) -> None:
     """Refuse ``sample_weight`` that are 0 on every sample of one side of
     early stopping's validation ``split`` (a
-    :class:`~sktaaf._training.ShuffledSplit`, or None): with nothing weighed,
+    :class:`~sktaaf._data._batches.ShuffledSplit`, or None): with nothing weighed,
     that side's loss is 0 every epoch, so training learns nothing, or early
     stopping monitors nothing and stops at once."""
     if split is None or sample_weight is None:

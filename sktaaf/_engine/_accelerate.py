@@ -2,12 +2,12 @@
 
 The estimators' ``accelerator`` parameter trains with
 :class:`AcceleratedTrainingNet`: skorch's ``AccelerateMixin`` over
-:class:`~sktaaf._training.TrainingNet`. The accelerator places the network,
+:class:`~sktaaf._engine._net.TrainingNet`. The accelerator places the network,
 wraps it for data-parallel training when several processes train together
 (``accelerate launch``), and applies its own mixed precision.
 
 The batches are not a ``DataLoader`` (which ``Accelerator.prepare`` would
-shard); :class:`~sktaaf._training.BatchIterator` shards them itself: every
+shard); :class:`~sktaaf._data._batches.BatchIterator` shards them itself: every
 process draws the same permutation and trains on its piece of each batch.
 Validation is not sharded: each process scores the whole validation set, so
 early stopping reaches the same decision everywhere.
@@ -21,11 +21,11 @@ import torch
 from sklearn.utils import check_random_state
 from skorch.hf import AccelerateMixin
 
-from ._training import TrainingNet
+from ._net import TrainingNet
 
 
 class AcceleratedTrainingNet(AccelerateMixin, TrainingNet):
-    """:class:`~sktaaf._training.TrainingNet` trained through an
+    """:class:`~sktaaf._engine._net.TrainingNet` trained through an
     ``accelerate.Accelerator``.
 
     After training, the network and the optimizer are unwrapped and the

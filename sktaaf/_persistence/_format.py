@@ -31,10 +31,20 @@ import sklearn
 import skorch
 import torch
 
-from . import nn as sktaaf_nn
-from ._atomic import DeferredErrorsFile, atomic_write
-from ._device import is_available, resolve_device
-from ._model_file import (
+from .. import nn as sktaaf_nn
+from .._engine._scores import decode_scores, encode_scores
+from .._engine._state import TrainingState, digest
+from .._utils._atomic import DeferredErrorsFile, atomic_write
+from .._utils._device import is_available, resolve_device
+from .._utils._random import isolated_torch_rng
+from .._version import __version__
+from ..exceptions import (
+    DeviceFallbackWarning,
+    ModelVersionWarning,
+    ParameterNotSavedWarning,
+)
+from ..nn import ACTIVATIONS
+from ._checks import (
     GENE_SYMBOLS_FIELD,
     MAX_COUNT,
     RUN_ONLY_PARAMS,
@@ -42,16 +52,6 @@ from ._model_file import (
     invalid_field,
     validate_metadata,
 )
-from ._random import isolated_torch_rng
-from ._scores import decode_scores, encode_scores
-from ._state import TrainingState, digest
-from ._version import __version__
-from .exceptions import (
-    DeviceFallbackWarning,
-    ModelVersionWarning,
-    ParameterNotSavedWarning,
-)
-from .nn import ACTIVATIONS
 
 FORMAT = "sktaaf-model"
 # Version 2 added the checksum: a file of version 2 or later must carry one.
@@ -285,7 +285,7 @@ def save_estimator(
     """Write a fitted network estimator to ``path`` (see the module docstring),
     with the optional ``gene_symbols`` (``{"landmarks": [...], "targets":
     [...]}``) and ``target_row_metadata`` (``{field: [one value per
-    target]}``), checked by :func:`~sktaaf._model_file.validate_metadata`."""
+    target]}``), checked by :func:`~sktaaf._persistence._checks.validate_metadata`."""
     if estimator.callbacks:
         warnings.warn(
             "callbacks are not saved; the loaded estimator has callbacks=None "

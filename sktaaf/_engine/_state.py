@@ -20,7 +20,7 @@ import torch
 from skorch.callbacks import Callback
 from skorch.history import History
 
-from ._training import unwrap_module
+from ._net import unwrap_module
 
 
 def get_rng_state(device: str) -> list:
@@ -246,7 +246,7 @@ class RestoreState(Callback):
     ``LoadInitState`` restores a checkpoint.
 
     It must come first among the net's callbacks: the scoring callbacks read
-    the restored history, and :class:`~sktaaf._training.FiniteLossGuard` the
+    the restored history, and :class:`~sktaaf._engine._callbacks.FiniteLossGuard` the
     restored weights, when training begins. Early stopping resets itself when
     training begins, so its progress is restored afterwards, before the first
     epoch (or before training ends, when no epoch is left to run).

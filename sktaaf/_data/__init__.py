@@ -1,0 +1,1 @@
+"""The data path: validation, row sources, and the datasets training reads."""

@@ -1,0 +1,1 @@
+"""The training engine: the skorch net, its callbacks, state and checkpoints."""

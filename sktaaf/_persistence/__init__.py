@@ -1,0 +1,1 @@
+"""Model files: their format, their checks, and the model card."""
