@@ -10,7 +10,8 @@ import torch
 from conftest import FAST, make_data
 from sklearn.linear_model import Ridge, RidgeCV
 
-from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor, _linear_path
+from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
+from sktaaf._engine import _linear_path
 from sktaaf._engine._linear_path import ridge_statistics
 from sktaaf.nn import (
     DEFAULT_RIDGE_ALPHAS,
