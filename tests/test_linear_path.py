@@ -223,7 +223,7 @@ def test_sparse_and_on_disk_data_give_the_same_path(data, tmp_path):
 def test_statistics_read_in_chunks(monkeypatch, tmp_path):
     """On-disk data is read a chunk of rows at a time, as the column
     statistics read it (one knob: ``_standardize._CHUNK_ROWS``)."""
-    from sktaaf._data._validation import _statistics as _standardize
+    from sktaaf._data import _statistics as _standardize
 
     X, Y = _problem(n_samples=50)
     whole = ridge_statistics(X, Y)
@@ -279,7 +279,7 @@ def test_fewer_samples_than_landmarks():
 
 
 def test_a_file_saved_before_linear_path_loads_without_one(data, tmp_path):
-    from sktaaf._persistence._format import _format as _persistence
+    from sktaaf._persistence import _format as _persistence
 
     X, y = data
     est = TAAFRegressor(**{**FAST, "max_epochs": 2}, linear_path=None).fit(X, y)

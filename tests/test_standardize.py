@@ -154,7 +154,7 @@ def test_warm_start_keeps_the_first_statistics(data):
 
 def test_model_saved_before_standardize_loads_as_before(data, tmp_path):
     """A file without the parameter was written before it existed."""
-    from sktaaf._persistence._format import _format as _persistence
+    from sktaaf._persistence import _format as _persistence
 
     X, y = data
     est = DGEXRegressor(**FAST, standardize=False).fit(X, y)
