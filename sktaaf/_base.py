@@ -8,22 +8,18 @@ import warnings
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
-from ._data._batches import BatchIterator, ShuffledSplit, as_tensor, pad_rows
-from ._data._disk import is_on_disk, read_rows
-from ._data._sparse import check_not_anndata, dense_rows
-from ._data._statistics import column_statistics
+from ._data._batches import BatchIterator, ShuffledSplit, pad_rows, training_data
+from ._data._rows import as_rows, as_tensor
 from ._data._targets import as_frame as predictions_frame
 from ._data._validation import (
     check_split_weights,
-    training_data,
-    validate_on_disk,
+    validate_predict_data,
     validate_training_data,
 )
 from ._engine._accelerate import AcceleratedTrainingNet, net_params, shared_random_state
@@ -158,7 +154,7 @@ class BaseNetworkRegressor(
         # Validated before any data work.
         device = self._training_device(self._optimizer_class())
         warm = self.warm_start and hasattr(self, "net_")
-        X, y, sample_weight, on_disk = validate_training_data(
+        X, y, sample_weight = validate_training_data(  # row sources
             self, X, y, sample_weight, reset=not warm
         )
         target_is_1d = y.ndim == 1
@@ -182,9 +178,10 @@ class BaseNetworkRegressor(
         check_split_weights(split, sample_weight, self.validation_fraction)
         torch_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))
 
-        with self._checkpoint_folder(X, y, warm, sample_weight) as checkpoint:
+        folder = self._checkpoint_folder(X.array, y.array, warm, sample_weight)
+        with folder as checkpoint:
             state = self._initial_state(checkpoint, warm)
-            data = training_data(X, y, sample_weight, device, on_disk)
+            data = training_data(X, y, sample_weight, device)
             # Seed torch (weights, dropout) without leaving its global state changed,
             # nor sharing it with fits in other threads (see sktaaf._utils._random).
             cuda = device.startswith("cuda")
@@ -196,8 +193,8 @@ class BaseNetworkRegressor(
                 )
                 if getattr(module, "standardize", False) and state is None:
                     module.set_standardization(
-                        *column_statistics(X, sample_weight),
-                        *column_statistics(y, sample_weight),
+                        *X.column_statistics(sample_weight),
+                        *y.column_statistics(sample_weight),
                     )
                 if getattr(module, "linear_path_mode", None) and state is None:
                     init_linear_path(module, X, y, sample_weight, split)
@@ -220,7 +217,8 @@ class BaseNetworkRegressor(
         self._set_fitted(net, device, best, rng_state)
         if split is not None:  # each gene's scores on the held-out rows
             self.target_scores_ = validation_scores(
-                self._predict_validated, X, y, split.valid_indices, sample_weight,
+                lambda chunk: self._predict_validated(as_rows(chunk)),
+                X, y, split.valid_indices, sample_weight,
                 getattr(self, "target_names_", None),
             )  # fmt: skip
         if getattr(net, "interrupted_", False):
@@ -407,26 +405,15 @@ class BaseNetworkRegressor(
             ``as_frame=True``.
         """
         check_is_fitted(self)
-        check_not_anndata(X, "X")
         frame_index = X
-        if is_on_disk(X):
-            validate_on_disk(self, X, None, reset=False)
-            dtype = np.float32 if X.dtype == np.float32 else np.float64
-        else:
-            X = validate_data(
-                self,
-                X,
-                reset=False,
-                dtype=(np.float64, np.float32),
-                accept_sparse="csr",
-            )
-            dtype = X.dtype
+        X, dtype = validate_predict_data(self, X)  # a row source
         y_pred = self._predict_validated(X).astype(dtype, copy=False)
         y_pred = y_pred.ravel() if self._target_is_1d else y_pred
         return predictions_frame(self, y_pred, frame_index) if as_frame else y_pred
 
     def _predict_validated(self, X) -> np.ndarray:
-        """The float32 predictions (n_samples, n_outputs_) for validated ``X``."""
+        """The float32 predictions (n_samples, n_outputs_) for validated ``X``
+        (a row source, :class:`~sktaaf._data._rows.Rows`)."""
         y_pred = np.empty((X.shape[0], self.n_outputs_), dtype=np.float32)
         module = self.net_.module_  # compiled, with compile=True
         was_training = module.training
@@ -460,11 +447,7 @@ class BaseNetworkRegressor(
         )
         pending = None  # on CUDA: the batch being computed and copied back
         for start in range(0, X.shape[0], batch_size):
-            stop = start + batch_size
-            if sp.issparse(X):
-                chunk = dense_rows(X, slice(start, stop))
-            else:
-                chunk = read_rows(X, start=start, stop=stop)
+            chunk = X.read(start, start + batch_size)
             if not np.isfinite(chunk).all():  # e.g. 1e39 in float64 input
                 raise ValueError(
                     "Input X contains infinity or a value too large for "

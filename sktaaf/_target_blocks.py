@@ -18,10 +18,10 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseNetworkRegressor
 from ._data._columns import ColumnRows
-from ._data._disk import check_on_disk, is_on_disk
-from ._data._sparse import check_not_anndata
+from ._data._rows import DiskRows, is_on_disk
 from ._data._targets import as_frame as predictions_frame
 from ._data._targets import set_target_names
+from ._data._validation import check_not_anndata
 from ._engine._scores import combine_scores
 
 
@@ -139,7 +139,7 @@ class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         # Networks stream on-disk targets block by block; others get arrays.
         streams = isinstance(self.estimator, BaseNetworkRegressor) and is_on_disk(y)
         if streams:
-            check_on_disk(y, "y", ensure_2d=False)
+            DiskRows(y).check("y", ensure_2d=False)
         else:  # the block estimators check values; here shape and kind
             y = check_array(
                 y,

@@ -21,7 +21,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from sktaaf import DGEXRegressor, TAAFRegressor
-from sktaaf._data._batches import BatchIterator, TensorData
+from sktaaf._data._batches import BatchIterator, TensorData, WeightedTargets
 
 NO_STOP = {**FAST, "early_stopping": False}
 
@@ -168,6 +168,19 @@ def test_batch_iterator_shards():
         for rank in range(3)
     ]
     assert shares == [[2, 2, 1], [1, 1, 1], [1, 1, 1]]
+
+
+def test_batch_iterator_shards_weighted_batches_alike():
+    """Targets and sample weights follow their rows into each share (the
+    last batch of one row topped up as the unweighted one is)."""
+    X = torch.arange(9, dtype=torch.float32).reshape(-1, 1)
+    data = TensorData(X, 10 * X, sample_weight=X.ravel() / 2)
+    for rank in range(3):
+        iterator = BatchIterator(data, 4, num_replicas=3, rank=rank)
+        for xb, yb in iterator:
+            assert isinstance(yb, WeightedTargets)
+            torch.testing.assert_close(yb.targets, 10 * xb)
+            torch.testing.assert_close(yb.weight, xb.ravel() / 2)
 
 
 SCRIPT = """

@@ -11,8 +11,9 @@ from conftest import FAST, make_data
 from sklearn.linear_model import Ridge, RidgeCV
 
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
+from sktaaf._data._rows import as_rows
 from sktaaf._engine import _linear_path
-from sktaaf._engine._linear_path import ridge_statistics
+from sktaaf._engine._linear_path import ridge_statistics as _ridge_statistics
 from sktaaf.nn import (
     DEFAULT_RIDGE_ALPHAS,
     TAAFNetwork,
@@ -22,6 +23,11 @@ from sktaaf.nn import (
 )
 
 BLEND = {**FAST, "linear_path": "blend", "loss": "mse"}
+
+
+def ridge_statistics(X, y, *args):
+    """The ridge statistics of arrays (wrapped as the row sources fit reads)."""
+    return _ridge_statistics(as_rows(X), as_rows(y), *args)
 
 
 def _problem(n_samples, n_features, seed=0):

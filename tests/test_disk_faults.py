@@ -10,7 +10,7 @@ import pytest
 from conftest import FAST, make_data
 
 from sktaaf import TAAFRegressor
-from sktaaf._data._disk import check_mapped_size, read_rows
+from sktaaf._data._rows import check_mapped_size, read_rows
 
 # Run in a child process: before the fix, reading a truncated memory map killed
 # the process with SIGBUS, which would take pytest down with it.

@@ -92,7 +92,7 @@ def test_float32_input_is_not_copied(monkeypatch, data):
             seen["X"] = X_tensor
             super().__init__(X_tensor, y_tensor, indices, **kwargs)
 
-    monkeypatch.setattr(sktaaf._data._validation, "TensorData", SpyData)
+    monkeypatch.setattr(sktaaf._data._batches, "TensorData", SpyData)
     X = np.ascontiguousarray(X, dtype=np.float32)
     TAAFRegressor(**{**FAST, "max_epochs": 1}).fit(X, y)
     assert seen["X"].data_ptr() == X.ctypes.data

@@ -629,7 +629,7 @@ def no_torch_work():
     """Fail the test if fit gets past validation into the torch work."""
     reached = AssertionError("fit got past validation into the torch work")
     with (
-        mock.patch.object(sktaaf._data._validation, "TensorData", side_effect=reached),
+        mock.patch.object(sktaaf._data._batches, "TensorData", side_effect=reached),
         mock.patch.object(sktaaf._base, "TrainingNet", side_effect=reached),
     ):
         yield

@@ -31,7 +31,7 @@ def no_torch_work(monkeypatch):
         pytest.fail("fit got past input validation into the torch work")
 
     monkeypatch.setattr(sktaaf._base, "TrainingNet", fail)
-    monkeypatch.setattr(sktaaf._data._validation, "TensorData", fail)
+    monkeypatch.setattr(sktaaf._data._batches, "TensorData", fail)
     for Estimator in ESTIMATORS:
         monkeypatch.setattr(Estimator, "_make_network", fail)
 

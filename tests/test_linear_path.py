@@ -10,7 +10,8 @@ from sklearn.linear_model import Ridge
 from sklearn.utils import check_random_state
 
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
-from sktaaf._engine._linear_path import ridge_statistics
+from sktaaf._data._rows import as_rows
+from sktaaf._engine._linear_path import ridge_statistics as _ridge_statistics
 from sktaaf.nn import (
     DEFAULT_RIDGE_ALPHAS,
     DGEXNetwork,
@@ -19,6 +20,11 @@ from sktaaf.nn import (
     TAAFNetwork,
     ridge_gcv,
 )
+
+
+def ridge_statistics(X, y, *args):
+    """The ridge statistics of arrays (wrapped as the row sources fit reads)."""
+    return _ridge_statistics(as_rows(X), as_rows(y), *args)
 
 
 def _problem(n_samples=60, n_features=8, n_targets=3, seed=0):
@@ -222,22 +228,22 @@ def test_sparse_and_on_disk_data_give_the_same_path(data, tmp_path):
 
 def test_statistics_read_in_chunks(monkeypatch, tmp_path):
     """On-disk data is read a chunk of rows at a time, as the column
-    statistics read it (one knob: ``_standardize._CHUNK_ROWS``)."""
-    from sktaaf._data import _statistics as _standardize
+    statistics read it (one knob: ``_rows.CHUNK_ROWS``)."""
+    from sktaaf._data import _rows
 
     X, Y = _problem(n_samples=50)
     whole = ridge_statistics(X, Y)
     np.save(tmp_path / "X.npy", X)
     read = []
-    original = _standardize.read_rows
+    original = _rows.read_rows
 
     def read_rows(array, *args, **kwargs):
         rows = original(array, *args, **kwargs)
         read.append(len(rows))
         return rows
 
-    monkeypatch.setattr(_standardize, "_CHUNK_ROWS", 7)
-    monkeypatch.setattr(_standardize, "read_rows", read_rows)  # the one reader
+    monkeypatch.setattr(_rows, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(_rows, "read_rows", read_rows)  # the one reader
     chunked = ridge_statistics(np.load(tmp_path / "X.npy", mmap_mode="r"), Y)
     assert read and max(read) <= 7
     np.testing.assert_allclose(chunked.xty, whole.xty, rtol=1e-5, atol=1e-5)
@@ -279,7 +285,7 @@ def test_fewer_samples_than_landmarks():
 
 
 def test_a_file_saved_before_linear_path_loads_without_one(data, tmp_path):
-    from sktaaf._persistence import _format as _persistence
+    from sktaaf._persistence._format import _format as _persistence
 
     X, y = data
     est = TAAFRegressor(**{**FAST, "max_epochs": 2}, linear_path=None).fit(X, y)

@@ -5,9 +5,11 @@ import pytest
 import torch
 from conftest import ESTIMATORS, FAST
 
-import sktaaf._data._disk
+import sktaaf._data._batches
+import sktaaf._data._rows
 from sktaaf import TAAFRegressor
-from sktaaf._data._disk import DiskData, read_rows
+from sktaaf._data._batches import DiskData
+from sktaaf._data._rows import as_rows, read_rows
 
 
 @pytest.fixture
@@ -53,10 +55,10 @@ def test_hdf5_column_views_equal_in_memory_fit(data, tmp_path):
 
 
 def test_several_chunks_visit_every_row_once_per_epoch(monkeypatch):
-    monkeypatch.setattr(sktaaf._data._disk, "CHUNK_BYTES", 4 * 3 * 40)  # 40-row chunks
-    monkeypatch.setattr(sktaaf._data._disk, "BLOCK_ROWS", 10)
+    monkeypatch.setattr(sktaaf._data._batches, "CHUNK_BYTES", 4 * 3 * 40)  # 40 rows
+    monkeypatch.setattr(sktaaf._data._batches, "BLOCK_ROWS", 10)
     X = np.arange(230, dtype=np.float32).reshape(-1, 1).repeat(2, axis=1)
-    data = DiskData(X, X[:, 0], rows=np.arange(5, 230))
+    data = DiskData(as_rows(X), as_rows(X[:, 0]), rows=np.arange(5, 230))
     generator = torch.Generator().manual_seed(0)
     epochs = []
     for _ in range(2):
@@ -71,8 +73,8 @@ def test_several_chunks_visit_every_row_once_per_epoch(monkeypatch):
 
 
 def test_several_chunks_train_well(monkeypatch, data, on_disk):
-    monkeypatch.setattr(sktaaf._data._disk, "CHUNK_BYTES", 4 * 15 * 64)
-    monkeypatch.setattr(sktaaf._data._disk, "BLOCK_ROWS", 16)
+    monkeypatch.setattr(sktaaf._data._batches, "CHUNK_BYTES", 4 * 15 * 64)
+    monkeypatch.setattr(sktaaf._data._batches, "BLOCK_ROWS", 16)
     X, y = data
     streamed = TAAFRegressor(**FAST).fit(*on_disk)
     in_memory = TAAFRegressor(**FAST).fit(X, y)
@@ -82,7 +84,7 @@ def test_several_chunks_train_well(monkeypatch, data, on_disk):
 
 def test_pages_are_released_after_each_read(monkeypatch, on_disk):
     released = []
-    monkeypatch.setattr(sktaaf._data._disk, "release", released.append)
+    monkeypatch.setattr(sktaaf._data._rows, "release", released.append)
     block = read_rows(on_disk[0], np.array([0, 1, 2, 7, 8]))
     assert block.shape == (5, on_disk[0].shape[1]) and block.flags.c_contiguous
     assert released and all(array is on_disk[0] for array in released)
@@ -118,11 +120,11 @@ def test_float64_memmap_predicts_float64(data, tmp_path):
 
 def test_long_reads_release_pages_as_they_go(monkeypatch, on_disk):
     released = []
-    monkeypatch.setattr(sktaaf._data._disk, "release", released.append)
+    monkeypatch.setattr(sktaaf._data._rows, "release", released.append)
     monkeypatch.setattr(
-        sktaaf._data._disk, "RELEASE_BYTES", 4 * on_disk[0].shape[1] * 10
+        sktaaf._data._rows, "RELEASE_BYTES", 4 * on_disk[0].shape[1] * 10
     )
-    monkeypatch.setattr(sktaaf._data._disk, "_MAPPED_PER_SLICE_BYTES", 0)
+    monkeypatch.setattr(sktaaf._data._rows, "_MAPPED_PER_SLICE_BYTES", 0)
     block = read_rows(on_disk[0], start=0, stop=95)
     np.testing.assert_array_equal(block, on_disk[0][:95])
     assert len(released) == 10  # every 10 rows, and once for the last 5
@@ -130,13 +132,13 @@ def test_long_reads_release_pages_as_they_go(monkeypatch, on_disk):
 
 @pytest.mark.cuda
 def test_cuda_chunks_match_cpu_chunks(monkeypatch):
-    monkeypatch.setattr(sktaaf._data._disk, "CHUNK_BYTES", 4 * 3 * 40)
-    monkeypatch.setattr(sktaaf._data._disk, "BLOCK_ROWS", 10)
+    monkeypatch.setattr(sktaaf._data._batches, "CHUNK_BYTES", 4 * 3 * 40)
+    monkeypatch.setattr(sktaaf._data._batches, "BLOCK_ROWS", 10)
     X = np.arange(460, dtype=np.float32).reshape(-1, 2)
     batches = {}
     for device in ("cpu", "cuda"):
         generator = torch.Generator().manual_seed(0)
-        data = DiskData(X, X[:, 0], device=device)
+        data = DiskData(as_rows(X), as_rows(X[:, 0]), device=device)
         batches[device] = []
         for xb, yb in data.iter_batches(16, shuffle=True, generator=generator):
             assert xb.device.type == yb.device.type == device
@@ -168,9 +170,9 @@ def test_column_views_release_the_map_they_view():
         def __init__(self, mode):
             self.mode = mode
 
-    sktaaf._data._disk.release(ColumnRows(Matrix("r"), [2, 0]))
+    sktaaf._data._rows.release(ColumnRows(Matrix("r"), [2, 0]))
     assert Map.advised == 1
-    sktaaf._data._disk.release(ColumnRows(Matrix("c"), [2, 0]))  # copy-on-write: kept
+    sktaaf._data._rows.release(ColumnRows(Matrix("c"), [2, 0]))  # copy-on-write: kept
     assert Map.advised == 1
 
 
@@ -192,7 +194,7 @@ def test_column_views_of_one_matrix_read_each_row_once():
     matrix = CountingMatrix(np.arange(60 * 7, dtype=np.float64).reshape(60, 7))
     X, y = ColumnRows(matrix, [5, 1, 3]), ColumnRows(matrix, [0, 6, 2, 4])
     generator = torch.Generator().manual_seed(0)
-    batches = list(DiskData(X, y).iter_batches(16, True, generator))
+    batches = list(DiskData(as_rows(X), as_rows(y)).iter_batches(16, True, generator))
     assert matrix.reads == 1  # one chunk, one slice: X and y from one read
     rows = torch.cat([xb for xb, _ in batches]).numpy()
     order = np.argsort(rows[:, 0])

@@ -7,13 +7,17 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
 import sktaaf._base
-import sktaaf._data._statistics
+import sktaaf._data._rows
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
-from sktaaf._data._statistics import column_statistics
+from sktaaf._data._rows import as_rows
 from sktaaf.datasets import anndata_to_frames
 from sktaaf.metrics import per_gene_mae, per_gene_pearson
 
 FAST = {"hidden_layer_sizes": (8,), "max_epochs": 2, "random_state": 0}
+
+
+def _column_statistics(array, sample_weight=None):
+    return as_rows(array).column_statistics(sample_weight)
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +59,8 @@ def test_never_densified_whole(data, monkeypatch):
 
     monkeypatch.setattr(sp.csr_matrix, "toarray", toarray)
     monkeypatch.setattr(sktaaf._base, "_MIN_PREDICT_BATCH_SIZE", 8)
-    # The statistics of standardize=True read chunks of rows too (_CHUNK_ROWS).
-    monkeypatch.setattr(sktaaf._data._statistics, "_CHUNK_ROWS", 16)
+    # The statistics of standardize=True read chunks of rows too (CHUNK_ROWS).
+    monkeypatch.setattr(sktaaf._data._rows, "CHUNK_ROWS", 16)
     model = TAAFRegressor(**FAST, batch_size=16).fit(X, y)
     model.predict(X)
     assert densified and max(densified) <= 16
@@ -72,13 +76,13 @@ def test_blocks_take_sparse_input(data):
 
 def test_standardization_statistics_of_sparse_input(data):
     X, _ = data
-    mean, scale = column_statistics(X)
+    mean, scale = _column_statistics(X)
     assert mean.dtype == scale.dtype == np.float32
-    dense_mean, dense_scale = column_statistics(X.toarray())
+    dense_mean, dense_scale = _column_statistics(X.toarray())
     assert_allclose(mean, dense_mean, rtol=1e-6, atol=1e-7)
     assert_allclose(scale, dense_scale, rtol=1e-6, atol=1e-7)
     for other in (X.tocsc(), X.tocoo()):
-        assert_allclose(column_statistics(other)[1], scale, rtol=1e-6, atol=1e-7)
+        assert_allclose(_column_statistics(other)[1], scale, rtol=1e-6, atol=1e-7)
 
 
 # ----------------------------------------------------------------- AnnData

@@ -8,10 +8,14 @@ import torch
 from conftest import ESTIMATORS, FAST, make_data
 from sklearn.preprocessing import StandardScaler
 
-import sktaaf._data._statistics
+import sktaaf._data._rows
 from sktaaf import DGEXRegressor, TAAFRegressor
-from sktaaf._data._statistics import column_statistics
+from sktaaf._data._rows import as_rows
 from sktaaf.nn import DGEXNetwork, TAAFNetwork
+
+
+def _column_statistics(array, sample_weight=None):
+    return as_rows(array).column_statistics(sample_weight)
 
 
 def _shifted(X, y):
@@ -26,25 +30,25 @@ def _shifted(X, y):
 
 @pytest.mark.parametrize("chunk_rows", [4096, 7])
 def test_column_statistics_match_numpy(monkeypatch, chunk_rows):
-    monkeypatch.setattr(sktaaf._data._statistics, "_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(sktaaf._data._rows, "CHUNK_ROWS", chunk_rows)
     rng = np.random.RandomState(0)
     X = rng.normal(size=(100, 5)) * [1, 10, 1e3, 1e-3, 5] + [0, -3, 1e4, 2, 0]
     X = X.astype(np.float32)
-    mean, scale = column_statistics(X)
+    mean, scale = _column_statistics(X)
     assert mean.dtype == scale.dtype == np.float32
     np.testing.assert_allclose(mean, X.astype(np.float64).mean(0), rtol=1e-6)
     np.testing.assert_allclose(scale, X.astype(np.float64).std(0), rtol=1e-5)
-    mean_1d, scale_1d = column_statistics(X[:, 1])
+    mean_1d, scale_1d = _column_statistics(X[:, 1])
     np.testing.assert_array_equal((mean_1d, scale_1d), (mean[1:2], scale[1:2]))
 
 
 def test_column_statistics_on_disk_equal_in_memory(monkeypatch, tmp_path):
-    monkeypatch.setattr(sktaaf._data._statistics, "_CHUNK_ROWS", 16)
+    monkeypatch.setattr(sktaaf._data._rows, "CHUNK_ROWS", 16)
     X, _ = make_data(n_samples=100)
     path = tmp_path / "X.npy"
     np.save(path, X)
     on_disk = np.load(path, mmap_mode="r")
-    np.testing.assert_array_equal(column_statistics(on_disk), column_statistics(X))
+    np.testing.assert_array_equal(_column_statistics(on_disk), _column_statistics(X))
 
 
 @pytest.mark.parametrize("total", [0.01, 0.1, 1.0, 150.0])
@@ -55,7 +59,7 @@ def test_weighted_column_statistics_match_standard_scaler(total):
     weight = rng.uniform(0, 1, size=60)
     weight[::7] = 0
     weight *= total / weight.sum()
-    mean, scale = column_statistics(X, weight)
+    mean, scale = _column_statistics(X, weight)
     scaler = StandardScaler().fit(X.astype(np.float64), sample_weight=weight)
     np.testing.assert_allclose(mean, scaler.mean_, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(scale, scaler.scale_, rtol=1e-5, atol=1e-6)
@@ -65,7 +69,7 @@ def test_constant_columns_get_scale_one():
     X = np.zeros((20, 3), dtype=np.float32)
     X[:, 0] = 7.3
     X[:, 2] = np.arange(20)
-    mean, scale = column_statistics(X)
+    mean, scale = _column_statistics(X)
     np.testing.assert_array_equal(scale[:2], [1.0, 1.0])
     np.testing.assert_allclose(mean, [7.3, 0.0, 9.5], rtol=1e-6, atol=1e-7)
 
@@ -208,8 +212,8 @@ def test_training_in_standard_units_is_training_on_standardised_data(data):
     params = {**FAST, "linear_path": None, "dropout": 0.0, "max_epochs": 3}
     est = DGEXRegressor(**params, callbacks=[("seen", BatchPredictions())])
     est.fit(X, y)
-    x_mean, x_scale = column_statistics(X)
-    y_mean, y_scale = column_statistics(y)
+    x_mean, x_scale = _column_statistics(X)
+    y_mean, y_scale = _column_statistics(y)
     Z, T = (X - x_mean) / x_scale, (y - y_mean) / y_scale
     plain = DGEXRegressor(**params, standardize=False).fit(Z, T)
     np.testing.assert_allclose(

@@ -1,6 +1,6 @@
 """On-disk row access: some columns of a matrix, read row block by row block.
 
-A leaf module next to :mod:`sktaaf._data._disk`, which streams these views during
+A leaf module next to :mod:`sktaaf._data._rows`, which streams these views during
 ``fit``; it imports nothing from the estimators nor from the loaders.
 """
 

@@ -1,11 +1,11 @@
-"""The training data of the network estimators: validated once, then wrapped
-for skorch.
+"""The data of the network estimators, validated once at the boundary of
+``fit`` and ``predict`` and returned as row sources (:mod:`sktaaf._data._rows`).
 
 In memory, ``X`` and ``y`` are validated by scikit-learn's ``validate_data``
 (float32, C order, SciPy sparse matrices kept sparse); on disk (memory maps,
-h5py datasets, :class:`~sktaaf._data._columns.ColumnRows`), chunk by chunk without
-being loaded. :func:`training_data` then wraps them, without copying, in the
-dataset the training loop reads batches from.
+h5py datasets, :class:`~sktaaf._data._columns.ColumnRows`), chunk by chunk
+without being loaded (:meth:`~sktaaf._data._rows.DiskRows.check`). AnnData
+objects are refused with a pointer to :func:`sktaaf.datasets.anndata_to_frames`.
 """
 
 from __future__ import annotations
@@ -16,22 +16,24 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
 
-from ._batches import TensorData, as_tensor
-from ._disk import DiskData, check_on_disk, is_on_disk
-from ._sparse import SPARSE_FORMATS, SparseRows, check_not_anndata
+from ._rows import DiskRows, Rows, as_rows, is_on_disk
 from ._targets import set_target_names
+
+#: The sparse formats validation accepts as they are (others become CSR).
+SPARSE_FORMATS = ("csr", "csc")
 
 
 def validate_training_data(estimator, X, y, sample_weight, *, reset: bool):
     """Validate ``X``, ``y`` and ``sample_weight`` for ``estimator.fit``; set
     (``reset``) or check its ``n_features_in_``, ``feature_names_in_`` and
-    ``target_names_``. Returns ``X, y, sample_weight, on_disk``."""
+    ``target_names_``. Returns ``X, y`` as row sources
+    (:class:`~sktaaf._data._rows.Rows`) and the checked ``sample_weight``."""
     check_not_anndata(X, "X")
     check_not_anndata(y, "y")
     on_disk = is_on_disk(X) or is_on_disk(y)
     set_target_names(estimator, None if on_disk else y, reset=reset)
     if on_disk:  # streamed from the files, chunk by chunk
-        X, y = validate_on_disk(estimator, X, y, reset=reset)
+        X, y = _validate_on_disk(estimator, X, y, reset=reset)
     else:
         X, y = validate_data(
             estimator,
@@ -55,7 +57,26 @@ def validate_training_data(estimator, X, y, sample_weight, *, reset: bool):
             accept_sparse="csr",
         )
     sample_weight = check_sample_weight(sample_weight, X, estimator._criterion())
-    return X, y, sample_weight, on_disk
+    return as_rows(X), as_rows(y), sample_weight
+
+
+def validate_predict_data(estimator, X) -> tuple[Rows, np.dtype]:
+    """Validate ``X`` for ``estimator.predict``: its number of features, and
+    its values, in memory or chunk by chunk on disk. Returns ``X`` as a row
+    source and the dtype of the predictions (float32 for float32 data, else
+    float64)."""
+    check_not_anndata(X, "X")
+    if is_on_disk(X):
+        _validate_on_disk(estimator, X, None, reset=False)
+        return as_rows(X), np.float32 if X.dtype == np.float32 else np.float64
+    X = validate_data(
+        estimator,
+        X,
+        reset=False,
+        dtype=(np.float64, np.float32),
+        accept_sparse="csr",
+    )
+    return as_rows(X), X.dtype
 
 
 def check_sample_weight(sample_weight, X, criterion) -> np.ndarray | None:
@@ -133,12 +154,14 @@ def _describe(values) -> str:
     return f"an array of dtype {array.dtype} ([{shown}{more}])"
 
 
-def validate_on_disk(estimator, X, y, *, reset: bool):
-    """Check streamed data without loading it; set or check the number of
-    features as ``validate_data`` does for arrays in memory."""
-    if not is_on_disk(X):
+def _validate_on_disk(estimator, X, y, *, reset: bool):
+    """Check streamed data without loading it (the one of ``X`` and ``y``
+    in memory as ``check_array`` does); set or check the number of features
+    as ``validate_data`` does for arrays in memory."""
+    if is_on_disk(X):
+        DiskRows(X).check("X")
+    else:
         X = check_array(X, dtype=np.float32, order="C", input_name="X")
-    check_on_disk(X, "X")
     n_features = X.shape[1]
     if reset:
         estimator.n_features_in_ = n_features
@@ -151,9 +174,10 @@ def validate_on_disk(estimator, X, y, *, reset: bool):
         )
     if y is None:
         return X, None
-    if not is_on_disk(y):
+    if is_on_disk(y):
+        DiskRows(y).check("y", ensure_2d=False)
+    else:
         y = check_array(y, dtype=np.float32, order="C", ensure_2d=False, input_name="y")
-    check_on_disk(y, "y", ensure_2d=False)
     if len(y) != len(X):
         raise ValueError(
             "Found input variables with inconsistent numbers of samples: "
@@ -162,20 +186,36 @@ def validate_on_disk(estimator, X, y, *, reset: bool):
     return X, y
 
 
-def training_data(X, y, sample_weight, device: str, on_disk: bool):
-    """The dataset of validated ``X`` and ``y`` that training reads batches
-    from: streamed from disk, rows of sparse matrices made dense per batch, or
-    tensors sharing the arrays' memory (moved to ``device``)."""
-    if on_disk:
-        return DiskData(X, y, device, sample_weight=sample_weight)
-    return TensorData(
-        *(
-            SparseRows(a, device)
-            if sp.issparse(a)
-            else as_tensor(a.reshape(len(a), -1)).to(device)
-            for a in (X, y)
-        ),
-        sample_weight=None
-        if sample_weight is None
-        else as_tensor(sample_weight).to(device),
-    )
+def is_anndata(data) -> bool:
+    """Whether ``data`` is an ``anndata.AnnData`` (told without importing it)."""
+    cls = type(data)
+    return cls.__name__ == "AnnData" and (cls.__module__ or "").startswith("anndata")
+
+
+def check_not_anndata(data, name: str = "X") -> None:
+    """Raise a TypeError pointing at the helper when ``data`` is an AnnData,
+    or another object of anndata's (e.g. the sparse matrix of an AnnData
+    opened in backed mode)."""
+    module = type(data).__module__ or ""
+    if (
+        module.split(".")[0] == "anndata"
+        and not is_anndata(data)
+        # anndata's views of arrays and sparse matrices are arrays and matrices
+        and not isinstance(data, np.ndarray)
+        and not sp.issparse(data)
+    ):
+        raise TypeError(
+            f"{name} is an anndata {type(data).__name__} (such as the matrix "
+            "of an AnnData opened in backed mode), which the estimators do not "
+            f"read directly. Read it into memory ({name}.to_memory() gives a "
+            "SciPy sparse matrix), or split the AnnData with "
+            "sktaaf.datasets.anndata_to_frames(adata, landmark_ids)."
+        )
+    if is_anndata(data):
+        raise TypeError(
+            f"{name} is an AnnData object, which the estimators do not take "
+            "directly (which genes are landmarks and which are targets, and "
+            "whether to use X or a layer, is yours to say). Split it with "
+            "sktaaf.datasets.anndata_to_frames(adata, landmark_ids, layer=...) "
+            "and pass the landmark and target frames it returns."
+        )

@@ -4,10 +4,8 @@ and the blend of ``linear_path="blend"`` networks, fitted after training."""
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
-from .._data import _statistics as _standardize
 from ..metrics import mean_per_gene_pearson
 from ..nn import (
     DEFAULT_RIDGE_ALPHAS,
@@ -37,30 +35,20 @@ _MAX_LOO_VALUES = 2**22
 
 
 def ridge_statistics(X, y, sample_weight=None, train_rows=None) -> RidgeStatistics:
-    """The ridge regression's sufficient statistics of ``X`` and ``y``,
-    weighted by ``sample_weight``, over ``train_rows`` only (all rows when
-    None): one pass over the rows, chunk by chunk, as
-    :func:`~sktaaf._data._statistics.column_statistics` reads them."""
-    if sp.issparse(X):
-        X = X.tocsr()
-    if sp.issparse(y):
-        y = y.tocsr()
+    """The ridge regression's sufficient statistics of ``X`` and ``y`` (row
+    sources, :class:`~sktaaf._data._rows.Rows`), weighted by
+    ``sample_weight``, over ``train_rows`` only (all rows when None): one
+    pass over the rows, in the chunks that the column statistics read
+    (:meth:`~sktaaf._data._rows.Rows.chunks`)."""
     n_samples = X.shape[0]
     weight = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight)
     if train_rows is not None:
         kept = np.zeros(n_samples, dtype=bool)
         kept[train_rows] = True
         weight = np.where(kept, weight, 0.0)
-    n_outputs = 1 if y.ndim == 1 else y.shape[1]
-    stats = RidgeStatistics(X.shape[1], n_outputs)
-    step = _standardize._CHUNK_ROWS  # read as the column statistics are
-    for start in range(0, n_samples, step):
-        stop = min(start + step, n_samples)
-        stats.update(
-            _standardize.chunk_rows(X, start, stop),
-            _standardize.chunk_rows(y, start, stop),
-            weight[start:stop],
-        )
+    stats = RidgeStatistics(X.shape[1], y.n_columns)
+    for (start, x_chunk), (_, y_chunk) in zip(X.chunks(), y.chunks(), strict=True):
+        stats.update(x_chunk, y_chunk, weight[start : start + len(x_chunk)])
     return stats
 
 
@@ -100,8 +88,8 @@ def fit_blend(module, X, y, sample_weight=None, seed=0, valid_rows=None):
     stats = ridge_statistics(X, y, sample_weight)
     n_outputs = stats.xty.shape[1]
     rows = _blend_rows(X.shape[0], sample_weight, n_outputs, seed)
-    x_rows = _standardize.gather_rows(X, rows)
-    y_rows = _standardize.gather_rows(y, rows)
+    x_rows = X.gather(rows)
+    y_rows = y.gather(rows)
     weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
     coef, alpha, loo, _ = ridge_loo(stats, x_rows, y_rows, weight, LOO_ALPHAS)
     module.set_linear_path(stats, coef)

@@ -13,9 +13,16 @@ from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 
+from .._data._batches import WeightedTargets
 from .._utils._device import MIXED_PRECISION_DTYPES
 from ._malloc import tune_malloc_for_training
-from ._units import standard_batch, standard_inputs, standard_units, target_units
+from ._units import (
+    standard_batch,
+    standard_inputs,
+    standard_targets,
+    standard_units,
+    target_units,
+)
 
 #: The ``mixed_precision`` options and the dtypes autocast computes in.
 
@@ -156,11 +163,12 @@ class TrainingNet(NeuralNet):
     ``compile=True`` (skorch's option) compiles the network, not the loss.
 
     A network built with ``standardize=True`` is trained in standard units
-    (see :mod:`sktaaf._engine._units`): each batch's inputs and targets are
-    standardised as the step receives them, outside autograd, the network
-    skips its own maps, and the loss compares standard-unit outputs with
-    standard-unit targets. The steps' ``y_pred`` (which callbacks receive)
-    are mapped back to the targets' units, without gradients.
+    (see :mod:`sktaaf._engine._units`): each batch's inputs are standardised
+    as the step receives them and its targets as the loss does, outside
+    autograd, the network skips its own maps, and the loss compares
+    standard-unit outputs with standard-unit targets. The steps' ``y_pred``
+    (which callbacks receive) are mapped back to the targets' units, without
+    gradients.
     """
 
     #: While the network is trained in standard units (during ``fit_loop``):
@@ -252,8 +260,13 @@ class TrainingNet(NeuralNet):
         return autocast(self.device, self.mixed_precision)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        if isinstance(y_true, tuple):  # (targets, sample weights)
-            return weighted_loss(self.criterion_, y_pred, *y_true)
+        # The one place that tells weighted batches (sktaaf._data._batches).
+        weight = None
+        if isinstance(y_true, WeightedTargets):
+            y_true, weight = y_true.targets, y_true.weight
+        y_true = standard_targets(self._standardization, y_true)
+        if weight is not None:
+            return weighted_loss(self.criterion_, y_pred, y_true, weight)
         return super().get_loss(y_pred, y_true, X=X, training=training)
 
     def train_step_single(self, batch, **fit_params):

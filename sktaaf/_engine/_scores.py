@@ -10,7 +10,8 @@ matrices, memory maps, HDF5 datasets, column views alike), and the sums are
 merged chunk by chunk, in float64, so the validation rows are never held
 whole.
 
-A leaf module: it imports the row readers, never an estimator module. The
+It reads the rows through the row sources it is given
+(:class:`~sktaaf._data._rows.Rows`), and imports no estimator module. The
 model file stores the table as JSON (:func:`encode_scores`,
 :func:`decode_scores`, checked by :func:`check_encoded_scores`).
 """
@@ -21,7 +22,6 @@ import math
 
 import numpy as np
 
-from .._data._statistics import gather_rows
 from .._utils._arrays import block_size
 
 #: The columns of ``target_scores_``, in order.
@@ -95,8 +95,9 @@ def validation_scores(predict, X, y, rows, sample_weight=None, names=None):
     predict : callable
         Maps a dense float32 chunk of rows of ``X`` to its predictions, an
         array of shape (n_rows, n_targets).
-    X, y : array, sparse matrix or on-disk array
-        The validated training data (``y`` 1-D or 2-D).
+    X, y : Rows
+        The validated training data, as row sources
+        (:class:`~sktaaf._data._rows.Rows`; ``y`` 1-D or 2-D).
     rows : ndarray of int
         The validation rows, sorted.
     sample_weight : ndarray of shape (n_samples,), default=None
@@ -114,17 +115,17 @@ def validation_scores(predict, X, y, rows, sample_weight=None, names=None):
         positive weight.
     """
     rows = np.asarray(rows)
-    n_targets = 1 if y.ndim == 1 else y.shape[1]
+    n_targets = y.n_columns
     row_bytes = 4 * X.shape[1] + 5 * 8 * n_targets
     step = block_size(row_bytes, max(len(rows), 1), _MAX_CHUNK_MIB)
     moments = _Moments(n_targets)
     n_samples = 0
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
-        pred = np.asarray(predict(gather_rows(X, chunk))).reshape(len(chunk), -1)
+        pred = np.asarray(predict(X.gather(chunk))).reshape(len(chunk), -1)
         weight = None if sample_weight is None else np.asarray(sample_weight)[chunk]
         n_samples += len(chunk) if weight is None else int((weight > 0).sum())
-        moments.update(gather_rows(y, chunk), pred, weight)
+        moments.update(y.gather(chunk), pred, weight)
     if n_samples == 0:
         return None
     mae, r = moments.scores()

@@ -2,8 +2,9 @@
 
 While :func:`standard_units` holds, the network's forward skips its maps to
 and from standard units, and the training net standardises each batch as its
-step receives it, outside autograd, with the network's own buffers: the loss
-compares standard-unit outputs with standard-unit targets, and the map back
+step receives it (the inputs) and as the loss receives it (the targets),
+outside autograd, with the network's own buffers: the loss compares
+standard-unit outputs with standard-unit targets, and the map back
 to the data's units is left to ``predict`` and the exported models.
 """
 
@@ -48,19 +49,23 @@ def standard_inputs(standardization, X: torch.Tensor) -> torch.Tensor:
 
 
 def standard_batch(standardization, batch):
-    """``batch`` (inputs and targets, or targets and sample weights) with its
-    inputs and targets standardised; unchanged when ``standardization`` is
-    None."""
+    """``batch`` (inputs and targets) with its inputs standardised (its
+    targets are standardised by the loss, :func:`standard_targets`);
+    unchanged when ``standardization`` is None."""
     if standardization is None:
         return batch
-    _, _, y_mean, y_scale = standardization
     Xi, yi = unpack_data(batch)
-    with torch.no_grad():
-        if isinstance(yi, tuple):  # (targets, sample weights)
-            yi = ((yi[0] - y_mean) / y_scale, *yi[1:])
-        else:
-            yi = (yi - y_mean) / y_scale
     return standard_inputs(standardization, Xi), yi
+
+
+def standard_targets(standardization, y: torch.Tensor) -> torch.Tensor:
+    """The targets ``y`` standardised by ``standardization`` (the buffers
+    of :data:`BUFFERS`); unchanged when that is None."""
+    if standardization is None:
+        return y
+    _, _, y_mean, y_scale = standardization
+    with torch.no_grad():
+        return (y - y_mean) / y_scale
 
 
 def target_units(standardization, step: dict) -> dict:

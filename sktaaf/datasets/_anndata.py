@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 from sklearn.utils import Bunch
 
-from .._data._sparse import is_anndata
+from .._data._validation import is_anndata
 from ._ids import _as_ids, _bunch, _resolve_genes
 
 __all__ = ["anndata_to_frames"]

@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from sklearn.utils import Bunch
 
 from .._data._columns import ColumnRows
+from .._data._rows import read_sorted
 from .._utils._atomic import DeferredErrorsFile, atomic_write
 from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
 from ._ids import _as_ids, _bunch, _positions, _resolve_genes
@@ -149,23 +150,19 @@ def _read_rows(matrix, rows, landmarks, targets, dtype, path, where):
         ) from exc
     # h5py reads ascending rows; put them back in the requested order.
     order = np.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
     chunk = max(1, _GCTX_CHUNK_ELEMENTS // max(matrix.shape[1], 1))
-    for start in range(0, len(rows), chunk):
-        wanted = order[start : start + chunk]
-        sorted_rows = rows[wanted]
-        first, last = sorted_rows[0], sorted_rows[-1]
-        if last - first + 1 == len(sorted_rows):  # contiguous: a slice
-            block = matrix[first : last + 1]
-        else:
-            block = matrix[sorted_rows]
+    blocks = read_sorted(matrix, sorted_rows, max_rows=chunk, gather=True)
+    for position, block in blocks:
+        read = slice(position, position + len(block))
         block = cast_checked(
             block,
             out_dtype,
             f"The file {str(path)!r}",
-            lambda row, column, rows=sorted_rows: where(rows[row], column),
+            lambda row, column, first=position: where(sorted_rows[first + row], column),
         )
-        X[wanted] = block[:, landmarks]
-        y[wanted] = block[:, targets]
+        X[order[read]] = block[:, landmarks]
+        y[order[read]] = block[:, targets]
     return X, y
 
 
