@@ -285,7 +285,7 @@ def test_fewer_samples_than_landmarks():
 
 
 def test_a_file_saved_before_linear_path_loads_without_one(data, tmp_path):
-    from sktaaf._persistence._format import _format as _persistence
+    from sktaaf._persistence import _format as _persistence
 
     X, y = data
     est = TAAFRegressor(**{**FAST, "max_epochs": 2}, linear_path=None).fit(X, y)
