@@ -1,1 +1,3 @@
-"""The training engine: the skorch net, its callbacks, state and checkpoints."""
+"""The training engine: the skorch net and its callbacks, the state a fit
+continues from, training in standard units, the linear path and the blend,
+and the per-gene validation scores."""

@@ -1,1 +1,2 @@
-"""Model files: their format, their checks, and the model card."""
+"""Files of fitted models: the model file's format and checks, the model
+card, and the checkpoints of fits in progress."""
