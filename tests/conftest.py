@@ -51,6 +51,21 @@ FAST = dict(
     batch_size=32,
     random_state=0,
 )
+#: FAST, trained without early stopping: every epoch runs.
+NO_STOP = {**FAST, "early_stopping": False}
+#: FAST, four epochs: for what a fit records, not for what it learns.
+SHORT = {**FAST, "max_epochs": 4}
+#: A small network trained two epochs: for what fit carries through (sparse
+#: input, gene names), not for what it learns.
+QUICK = {"hidden_layer_sizes": (8,), "max_epochs": 2, "random_state": 0}
+#: The smallest fit that runs: one epoch of four units (the fuzz tests).
+TINY = dict(
+    hidden_layer_sizes=(4,),
+    max_epochs=1,
+    batch_size=8,
+    early_stopping=False,
+    random_state=0,
+)
 
 
 @pytest.fixture
@@ -64,3 +79,9 @@ def ctrl_c_raises():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    """A folder for the fuzzed files, rewritten at every example."""
+    return tmp_path_factory.mktemp("fuzz")
