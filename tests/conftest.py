@@ -51,6 +51,13 @@ FAST = dict(
     batch_size=32,
     random_state=0,
 )
+#: The settings of scikit-learn's common checks: small networks and few epochs
+#: keep them fast; they still have to learn (check_regressors_train demands
+#: R^2 > 0.5), and no estimator is tagged poor_score. Early stopping stays on,
+#: as by default.
+CHECK_PARAMS = dict(
+    hidden_layer_sizes=(32,), max_epochs=60, learning_rate=1e-2, batch_size=32
+)
 #: FAST, trained without early stopping: every epoch runs.
 NO_STOP = {**FAST, "early_stopping": False}
 #: FAST, four epochs: for what a fit records, not for what it learns.
