@@ -1,3 +1,16 @@
+"""What the tests share: estimator settings (``FAST`` and its variants), small
+synthetic data, the estimators, and a few fixtures.
+
+Test files are named ``test_<area>.py`` or ``test_<area>_<topic>.py``, the area
+being a public module or subpackage (``metrics``, ``datasets``...), the
+estimators (``estimators`` for TAAFRegressor and DGEXRegressor, any other by
+its public name), a private layer (``utils``, ``data``, ``engine``,
+``persistence``), an application (``cli``, ``compare``) or the project
+(``architecture``, ``readme``, ``examples``, ``benchmarks``); none is over 800
+lines. doc/developers/testing.rst says more; test_architecture_tests.py checks
+it.
+"""
+
 import signal
 import threading
 

@@ -148,7 +148,7 @@ def test_complex_data_is_rejected(Estimator, data, no_torch_work):
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_sparse_X_with_nan_is_rejected(Estimator, data, no_torch_work):
-    # sparse input is accepted (tests/test_sparse_anndata.py), checked alike
+    # sparse input is accepted (tests/test_data_sparse_anndata.py), checked alike
     X, y = data
     X = sp.csr_matrix(X)
     X.data[0] = np.nan

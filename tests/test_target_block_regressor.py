@@ -17,8 +17,8 @@ from sktaaf.datasets import make_expression
         TargetBlockRegressor(TAAFRegressor(**CHECK_PARAMS), n_blocks=2),
         TargetBlockRegressor(LinearRegression(), n_blocks=3),
     ],
-    # As for the networks (tests/test_estimators_common.py): mini-batches of a weight of
-    # 2 and of a repeated row differ.
+    # As for the networks (tests/test_estimators_common.py): mini-batches of a
+    # weight of 2 and of a repeated row differ.
     expected_failed_checks=lambda estimator: (
         {
             f"check_sample_weight_equivalence_on_{kind}_data": "mini-batch training"
