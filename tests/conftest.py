@@ -1,3 +1,16 @@
+"""What the tests share: estimator settings (``FAST`` and its variants), small
+synthetic data, the estimators, and a few fixtures.
+
+Test files are named ``test_<area>.py`` or ``test_<area>_<topic>.py``, the area
+being a public module or subpackage (``metrics``, ``datasets``...), the
+estimators (``estimators`` for TAAFRegressor and DGEXRegressor, any other by
+its public name), a private layer (``utils``, ``data``, ``engine``,
+``persistence``), an application (``cli``, ``compare``) or the project
+(``architecture``, ``readme``, ``examples``, ``benchmarks``); none is over 800
+lines. doc/developers/testing.rst says more; test_architecture_tests.py checks
+it.
+"""
+
 import signal
 import threading
 
@@ -51,6 +64,28 @@ FAST = dict(
     batch_size=32,
     random_state=0,
 )
+#: The settings of scikit-learn's common checks: small networks and few epochs
+#: keep them fast; they still have to learn (check_regressors_train demands
+#: R^2 > 0.5), and no estimator is tagged poor_score. Early stopping stays on,
+#: as by default.
+CHECK_PARAMS = dict(
+    hidden_layer_sizes=(32,), max_epochs=60, learning_rate=1e-2, batch_size=32
+)
+#: FAST, trained without early stopping: every epoch runs.
+NO_STOP = {**FAST, "early_stopping": False}
+#: FAST, four epochs: for what a fit records, not for what it learns.
+SHORT = {**FAST, "max_epochs": 4}
+#: A small network trained two epochs: for what fit carries through (sparse
+#: input, gene names), not for what it learns.
+QUICK = {"hidden_layer_sizes": (8,), "max_epochs": 2, "random_state": 0}
+#: The smallest fit that runs: one epoch of four units (the fuzz tests).
+TINY = dict(
+    hidden_layer_sizes=(4,),
+    max_epochs=1,
+    batch_size=8,
+    early_stopping=False,
+    random_state=0,
+)
 
 
 @pytest.fixture
@@ -64,3 +99,9 @@ def ctrl_c_raises():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    """A folder for the fuzzed files, rewritten at every example."""
+    return tmp_path_factory.mktemp("fuzz")

@@ -274,7 +274,7 @@ def test_cuda_fit_predict(Estimator, data, tmp_path):
 
 def test_training_net_overrides_change_no_result(monkeypatch, data):
     # Without standardize (whose training in standard units is TrainingNet's
-    # own: tests/test_standardize.py), TrainingNet only trims skorch's
+    # own: tests/test_data_standardize.py), TrainingNet only trims skorch's
     # per-batch bookkeeping: skorch's own NeuralNet gives the very same model.
     X, y = data
     params = {**FAST, "standardize": False}

@@ -11,7 +11,7 @@ import sktaaf
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
 from sktaaf.export import to_onnx, to_torchscript
 
-FAST = dict(hidden_layer_sizes=(16, 8), max_epochs=3, batch_size=32, random_state=0)
+SETTINGS = dict(hidden_layer_sizes=(16, 8), max_epochs=3, batch_size=32, random_state=0)
 
 
 def _data():
@@ -39,7 +39,7 @@ def _data():
 def fitted(request):
     X, y = _data()
     Estimator, linear_path = request.param
-    return Estimator(**FAST, linear_path=linear_path).fit(X, y), X
+    return Estimator(**SETTINGS, linear_path=linear_path).fit(X, y), X
 
 
 def _onnxruntime():
@@ -90,7 +90,7 @@ def test_onnx_metadata_names_the_genes_and_versions(dynamo, tmp_path, capfd):
     X, y = _data()
     X = pd.DataFrame(X, columns=[f"LM{i}" for i in range(X.shape[1])])
     y = pd.DataFrame(y, columns=[f"T{i}" for i in range(y.shape[1])])
-    model = TAAFRegressor(**FAST, standardize=True).fit(X, y)
+    model = TAAFRegressor(**SETTINGS, standardize=True).fit(X, y)
     capfd.readouterr()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no stray warnings
@@ -125,7 +125,7 @@ def test_onnx_default_exporter_matches_predict(tmp_path):
     _onnxruntime()
     pytest.importorskip("onnxscript", reason="the dynamo exporter needs onnxscript")
     X, y = _data()
-    model = TAAFRegressor(**FAST).fit(X, y)
+    model = TAAFRegressor(**SETTINGS).fit(X, y)
     path = to_onnx(model, tmp_path / "model.onnx", dynamo=True)
     import onnx
 
@@ -165,10 +165,10 @@ def test_export_errors(tmp_path):
     with pytest.raises(TypeError, match="fitted sktaaf network estimator"):
         to_onnx(object(), tmp_path / "model.onnx")
     X, y = _data()
-    blocks = TargetBlockRegressor(TAAFRegressor(**FAST), n_blocks=2).fit(X, y)
+    blocks = TargetBlockRegressor(TAAFRegressor(**SETTINGS), n_blocks=2).fit(X, y)
     with pytest.raises(TypeError, match="no single network"):
         to_torchscript(blocks, tmp_path / "model.pt")
-    model = TAAFRegressor(**FAST).fit(X, y)
+    model = TAAFRegressor(**SETTINGS).fit(X, y)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         to_torchscript(model, tmp_path / "absent" / "model.pt")
     with pytest.raises(ValueError, match="dynamo must be"):

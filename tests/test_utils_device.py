@@ -7,7 +7,7 @@ from conftest import ESTIMATORS, FAST, make_data
 
 from sktaaf._utils._device import DEVICE_PATTERN, is_available, resolve_device
 
-FAST = {**FAST, "max_epochs": 8}
+SETTINGS = {**FAST, "max_epochs": 8}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_saved_devices_and_their_availability(monkeypatch):
 @pytest.mark.parametrize("device", ["cuda", "cuda:0", torch.device("cuda")])
 def test_explicit_cuda_without_cuda_is_an_error(Estimator, data, device):
     X, y = data
-    est = Estimator(**FAST, device=device)
+    est = Estimator(**SETTINGS, device=device)
     with pytest.raises(ValueError, match="CUDA is not available"):
         est.fit(X, y)
     assert not hasattr(est, "net_")
@@ -45,7 +45,7 @@ def test_explicit_cuda_without_cuda_is_an_error(Estimator, data, device):
 def test_auto_device_without_cuda_is_cpu(Estimator, data, monkeypatch):
     X, y = data
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    est = Estimator(**{**FAST, "max_epochs": 1}, device="auto").fit(X, y)
+    est = Estimator(**{**SETTINGS, "max_epochs": 1}, device="auto").fit(X, y)
     assert est.device_ == "cpu"
     assert all(p.device.type == "cpu" for p in est.module_.parameters())
 
@@ -54,7 +54,7 @@ def test_auto_device_without_cuda_is_cpu(Estimator, data, monkeypatch):
 @pytest.mark.parametrize("device", ["cpu", torch.device("cpu")])
 def test_cpu_device(Estimator, data, device):
     X, y = data
-    est = Estimator(**{**FAST, "max_epochs": 1}, device=device).fit(X, y)
+    est = Estimator(**{**SETTINGS, "max_epochs": 1}, device=device).fit(X, y)
     assert est.device_ == "cpu"
 
 
@@ -63,7 +63,7 @@ def test_cpu_device(Estimator, data, device):
 def test_unknown_device_is_an_error(Estimator, data, device):
     X, y = data
     with pytest.raises(ValueError, match="'device'"):
-        Estimator(**FAST, device=device).fit(X, y)
+        Estimator(**SETTINGS, device=device).fit(X, y)
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ def test_bf16_warns_at_fit_on_a_cpu_without_it(data, monkeypatch, native):
 
     monkeypatch.setattr(_params, "cpu_has_native_bf16", lambda: native)
     X, y = data
-    model = TAAFRegressor(**{**FAST, "max_epochs": 1}, mixed_precision="bf16")
+    model = TAAFRegressor(**{**SETTINGS, "max_epochs": 1}, mixed_precision="bf16")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.fit(X, y)

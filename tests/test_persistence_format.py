@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from conftest import ESTIMATORS, FAST
+from conftest import ESTIMATORS, FAST, NO_STOP
 from sklearn.exceptions import NotFittedError
 from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import StepLR
@@ -27,8 +27,6 @@ from sktaaf.exceptions import (
     ModelVersionWarning,
     ParameterNotSavedWarning,
 )
-
-NO_STOP = {**FAST, "early_stopping": False}
 
 
 def softsign_squared(x):

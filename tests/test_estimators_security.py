@@ -19,7 +19,7 @@ from sktaaf import DGEXRegressor, TAAFRegressor
 from sktaaf._engine._state import digest
 from sktaaf.exceptions import DeviceFallbackWarning, NonFiniteLossWarning
 
-NO_STOP = {**FAST, "max_epochs": 6, "early_stopping": False}
+SETTINGS = {**FAST, "max_epochs": 6, "early_stopping": False}
 
 
 @pytest.fixture(scope="module")
@@ -301,7 +301,7 @@ def test_load_leaves_torch_global_random_state_alone(saved):
 
 
 def _fit(Estimator, X, y, seed):
-    model = Estimator(**{**NO_STOP, "dropout": 0.25, "random_state": seed})
+    model = Estimator(**{**SETTINGS, "dropout": 0.25, "random_state": seed})
     return model.fit(X, y).predict(X)
 
 
@@ -333,7 +333,7 @@ def test_seeded_fits_in_threads_equal_sequential_fits(Estimator, data):
 def test_grid_search_with_threads_equals_one_job(data):
     X, y = data
     search = GridSearchCV(
-        TAAFRegressor(**NO_STOP, dropout=0.25),
+        TAAFRegressor(**SETTINGS, dropout=0.25),
         {"learning_rate": [1e-2, 3e-3], "random_state": [0, 1]},
         cv=2,
     )

@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import StepLR
 
-FAST = {**FAST, "max_epochs": 10}
+SETTINGS = {**FAST, "max_epochs": 10}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def data():
 # ------------------------------------------------------------------ clone
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_clone_unfitted(Estimator):
-    est = Estimator(**FAST, dropout=0.2, activation="relu")
+    est = Estimator(**SETTINGS, dropout=0.2, activation="relu")
     cloned = clone(est)
     assert cloned is not est
     assert type(cloned) is Estimator
@@ -36,7 +36,7 @@ def test_clone_unfitted(Estimator):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_clone_fitted_is_unfitted_with_equal_params(Estimator, data):
     X, y = data
-    est = Estimator(**FAST).fit(X, y)
+    est = Estimator(**SETTINGS).fit(X, y)
     cloned = clone(est)
     assert cloned.get_params() == est.get_params()
     for attribute in ("net_", "module_", "history_", "n_features_in_", "best_epoch_"):
@@ -52,7 +52,10 @@ def test_clone_fitted_is_unfitted_with_equal_params(Estimator, data):
 def test_pipeline_fit_predict_score(Estimator, data):
     X, y = data
     pipe = Pipeline(
-        [("scale", StandardScaler()), ("net", Estimator(**{**FAST, "max_epochs": 30}))]
+        [
+            ("scale", StandardScaler()),
+            ("net", Estimator(**{**SETTINGS, "max_epochs": 30})),
+        ]
     )
     pipe.fit(X, y)
     pred = pipe.predict(X)
@@ -67,7 +70,7 @@ def test_pipeline_fit_predict_score(Estimator, data):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_set_params_on_nested_pipeline(Estimator, data):
     X, y = data
-    pipe = Pipeline([("scale", StandardScaler()), ("net", Estimator(**FAST))])
+    pipe = Pipeline([("scale", StandardScaler()), ("net", Estimator(**SETTINGS))])
     pipe.set_params(
         net__hidden_layer_sizes=(4, 3),
         net__activation="tanh",
@@ -91,7 +94,7 @@ def test_make_pipeline_with_dataframe(Estimator, data, transform_output):
     X, y = data
     columns = [f"gene_{i}" for i in range(X.shape[1])]
     X_df = pd.DataFrame(X, columns=columns)
-    pipe = make_pipeline(StandardScaler(), Estimator(**FAST))
+    pipe = make_pipeline(StandardScaler(), Estimator(**SETTINGS))
     pipe.set_output(transform=transform_output)
     pipe.fit(X_df, y)
     net = pipe[-1]
@@ -118,7 +121,7 @@ def test_dataframe_sets_feature_names_in(Estimator, data):
     X, y = data
     columns = [f"gene_{i}" for i in range(X.shape[1])]
     X_df = pd.DataFrame(X, columns=columns)
-    est = Estimator(**FAST).fit(X_df, y)
+    est = Estimator(**SETTINGS).fit(X_df, y)
     np.testing.assert_array_equal(est.feature_names_in_, columns)
     pred = est.predict(X_df)
     with pytest.warns(UserWarning, match="does not have valid feature names"):
@@ -138,7 +141,7 @@ _GRID = {
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_grid_search_serial_and_parallel_agree(Estimator, data):
     X, y = data
-    base = Estimator(**{**FAST, "max_epochs": 5})
+    base = Estimator(**{**SETTINGS, "max_epochs": 5})
     searches = [
         GridSearchCV(base, _GRID, cv=2, n_jobs=n_jobs).fit(X, y) for n_jobs in (1, 2)
     ]
@@ -158,10 +161,10 @@ def test_grid_search_serial_and_parallel_agree(Estimator, data):
 def test_cross_val_score(Estimator, data):
     X, y = data
     cv = KFold(n_splits=3, shuffle=True, random_state=0)
-    scores = cross_val_score(Estimator(**{**FAST, "max_epochs": 30}), X, y, cv=cv)
+    scores = cross_val_score(Estimator(**{**SETTINGS, "max_epochs": 30}), X, y, cv=cv)
     assert scores.shape == (3,)
     assert np.isfinite(scores).all()
-    again = cross_val_score(Estimator(**{**FAST, "max_epochs": 30}), X, y, cv=cv)
+    again = cross_val_score(Estimator(**{**SETTINGS, "max_epochs": 30}), X, y, cv=cv)
     np.testing.assert_array_equal(scores, again)
 
 
@@ -170,7 +173,7 @@ def test_transformed_target_regressor(Estimator, data):
     X, y = data
     y_big = 100.0 * y + 50.0
     ttr = TransformedTargetRegressor(
-        regressor=Estimator(**FAST), transformer=StandardScaler()
+        regressor=Estimator(**SETTINGS), transformer=StandardScaler()
     )
     ttr.fit(X, y_big)
     pred = ttr.predict(X)
@@ -185,7 +188,7 @@ def test_transformed_target_regressor(Estimator, data):
 @pytest.mark.parametrize("n_targets", [1, 3, 7])
 def test_native_multi_output(Estimator, n_targets):
     X, y = make_data(n_samples=80, n_features=8, n_targets=n_targets, random_state=1)
-    est = Estimator(**FAST).fit(X, y)
+    est = Estimator(**SETTINGS).fit(X, y)
     assert est.n_outputs_ == n_targets
     assert est.predict(X).shape == (80, n_targets)
     assert np.isfinite(est.score(X, y))
@@ -194,7 +197,7 @@ def test_native_multi_output(Estimator, n_targets):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_one_dimensional_target_predicts_one_dimension(Estimator, data):
     X, y = data
-    est = Estimator(**FAST).fit(X, y[:, 0])
+    est = Estimator(**SETTINGS).fit(X, y[:, 0])
     assert est.n_outputs_ == 1
     assert est.predict(X).shape == (len(X),)
 
@@ -208,7 +211,7 @@ def test_lr_scheduler_callback_in_grid_search(Estimator, data):
     fingerprint = joblib.hash(callbacks)
     search = GridSearchCV(
         Estimator(
-            **{**FAST, "max_epochs": 6}, early_stopping=False, callbacks=callbacks
+            **{**SETTINGS, "max_epochs": 6}, early_stopping=False, callbacks=callbacks
         ),
         {"learning_rate": [1e-2, 2e-2]},
         cv=2,
@@ -235,7 +238,7 @@ def test_lr_scheduler_callback_in_grid_search(Estimator, data):
 def test_callbacks_param_not_mutated_by_direct_fit(Estimator, data):
     X, y = data
     callbacks = [("schedule", LRScheduler(policy=StepLR, step_size=1, gamma=0.9))]
-    est = Estimator(**FAST, callbacks=callbacks)
+    est = Estimator(**SETTINGS, callbacks=callbacks)
     fingerprint = joblib.hash(est.get_params())
     est.fit(X, y)
     est.fit(X, y)  # a refit copies afresh rather than reusing the first copy

@@ -10,7 +10,7 @@ import torch
 from conftest import ESTIMATORS, FAST, make_data
 from skorch.exceptions import DeviceWarning
 
-FAST = {**FAST, "max_epochs": 8}
+SETTINGS = {**FAST, "max_epochs": 8}
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def data():
 @pytest.fixture(scope="module", params=ESTIMATORS, ids=lambda cls: cls.__name__)
 def fitted(request, data):
     X, y = data
-    return request.param(**FAST).fit(X, y)
+    return request.param(**SETTINGS).fit(X, y)
 
 
 def _pickle_round_trip(est, tmp_path):
@@ -103,7 +103,7 @@ def test_loaded_estimator_refits_like_a_fresh_one(fitted, data, tmp_path):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_cuda_pickle_loads_on_cpu_only_machine(Estimator, data, monkeypatch):
     X, y = data
-    est = Estimator(**FAST).fit(X, y)
+    est = Estimator(**SETTINGS).fit(X, y)
     expected = est.predict(X)
     # Pretend the model was trained on a GPU: skorch records the device on
     # the net and maps its tensors when loading.
@@ -126,7 +126,7 @@ def test_cuda_pickle_loads_on_cpu_only_machine(Estimator, data, monkeypatch):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_cuda_fit_pickle_round_trip(Estimator, data, tmp_path):
     X, y = data
-    est = Estimator(**FAST, device="cuda").fit(X, y)
+    est = Estimator(**SETTINGS, device="cuda").fit(X, y)
     assert est.device_ == "cuda"
     assert all(p.device.type == "cuda" for p in est.module_.parameters())
     expected = est.predict(X)

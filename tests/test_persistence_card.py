@@ -6,15 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import FAST, make_data
+from conftest import SHORT, make_data
 from sklearn.exceptions import NotFittedError
 
 import sktaaf
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
 from sktaaf._persistence._card import WELL_INFERRED_R, model_card
 from sktaaf.datasets._inference import DEFAULT_R_THRESHOLD
-
-SHORT = {**FAST, "max_epochs": 4}
 
 
 @pytest.fixture(scope="module")

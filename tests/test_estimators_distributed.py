@@ -19,14 +19,14 @@ from sklearn.pipeline import Pipeline
 
 pytestmark = pytest.mark.slow  # each cluster takes seconds to start
 
-FAST = {**FAST, "max_epochs": 5}
+SETTINGS = {**FAST, "max_epochs": 5}
 N_WORKERS = 2
 
 #: One search over both estimators (each worker start-up costs seconds, so the
 #: searches are few): 8 candidates, 16 fits.
 _GRID = [
     {
-        "regressor": [Estimator(**FAST)],
+        "regressor": [Estimator(**SETTINGS)],
         "regressor__hidden_layer_sizes": [(8,), (16,)],
         "regressor__learning_rate": [1e-2, 3e-2],
     }
@@ -114,7 +114,7 @@ def data():
 
 def _grid_search(n_jobs):
     return GridSearchCV(
-        Pipeline([("regressor", ESTIMATORS[0](**FAST))]),
+        Pipeline([("regressor", ESTIMATORS[0](**SETTINGS))]),
         _GRID,
         cv=2,
         scoring=SCORING,
@@ -165,7 +165,7 @@ def test_cross_validate_returns_fitted_estimators(backend, data):
 
     def run(n_jobs):
         return cross_validate(
-            Estimator(**FAST),
+            Estimator(**SETTINGS),
             X,
             y,
             cv=cv,

@@ -4,6 +4,7 @@ clear error when passed directly)."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import QUICK
 from numpy.testing import assert_allclose, assert_array_equal
 
 import sktaaf._base
@@ -12,8 +13,6 @@ from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
 from sktaaf._data._rows import as_rows
 from sktaaf.datasets import anndata_to_frames
 from sktaaf.metrics import per_gene_mae, per_gene_pearson
-
-FAST = {"hidden_layer_sizes": (8,), "max_epochs": 2, "random_state": 0}
 
 
 def _column_statistics(array, sample_weight=None):
@@ -33,7 +32,7 @@ def data():
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_sparse_fits_as_dense(Estimator, data, early_stopping):
     X, y = data
-    params = {**FAST, "early_stopping": early_stopping}
+    params = {**QUICK, "early_stopping": early_stopping}
     sparse = Estimator(**params).fit(X, y)
     dense = Estimator(**params).fit(X.toarray(), y)
     assert_array_equal(sparse.predict(X), dense.predict(X.toarray()))
@@ -43,8 +42,8 @@ def test_sparse_fits_as_dense(Estimator, data, early_stopping):
 
 def test_sparse_targets(data):
     X, y = data
-    sparse = TAAFRegressor(**FAST).fit(X, sp.csr_matrix(y))
-    dense = TAAFRegressor(**FAST).fit(X, y)
+    sparse = TAAFRegressor(**QUICK).fit(X, sp.csr_matrix(y))
+    dense = TAAFRegressor(**QUICK).fit(X, y)
     assert_array_equal(sparse.predict(X), dense.predict(X))
 
 
@@ -61,16 +60,16 @@ def test_never_densified_whole(data, monkeypatch):
     monkeypatch.setattr(sktaaf._base, "_MIN_PREDICT_BATCH_SIZE", 8)
     # The statistics of standardize=True read chunks of rows too (CHUNK_ROWS).
     monkeypatch.setattr(sktaaf._data._rows, "CHUNK_ROWS", 16)
-    model = TAAFRegressor(**FAST, batch_size=16).fit(X, y)
+    model = TAAFRegressor(**QUICK, batch_size=16).fit(X, y)
     model.predict(X)
     assert densified and max(densified) <= 16
 
 
 def test_blocks_take_sparse_input(data):
     X, y = data
-    blocks = TargetBlockRegressor(TAAFRegressor(**FAST), n_blocks=2)
+    blocks = TargetBlockRegressor(TAAFRegressor(**QUICK), n_blocks=2)
     y_pred = blocks.fit(X, sp.csr_matrix(y)).predict(X)
-    dense = TargetBlockRegressor(TAAFRegressor(**FAST), n_blocks=2).fit(X.toarray(), y)
+    dense = TargetBlockRegressor(TAAFRegressor(**QUICK), n_blocks=2).fit(X.toarray(), y)
     assert_array_equal(y_pred, dense.predict(X.toarray()))
 
 
@@ -104,12 +103,12 @@ def test_anndata_passed_directly_is_a_clear_error():
     adata, _ = _adata(sparse=False)
     y = np.zeros((50, 2), dtype=np.float32)
     for estimator in (
-        TAAFRegressor(**FAST),
-        TargetBlockRegressor(TAAFRegressor(**FAST)),
+        TAAFRegressor(**QUICK),
+        TargetBlockRegressor(TAAFRegressor(**QUICK)),
     ):
         with pytest.raises(TypeError, match="AnnData.*anndata_to_frames"):
             estimator.fit(adata, y)
-    model = TAAFRegressor(**FAST).fit(adata.X, y)
+    model = TAAFRegressor(**QUICK).fit(adata.X, y)
     with pytest.raises(TypeError, match="AnnData.*anndata_to_frames"):
         model.predict(adata)
 
@@ -124,7 +123,7 @@ def test_anndata_to_frames(sparse):
     assert_array_equal(data.sample_ids, adata.obs_names)
     assert_array_equal(np.asarray(data.X.to_numpy(), np.float32), matrix[:, [3, 0, 7]])
     assert all(isinstance(t, pd.SparseDtype) for t in data.X.dtypes) == sparse
-    model = TAAFRegressor(**FAST).fit(data.X, data.y)
+    model = TAAFRegressor(**QUICK).fit(data.X, data.y)
     assert list(model.target_names_) == list(data.y.columns)
     y_pred = model.predict(data.X, as_frame=True)
     assert y_pred.index.equals(data.X.index)
@@ -144,18 +143,18 @@ def test_backed_anndata(sparse, tmp_path):
         data = anndata_to_frames(backed, ["G3", "G0", "G7"])
         assert_array_equal(data.X.to_numpy(np.float32), matrix[:, [3, 0, 7]])
         assert all(isinstance(t, pd.SparseDtype) for t in data.y.dtypes) == sparse
-        model = TAAFRegressor(**FAST).fit(data.X, data.y)
+        model = TAAFRegressor(**QUICK).fit(data.X, data.y)
         assert list(model.target_names_) == list(data.y.columns)
         if sparse:
             with pytest.raises(TypeError, match=r"X is an anndata .*to_memory\(\)"):
-                TAAFRegressor(**FAST).fit(backed.X, data.y)
+                TAAFRegressor(**QUICK).fit(backed.X, data.y)
             with pytest.raises(TypeError, match=r"X is an anndata .*to_memory\(\)"):
                 model.predict(backed.X)
     finally:
         backed.file.close()
     # views of arrays and sparse matrices are arrays and matrices
     view = adata[:20]
-    TAAFRegressor(**FAST).fit(view.X, np.zeros((20, 2), dtype=np.float32))
+    TAAFRegressor(**QUICK).fit(view.X, np.zeros((20, 2), dtype=np.float32))
 
 
 def test_anndata_to_frames_reads_raw():
@@ -171,7 +170,7 @@ def test_anndata_to_frames_reads_raw():
     assert_array_equal(data.X.to_numpy(np.float32), matrix[:, [3, 0]])
     assert_array_equal(data.y.to_numpy(np.float32), matrix[:, [1, 9]])
     assert all(isinstance(t, pd.SparseDtype) for t in data.y.dtypes)
-    model = TAAFRegressor(**FAST).fit(data.X, data.y)
+    model = TAAFRegressor(**QUICK).fit(data.X, data.y)
     y_pred = model.predict(data.X, as_frame=True)
     dense = data.y.sparse.to_dense()
     assert_allclose(per_gene_pearson(data.y, y_pred), per_gene_pearson(dense, y_pred))
@@ -210,7 +209,7 @@ def test_pbmc68k_reduced():
     counts = adata.copy()
     counts.X = sp.csr_matrix(counts.X)  # sparse, as most files hold it
     data = anndata_to_frames(counts, landmarks, target_ids=targets)
-    model = TAAFRegressor(**FAST).fit(data.X, data.y)
+    model = TAAFRegressor(**QUICK).fit(data.X, data.y)
     y_pred = model.predict(data.X, as_frame=True)
     assert y_pred.shape == (adata.n_obs, 60)
     assert list(y_pred.columns) == targets

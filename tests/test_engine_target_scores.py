@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-from conftest import ESTIMATORS, FAST, make_data
+from conftest import ESTIMATORS, SHORT, make_data
 from sklearn.utils import check_random_state
 
 import sktaaf._engine._state
@@ -17,7 +17,6 @@ from sktaaf import TAAFRegressor, TargetBlockRegressor
 from sktaaf.datasets import inference_row_metadata
 from sktaaf.metrics import per_gene_mae, per_gene_pearson
 
-SHORT = {**FAST, "max_epochs": 4}
 GENES = ["G1", "G2", "G3", "FLAT"]
 
 

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import QUICK
 from numpy.testing import assert_array_equal
 
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
@@ -18,8 +19,6 @@ from sktaaf.metrics import (
 )
 
 pd = pytest.importorskip("pandas")
-
-FAST = {"hidden_layer_sizes": (8,), "max_epochs": 2, "random_state": 0}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +41,7 @@ def frames():
 @pytest.mark.parametrize("Estimator", [TAAFRegressor, DGEXRegressor])
 def test_target_names_from_a_dataframe(Estimator, frames):
     X, y = frames
-    model = Estimator(**FAST).fit(X, y)
+    model = Estimator(**QUICK).fit(X, y)
     assert_array_equal(model.target_names_, ["TP53", "MYC", "EGFR"])
     assert model.target_names_.dtype == object
     assert_array_equal(model.feature_names_in_, X.columns)
@@ -53,7 +52,7 @@ def test_target_names_from_a_dataframe(Estimator, frames):
 
 def test_predict_as_frame(frames):
     X, y = frames
-    model = TAAFRegressor(**FAST).fit(X, y)
+    model = TAAFRegressor(**QUICK).fit(X, y)
     y_pred = model.predict(X, as_frame=True)
     assert isinstance(y_pred, pd.DataFrame)
     assert list(y_pred.columns) == ["TP53", "MYC", "EGFR"]
@@ -61,7 +60,7 @@ def test_predict_as_frame(frames):
     assert_array_equal(y_pred.to_numpy(), model.predict(X))
     assert isinstance(model.predict(X), np.ndarray)  # arrays stay the default
     # an array X: a default index; no names seen: integer columns
-    unnamed = TAAFRegressor(**FAST).fit(X.to_numpy(), y.to_numpy())
+    unnamed = TAAFRegressor(**QUICK).fit(X.to_numpy(), y.to_numpy())
     frame = unnamed.predict(X.to_numpy(), as_frame=True)
     assert list(frame.columns) == [0, 1, 2]
     assert list(frame.index) == list(range(40))
@@ -69,7 +68,7 @@ def test_predict_as_frame(frames):
 
 def test_a_named_series_target(frames):
     X, y = frames
-    model = TAAFRegressor(**FAST).fit(X, y["MYC"])
+    model = TAAFRegressor(**QUICK).fit(X, y["MYC"])
     assert_array_equal(model.target_names_, ["MYC"])
     y_pred = model.predict(X, as_frame=True)
     assert isinstance(y_pred, pd.Series)
@@ -79,13 +78,13 @@ def test_a_named_series_target(frames):
 
 def test_model_files_keep_the_names(frames, tmp_path):
     X, y = frames
-    model = TAAFRegressor(**FAST).fit(X, y)
+    model = TAAFRegressor(**QUICK).fit(X, y)
     path = tmp_path / "model.pt"
     model.save(path)
     loaded = TAAFRegressor.load(path)
     assert_array_equal(loaded.target_names_, model.target_names_)
     assert list(loaded.predict(X, as_frame=True).columns) == ["TP53", "MYC", "EGFR"]
-    TAAFRegressor(**FAST).fit(X.to_numpy(), y.to_numpy()).save(tmp_path / "un.pt")
+    TAAFRegressor(**QUICK).fit(X.to_numpy(), y.to_numpy()).save(tmp_path / "un.pt")
     assert not hasattr(TAAFRegressor.load(tmp_path / "un.pt"), "target_names_")
 
 
@@ -102,7 +101,7 @@ def _rewrite(source, target, change):
 
 def test_files_without_target_names_still_load(frames, tmp_path):
     X, y = frames
-    TAAFRegressor(**FAST).fit(X, y).save(tmp_path / "model.pt")
+    TAAFRegressor(**QUICK).fit(X, y).save(tmp_path / "model.pt")
     old = _rewrite(
         tmp_path / "model.pt",
         tmp_path / "old.pt",
@@ -117,7 +116,7 @@ def test_files_without_target_names_still_load(frames, tmp_path):
 )
 def test_invalid_target_names_in_a_file_are_refused(frames, tmp_path, names):
     X, y = frames
-    TAAFRegressor(**FAST).fit(X, y).save(tmp_path / "model.pt")
+    TAAFRegressor(**QUICK).fit(X, y).save(tmp_path / "model.pt")
 
     def change(fitted):
         fitted["target_names_"] = names
@@ -129,7 +128,7 @@ def test_invalid_target_names_in_a_file_are_refused(frames, tmp_path, names):
 
 def test_blocks_carry_the_names(frames):
     X, y = frames
-    model = TargetBlockRegressor(TAAFRegressor(**FAST), n_blocks=2).fit(X, y)
+    model = TargetBlockRegressor(TAAFRegressor(**QUICK), n_blocks=2).fit(X, y)
     assert_array_equal(model.target_names_, ["TP53", "MYC", "EGFR"])
     y_pred = model.predict(X, as_frame=True)
     assert list(y_pred.columns) == ["TP53", "MYC", "EGFR"]
@@ -143,7 +142,7 @@ def test_warm_start_refuses_other_target_columns(frames):
     reordered or renamed are refused (as X's are), naming them, and the
     fitted model is left as it was."""
     X, y = frames
-    model = TAAFRegressor(**FAST, warm_start=True).fit(X, y)
+    model = TAAFRegressor(**QUICK, warm_start=True).fit(X, y)
     before = model.predict(X)
     reordered = y[["MYC", "TP53", "EGFR"]]
     with pytest.raises(ValueError, match=r"another order \(column 0 is 'MYC', was"):
@@ -157,7 +156,7 @@ def test_warm_start_refuses_other_target_columns(frames):
     model.fit(X, reordered[model.target_names_])
     model.fit(X, y.to_numpy())
     assert list(model.target_names_) == ["TP53", "MYC", "EGFR"]
-    assert model.n_iter_ == 3 * FAST["max_epochs"]
+    assert model.n_iter_ == 3 * QUICK["max_epochs"]
     # a new fit may have any columns
     model.set_params(warm_start=False).fit(X, reordered)
     assert list(model.target_names_) == ["MYC", "TP53", "EGFR"]

@@ -5,13 +5,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import ESTIMATORS, FAST
+from conftest import ESTIMATORS, FAST, NO_STOP
 from skorch.callbacks import Callback
 
 from sktaaf import TAAFRegressor
 from sktaaf.exceptions import TrainingInterruptedWarning
-
-NO_STOP = {**FAST, "early_stopping": False}
 
 
 class InterruptAfter:

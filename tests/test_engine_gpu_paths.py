@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import ESTIMATORS, FAST
+from conftest import ESTIMATORS, FAST, NO_STOP
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
@@ -21,7 +21,6 @@ import sktaaf._base
 from sktaaf import DGEXRegressor, TAAFRegressor
 from sktaaf._engine._net import TrainingNet
 
-NO_STOP = {**FAST, "early_stopping": False}
 #: torch.compile's "eager" backend: dynamo traces and wraps the network as a
 #: real compile does, in a fraction of a second and with eager arithmetic.
 EAGER = {"backend": "eager"}

@@ -21,7 +21,7 @@ from sktaaf.datasets import (  # noqa: E402
 N_LANDMARKS, N_TARGETS = 12, 7
 LANDMARKS = [f"L{i}" for i in range(N_LANDMARKS)]
 TARGETS = [f"T{i}" for i in range(N_TARGETS)]
-FAST = dict(
+SETTINGS = dict(
     hidden_layer_sizes=(16,),
     max_epochs=3,
     batch_size=32,
@@ -72,7 +72,7 @@ def model(folder):
     data = load_gctx(folder / "train.gctx", LANDMARKS)
     X = pd.DataFrame(data.X, columns=LANDMARKS)
     y = pd.DataFrame(data.y, columns=data.target_ids)
-    return TAAFRegressor(**FAST).fit(X, y)
+    return TAAFRegressor(**SETTINGS).fit(X, y)
 
 
 def _expected(model, path):
@@ -223,7 +223,7 @@ def test_batch_size_is_the_models_only_while_it_runs(folder, model, tmp_path):
     out = predict_gctx(
         model, folder / "new.gctx", tmp_path / "out.gctx", batch_size=8192
     )
-    assert model.batch_size == FAST["batch_size"]
+    assert model.batch_size == SETTINGS["batch_size"]
     np.testing.assert_allclose(
         load_gctx(out, landmark_ids=[]).y,
         _expected(model, folder / "new.gctx"),

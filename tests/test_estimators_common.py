@@ -1,22 +1,16 @@
 """scikit-learn's common estimator checks, with small but honest settings."""
 
+from conftest import CHECK_PARAMS
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktaaf import DGEXRegressor, TAAFRegressor
-
-# Small networks and few epochs keep the checks fast; they still have to learn
-# (check_regressors_train demands R^2 > 0.5), and no estimator is tagged
-# poor_score. Early stopping stays on, as by default.
-CHECK_PARAMS = dict(
-    hidden_layer_sizes=(32,), max_epochs=60, learning_rate=1e-2, batch_size=32
-)
 
 # Checks expected to fail, with the reason. The goal is none.
 EXPECTED_FAILED_CHECKS: dict = {
     # As for scikit-learn's MLPRegressor: mini-batch training draws batches of
     # rows, so a sample of weight 2 and the same sample twice give different
     # batches, hence different weights after training. The weighting itself is
-    # tested in tests/test_sample_weight.py.
+    # tested in tests/test_estimators_sample_weight.py.
     "check_sample_weight_equivalence_on_dense_data": (
         "mini-batch training: a weight of 2 and a repeated row draw different batches"
     ),

@@ -14,7 +14,7 @@ from sktaaf import TAAFRegressor
 from sktaaf.exceptions import NonFiniteLossWarning, SktaafWarning
 from sktaaf.nn._activations import _FunctionActivation
 
-FAST = {**FAST, "max_epochs": 5}
+SETTINGS = {**FAST, "max_epochs": 5}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_non_finite_X_is_rejected(Estimator, data, value, dtype, no_torch_work):
     X, y = data
     X_bad = _with_value(X, value).astype(dtype)
     with pytest.raises(ValueError, match=r"Input X contains (NaN|infinity)"):
-        Estimator(**FAST).fit(X_bad, y)
+        Estimator(**SETTINGS).fit(X_bad, y)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
@@ -64,7 +64,7 @@ def test_non_finite_y_is_rejected(
     if one_dimensional:
         y_bad = y_bad[:, 1]
     with pytest.raises(ValueError, match=r"Input y contains (NaN|infinity)"):
-        Estimator(**FAST).fit(X, y_bad)
+        Estimator(**SETTINGS).fit(X, y_bad)
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
@@ -72,7 +72,7 @@ def test_non_finite_y_is_rejected(
 def test_X_too_large_for_float32_is_rejected(Estimator, data, no_torch_work):
     X, y = data
     with pytest.raises(ValueError, match=r"Input X contains infinity"):
-        Estimator(**FAST).fit(_with_value(X, 1e39), y)
+        Estimator(**SETTINGS).fit(_with_value(X, 1e39), y)
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
@@ -80,14 +80,14 @@ def test_X_too_large_for_float32_is_rejected(Estimator, data, no_torch_work):
 def test_y_too_large_for_float32_is_rejected(Estimator, data, no_torch_work):
     X, y = data
     with pytest.raises(ValueError, match=r"Input y contains infinity"):
-        Estimator(**FAST).fit(X, _with_value(y, 1e39))
+        Estimator(**SETTINGS).fit(X, _with_value(y, 1e39))
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_non_finite_X_in_predict_is_rejected(Estimator, data, value):
     X, y = data
-    est = Estimator(**{**FAST, "max_epochs": 1}).fit(X, y)
+    est = Estimator(**{**SETTINGS, "max_epochs": 1}).fit(X, y)
     with pytest.raises(ValueError, match=r"Input X contains (NaN|infinity)"):
         est.predict(_with_value(X, value))
 
@@ -107,23 +107,23 @@ def test_X_of_wrong_dimension_is_rejected(
 ):
     X, y = data
     with pytest.raises(ValueError, match=message):
-        Estimator(**FAST).fit(make_X(X), y)
+        Estimator(**SETTINGS).fit(make_X(X), y)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_3d_y_is_rejected(Estimator, data, no_torch_work):
     X, y = data
     with pytest.raises(ValueError, match="Found array with dim 3"):
-        Estimator(**FAST).fit(X, y[:, :, np.newaxis])
+        Estimator(**SETTINGS).fit(X, y[:, :, np.newaxis])
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_empty_X_is_rejected(Estimator, data, no_torch_work):
     X, y = data
     with pytest.raises(ValueError, match=r"0 sample\(s\)"):
-        Estimator(**FAST).fit(X[:0], y[:0])
+        Estimator(**SETTINGS).fit(X[:0], y[:0])
     with pytest.raises(ValueError, match=r"0 feature\(s\)"):
-        Estimator(**FAST).fit(X[:, :0], y)
+        Estimator(**SETTINGS).fit(X[:, :0], y)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
@@ -131,42 +131,42 @@ def test_string_data_is_rejected(Estimator, data, no_torch_work):
     X, y = data
     for X_str in (np.full(X.shape, "a", dtype=object), np.full(X.shape, "a")):
         with pytest.raises(ValueError, match="could not convert string to float"):
-            Estimator(**FAST).fit(X_str, y)
+            Estimator(**SETTINGS).fit(X_str, y)
     y_str = np.full(y.shape, "b", dtype=object)
     with pytest.raises(ValueError):
-        Estimator(**FAST).fit(X, y_str)
+        Estimator(**SETTINGS).fit(X, y_str)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_complex_data_is_rejected(Estimator, data, no_torch_work):
     X, y = data
     with pytest.raises(ValueError, match="Complex data not supported"):
-        Estimator(**FAST).fit(X + 1j, y)
+        Estimator(**SETTINGS).fit(X + 1j, y)
     with pytest.raises(ValueError, match="Complex data not supported"):
-        Estimator(**FAST).fit(X, y + 1j)
+        Estimator(**SETTINGS).fit(X, y + 1j)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_sparse_X_with_nan_is_rejected(Estimator, data, no_torch_work):
-    # sparse input is accepted (tests/test_sparse_anndata.py), checked alike
+    # sparse input is accepted (tests/test_data_sparse_anndata.py), checked alike
     X, y = data
     X = sp.csr_matrix(X)
     X.data[0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        Estimator(**FAST).fit(X, y)
+        Estimator(**SETTINGS).fit(X, y)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_inconsistent_n_samples_is_rejected(Estimator, data, no_torch_work):
     X, y = data
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
-        Estimator(**FAST).fit(X[:-5], y)
+        Estimator(**SETTINGS).fit(X[:-5], y)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_predict_with_other_n_features_is_rejected(Estimator, data):
     X, y = data
-    est = Estimator(**{**FAST, "max_epochs": 1}).fit(X, y)
+    est = Estimator(**{**SETTINGS, "max_epochs": 1}).fit(X, y)
     n_features = X.shape[1]
     with pytest.raises(
         ValueError,
@@ -182,9 +182,9 @@ def test_predict_with_other_n_features_is_rejected(Estimator, data):
 def test_predict_before_fit(Estimator, data):
     X, _ = data
     with pytest.raises(NotFittedError):
-        Estimator(**FAST).predict(X)
+        Estimator(**SETTINGS).predict(X)
     with pytest.raises(NotFittedError):
-        Estimator(**FAST).score(X, np.zeros((len(X), 3)))
+        Estimator(**SETTINGS).score(X, np.zeros((len(X), 3)))
 
 
 # -------------------------------------------------------- bad parameters
@@ -252,7 +252,7 @@ INVALID_PARAMS = [
 )
 def test_invalid_parameter_is_rejected(Estimator, data, name, value, no_torch_work):
     X, y = data
-    est = Estimator(**FAST).set_params(**{name: value})
+    est = Estimator(**SETTINGS).set_params(**{name: value})
     with pytest.raises(ValueError, match=f"'{name}'"):
         est.fit(X, y)
     assert not hasattr(est, "net_")
@@ -279,7 +279,7 @@ VALID_PARAMS = [
 )
 def test_valid_parameter_forms(Estimator, data, name, value):
     X, y = data
-    est = Estimator(**{**FAST, "max_epochs": 2}).set_params(**{name: value})
+    est = Estimator(**{**SETTINGS, "max_epochs": 2}).set_params(**{name: value})
     est.fit(X, y)
     assert np.isfinite(est.predict(X)).all()
 
@@ -288,13 +288,15 @@ def test_valid_parameter_forms(Estimator, data, name, value):
 def test_early_stopping_with_one_sample(Estimator, data, no_torch_work):
     X, y = data
     with pytest.raises(ValueError, match="n_samples = 1"):
-        Estimator(**FAST, early_stopping=True).fit(X[:1], y[:1])
+        Estimator(**SETTINGS, early_stopping=True).fit(X[:1], y[:1])
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_one_sample_without_early_stopping(Estimator, data):
     X, y = data
-    est = Estimator(**{**FAST, "max_epochs": 2}, early_stopping=False).fit(X[:1], y[:1])
+    est = Estimator(**{**SETTINGS, "max_epochs": 2}, early_stopping=False).fit(
+        X[:1], y[:1]
+    )
     assert est.predict(X[:3]).shape == (3, y.shape[1])
 
 
@@ -340,7 +342,7 @@ def test_non_finite_loss_warning_hierarchy():
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_nan_loss_stops_and_keeps_last_finite_epoch(Estimator, data):
     X, y = data  # 64 samples in batches of 32: two calls of the loss per epoch
-    kwargs = {**FAST, "max_epochs": 20, "early_stopping": False}
+    kwargs = {**SETTINGS, "max_epochs": 20, "early_stopping": False}
     with pytest.warns(NonFiniteLossWarning, match="epoch 4"):
         est = Estimator(**kwargs, loss=NaNAfter(n_finite=6)).fit(X, y)
     assert est.n_iter_ == 4 < kwargs["max_epochs"]
@@ -360,7 +362,7 @@ def test_diverging_sgd_fit_warns_and_stays_usable(Estimator, data, early_stoppin
     X, y = data
     max_epochs = 20
     est = Estimator(
-        **{**FAST, "max_epochs": max_epochs, "learning_rate": 1e6},
+        **{**SETTINGS, "max_epochs": max_epochs, "learning_rate": 1e6},
         loss="mse",
         optimizer="sgd",
         early_stopping=early_stopping,
@@ -377,7 +379,7 @@ def test_diverging_sgd_fit_warns_and_stays_usable(Estimator, data, early_stoppin
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_nan_gradient_in_last_batch_of_an_epoch_leaves_finite_model(Estimator, data):
     X, y = data  # two batches per epoch; the 4th step (end of epoch 2) is poisoned
-    kwargs = {**FAST, "max_epochs": 20, "early_stopping": False}
+    kwargs = {**SETTINGS, "max_epochs": 20, "early_stopping": False}
     with pytest.warns(NonFiniteLossWarning):
         est = Estimator(**kwargs, loss=NaNGradientAfter(n_clean=3)).fit(X, y)
     assert est.n_iter_ < kwargs["max_epochs"]
@@ -388,7 +390,7 @@ def test_nan_gradient_in_last_batch_of_an_epoch_leaves_finite_model(Estimator, d
 def test_full_batch_divergence_leaves_finite_model(data):
     X, y = data
     est = TAAFRegressor(
-        **{**FAST, "max_epochs": 10, "batch_size": len(X), "learning_rate": 1e30},
+        **{**SETTINGS, "max_epochs": 10, "batch_size": len(X), "learning_rate": 1e30},
         loss="mse",
         optimizer="sgd",
         early_stopping=False,
@@ -416,7 +418,7 @@ def _activation_modules(est, kind):
 )
 def test_custom_activation_fits_and_predicts(Estimator, data, activation, kind):
     X, y = data
-    est = Estimator(**FAST, activation=activation, output_activation="same")
+    est = Estimator(**SETTINGS, activation=activation, output_activation="same")
     est.fit(X, y)
     assert est.activation is activation  # the parameter itself is not replaced
     found = _activation_modules(est, kind)
@@ -435,5 +437,5 @@ def test_custom_activation_fits_and_predicts(Estimator, data, activation, kind):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_lambda_activation_fits_and_predicts(Estimator, data):
     X, y = data
-    est = Estimator(**FAST, activation=lambda x: torch.sin(x)).fit(X, y)
+    est = Estimator(**SETTINGS, activation=lambda x: torch.sin(x)).fit(X, y)
     assert np.isfinite(est.predict(X)).all()

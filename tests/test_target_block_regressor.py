@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import FAST
+from conftest import CHECK_PARAMS, FAST
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -11,18 +11,14 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
 from sktaaf.datasets import make_expression
 
-CHECK_NETWORK = dict(
-    hidden_layer_sizes=(32,), max_epochs=60, learning_rate=1e-2, batch_size=32
-)
-
 
 @parametrize_with_checks(
     [
-        TargetBlockRegressor(TAAFRegressor(**CHECK_NETWORK), n_blocks=2),
+        TargetBlockRegressor(TAAFRegressor(**CHECK_PARAMS), n_blocks=2),
         TargetBlockRegressor(LinearRegression(), n_blocks=3),
     ],
-    # As for the networks (tests/test_common.py): mini-batches of a weight of
-    # 2 and of a repeated row differ.
+    # As for the networks (tests/test_estimators_common.py): mini-batches of a
+    # weight of 2 and of a repeated row differ.
     expected_failed_checks=lambda estimator: (
         {
             f"check_sample_weight_equivalence_on_{kind}_data": "mini-batch training"

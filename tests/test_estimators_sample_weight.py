@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
 from sktaaf._engine._net import weighted_loss
 
-FAST = {"hidden_layer_sizes": (8,), "max_epochs": 3, "batch_size": 16}
+SETTINGS = {"hidden_layer_sizes": (8,), "max_epochs": 3, "batch_size": 16}
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,8 @@ def test_weighted_loss_is_the_weighted_mean_of_per_sample_losses():
 @pytest.mark.parametrize("value", [1.0, 3.5])
 def test_equal_weights_are_no_weights_bit_for_bit(Estimator, data, value):
     X, y, _ = data
-    plain = Estimator(**FAST, random_state=0).fit(X, y)
-    weighted = Estimator(**FAST, random_state=0).fit(
+    plain = Estimator(**SETTINGS, random_state=0).fit(X, y)
+    weighted = Estimator(**SETTINGS, random_state=0).fit(
         X, y, sample_weight=np.full(len(X), value)
     )
     assert_array_equal(weighted.predict(X), plain.predict(X))
@@ -58,7 +58,7 @@ def test_zero_weight_samples_do_not_count(data, early_stopping):
     weight[::3] = 0
     y_other = y.copy()
     y_other[::3] = 1000.0
-    params = {**FAST, "early_stopping": early_stopping, "random_state": 0}
+    params = {**SETTINGS, "early_stopping": early_stopping, "random_state": 0}
     first = TAAFRegressor(**params).fit(X, y, sample_weight=weight)
     second = TAAFRegressor(**params).fit(X, y_other, sample_weight=weight)
     assert_array_equal(first.predict(X), second.predict(X))
@@ -73,8 +73,8 @@ def test_zero_weight_samples_do_not_count(data, early_stopping):
 
 def test_weights_change_the_fit(data):
     X, y, weight = data
-    plain = TAAFRegressor(**FAST, random_state=0).fit(X, y)
-    weighted = TAAFRegressor(**FAST, random_state=0).fit(X, y, sample_weight=weight)
+    plain = TAAFRegressor(**SETTINGS, random_state=0).fit(X, y)
+    weighted = TAAFRegressor(**SETTINGS, random_state=0).fit(X, y, sample_weight=weight)
     assert not np.array_equal(weighted.predict(X), plain.predict(X))
 
 
@@ -89,7 +89,7 @@ def test_weights_change_the_fit(data):
 def test_invalid_weights_are_errors(data, sample_weight, match):
     X, y, _ = data
     with pytest.raises(ValueError, match=match):
-        TAAFRegressor(**FAST).fit(X, y, sample_weight=sample_weight)
+        TAAFRegressor(**SETTINGS).fit(X, y, sample_weight=sample_weight)
 
 
 def test_a_loss_without_reduction_is_an_error(data):
@@ -99,21 +99,21 @@ def test_a_loss_without_reduction_is_an_error(data):
 
     X, y, weight = data
     with pytest.raises(ValueError, match="'reduction'"):
-        TAAFRegressor(**FAST, loss=Loss()).fit(X, y, sample_weight=weight)
+        TAAFRegressor(**SETTINGS, loss=Loss()).fit(X, y, sample_weight=weight)
     # a torch loss works
-    TAAFRegressor(**FAST, loss=torch.nn.HuberLoss()).fit(X, y, sample_weight=weight)
+    TAAFRegressor(**SETTINGS, loss=torch.nn.HuberLoss()).fit(X, y, sample_weight=weight)
 
 
 def test_metadata_routing_in_grid_search(data):
     X, y, weight = data
     with sklearn.config_context(enable_metadata_routing=True):
-        estimator = TAAFRegressor(**FAST, random_state=0)
+        estimator = TAAFRegressor(**SETTINGS, random_state=0)
         # weighted training, and a weighted score on each fold
         estimator.set_fit_request(sample_weight=True)
         estimator.set_score_request(sample_weight=True)
         search = GridSearchCV(estimator, {"learning_rate": [1e-3]}, cv=2)
         search.fit(X, y, sample_weight=weight)
-    direct = TAAFRegressor(**FAST, random_state=0, learning_rate=1e-3)
+    direct = TAAFRegressor(**SETTINGS, random_state=0, learning_rate=1e-3)
     direct.fit(X, y, sample_weight=weight)
     assert_array_equal(search.best_estimator_.predict(X), direct.predict(X))
 
@@ -123,7 +123,7 @@ def test_out_of_core_training_is_weighted_alike(data, tmp_path):
     X_map = np.lib.format.open_memmap(tmp_path / "X.npy", "w+", np.float32, X.shape)
     y_map = np.lib.format.open_memmap(tmp_path / "y.npy", "w+", np.float32, y.shape)
     X_map[:], y_map[:] = X, y
-    params = {**FAST, "random_state": 0, "early_stopping": True}
+    params = {**SETTINGS, "random_state": 0, "early_stopping": True}
     on_disk = TAAFRegressor(**params).fit(X_map, y_map, sample_weight=weight)
     in_memory = TAAFRegressor(**params).fit(X, y, sample_weight=weight)
     # One chunk: the batches are those of in-memory training.
@@ -134,9 +134,9 @@ def test_out_of_core_training_is_weighted_alike(data, tmp_path):
 
 def test_blocks_pass_the_weights(data):
     X, y, weight = data
-    blocks = TargetBlockRegressor(TAAFRegressor(**FAST, random_state=0), n_blocks=2)
+    blocks = TargetBlockRegressor(TAAFRegressor(**SETTINGS, random_state=0), n_blocks=2)
     blocks.fit(X, y, sample_weight=weight)
-    first = TAAFRegressor(**FAST, random_state=0).fit(
+    first = TAAFRegressor(**SETTINGS, random_state=0).fit(
         X, y[:, blocks.blocks_[0]], sample_weight=weight
     )
     assert_array_equal(blocks.estimators_[0].predict(X), first.predict(X))
@@ -144,11 +144,11 @@ def test_blocks_pass_the_weights(data):
 
 def test_checkpoint_fingerprint_includes_the_weights(data, tmp_path):
     X, y, weight = data
-    model = TAAFRegressor(**FAST)
+    model = TAAFRegressor(**SETTINGS)
     assert model._fingerprint(X, y, weight) != model._fingerprint(X, y, weight * 2)
     assert model._fingerprint(X, y, weight) != model._fingerprint(X, y)
     # a checkpointed weighted fit resumes as the same run
-    params = {**FAST, "random_state": 0, "checkpoint_dir": str(tmp_path / "ck")}
+    params = {**SETTINGS, "random_state": 0, "checkpoint_dir": str(tmp_path / "ck")}
     first = TAAFRegressor(**params).fit(X, y, sample_weight=weight)
     again = TAAFRegressor(**params).fit(X, y, sample_weight=weight)
     assert_array_equal(first.predict(X), again.predict(X))
@@ -161,7 +161,7 @@ def test_only_the_relative_weights_matter(Estimator, data, scale):
     overflows it (1e38 times 16 samples a batch) train as the same weights of
     scale 1."""
     X, y, weight = data
-    params = {**FAST, "early_stopping": True, "random_state": 0}
+    params = {**SETTINGS, "early_stopping": True, "random_state": 0}
     reference = Estimator(**params).fit(X, y, sample_weight=weight)
     scaled = Estimator(**params).fit(X, y, sample_weight=weight * scale)
     assert_allclose(scaled.predict(X), reference.predict(X), rtol=1e-4, atol=1e-5)
@@ -183,7 +183,7 @@ def test_only_the_relative_weights_matter(Estimator, data, scale):
 def test_weights_that_are_not_real_numbers_are_named(data, sample_weight):
     X, y, _ = data
     with pytest.raises(ValueError, match="sample_weight must hold real numbers"):
-        TAAFRegressor(**FAST).fit(X, y, sample_weight=sample_weight)
+        TAAFRegressor(**SETTINGS).fit(X, y, sample_weight=sample_weight)
 
 
 @pytest.mark.parametrize("side", ["valid", "train"])
@@ -192,7 +192,7 @@ def test_weights_that_vanish_from_one_side_of_the_split_are_refused(data, side):
     (early stopping stops at once); on every training row, nothing is
     learned."""
     X, y, weight = data
-    params = {**FAST, "early_stopping": True, "random_state": 0}
+    params = {**SETTINGS, "early_stopping": True, "random_state": 0}
     model = TAAFRegressor(**params)
     split = model._validation_split(len(X), np.random.RandomState(0))
     weight = weight.copy()

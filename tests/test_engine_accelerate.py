@@ -16,14 +16,12 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from conftest import ESTIMATORS, FAST
+from conftest import ESTIMATORS, FAST, NO_STOP
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from sktaaf import DGEXRegressor, TAAFRegressor
 from sktaaf._data._batches import BatchIterator, TensorData, WeightedTargets
-
-NO_STOP = {**FAST, "early_stopping": False}
 
 
 @pytest.fixture
