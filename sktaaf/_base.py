@@ -9,7 +9,7 @@ from abc import ABCMeta, abstractmethod
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
@@ -44,6 +44,7 @@ from ._persistence._format import (
     model_metadata,
     save_estimator,
 )
+from ._utils._compat import fit_context
 from ._utils._random import isolated_torch_rng
 from .exceptions import TrainingInterruptedWarning
 
@@ -121,7 +122,7 @@ class BaseNetworkRegressor(
         callbacks.extend(copy.deepcopy(list(self.callbacks or [])))
         return callbacks
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the network on ``X`` and ``y``.
 

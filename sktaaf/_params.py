@@ -16,13 +16,8 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import (
-    HasMethods,
-    Interval,
-    InvalidParameterError,
-    StrOptions,
-)
 
+from ._utils._compat import HasMethods, Interval, InvalidParameterError, StrOptions
 from ._utils._device import (
     MIXED_PRECISION_DTYPES,
     check_mixed_precision,

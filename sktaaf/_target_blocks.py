@@ -5,15 +5,8 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    MetaEstimatorMixin,
-    RegressorMixin,
-    _fit_context,
-    clone,
-)
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clone
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseNetworkRegressor
@@ -23,6 +16,7 @@ from ._data._targets import as_frame as predictions_frame
 from ._data._targets import set_target_names
 from ._data._validation import check_not_anndata
 from ._engine._scores import combine_scores
+from ._utils._compat import HasMethods, Interval, fit_context
 
 
 class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
@@ -109,7 +103,7 @@ class TargetBlockRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.n_blocks = n_blocks
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=False)
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
         """Fit one clone of ``estimator`` per block of target columns.
 

@@ -52,7 +52,9 @@ def _export_module(estimator):
     import torch
     from sklearn.utils.validation import check_is_fitted
 
-    if not hasattr(estimator, "_get_param_names"):
+    from ._utils._compat import has_parameter_names
+
+    if not has_parameter_names(estimator):
         raise TypeError(
             f"estimator must be a fitted sktaaf network estimator (TAAFRegressor, "
             f"DGEXRegressor); got {type(estimator).__name__}."

@@ -82,6 +82,8 @@ def _seed(settings: dict, seed: int | None) -> int | None:
 def make_estimator(model: str, params: list[str], verbose: int, seed=None):
     """The estimator ``--model`` names, with the ``--param`` settings and the
     random_state of :func:`_seed`, its parameters checked as fit checks them."""
+    from .._utils._compat import validate_parameters
+
     cls = estimators()[model]
     estimator = cls(verbose=verbose)
     valid = estimator.get_params(deep=False)
@@ -95,7 +97,7 @@ def make_estimator(model: str, params: list[str], verbose: int, seed=None):
     settings["random_state"] = _seed(settings, seed)
     estimator.set_params(**settings)
     try:  # fit's own checks of its parameters, before the data are read
-        estimator._validate_params()
+        validate_parameters(estimator)
         estimator._check_params()
     except (ValueError, TypeError) as exc:
         raise UsageError(f"--param: {exc}") from exc

@@ -12,7 +12,8 @@ scikit-learn's dataset loaders do.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils.validation import _get_feature_names
+
+from .._utils._compat import column_names
 
 
 def target_names(y) -> np.ndarray | None:
@@ -23,7 +24,7 @@ def target_names(y) -> np.ndarray | None:
         return np.asarray([name], dtype=object) if isinstance(name, str) else None
     if not hasattr(y, "columns"):
         return None
-    return _get_feature_names(y)
+    return column_names(y)
 
 
 def set_target_names(estimator, y, *, reset: bool = True) -> None:

@@ -14,8 +14,9 @@ from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
+from sklearn.utils.validation import check_array, validate_data
 
+from .._utils._compat import validated_sample_weight
 from ._rows import DiskRows, Rows, as_rows, is_on_disk
 from ._targets import set_target_names
 
@@ -100,7 +101,7 @@ def check_sample_weight(sample_weight, X, criterion) -> np.ndarray | None:
         raise ValueError(
             f"sample_weight must hold real numbers; got {_describe(values)}."
         )
-    sample_weight = _check_sample_weight(
+    sample_weight = validated_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
     largest = sample_weight.max()

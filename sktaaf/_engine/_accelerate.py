@@ -21,39 +21,28 @@ import torch
 from sklearn.utils import check_random_state
 from skorch.hf import AccelerateMixin
 
+from .._utils._compat import (
+    LossesPlacedByDevice,
+    forget_prepared,
+    optimizer_names,
+    prepared_names,
+    unwrap_optimizer,
+)
 from ._net import TrainingNet
 
 
-class AcceleratedTrainingNet(AccelerateMixin, TrainingNet):
+class AcceleratedTrainingNet(LossesPlacedByDevice, AccelerateMixin, TrainingNet):
     """:class:`~sktaaf._engine._net.TrainingNet` trained through an
     ``accelerate.Accelerator``.
 
-    After training, the network and the optimizer are unwrapped and the
-    accelerator forgets them: an accelerator shared by many estimators (clones
-    share it) would otherwise keep every network it trained alive.
+    Losses without trainable parameters are only moved to the accelerator's
+    device (:class:`~sktaaf._utils._compat.LossesPlacedByDevice`). After
+    training, the network and the optimizer are unwrapped and the accelerator
+    forgets them: an accelerator shared by many estimators (clones share it)
+    would otherwise keep every network it trained alive. What this needs of
+    skorch's and accelerate's private members goes through
+    :mod:`sktaaf._utils._compat`.
     """
-
-    def _initialize_accelerator(self):
-        # Losses without trainable parameters are only moved to the device:
-        # on several CPU processes accelerate wraps every module it prepares
-        # in DistributedDataParallel, which refuses them, and they need
-        # nothing else (the loss is computed under the accelerator's autocast).
-        if self._wrapped_with_accelerator:
-            return self
-        criteria = self._criteria
-        self._criteria = []
-        for name in criteria:
-            criterion = getattr(self, name + "_")
-            if isinstance(criterion, torch.nn.Module) and not any(
-                parameter.requires_grad for parameter in criterion.parameters()
-            ):
-                criterion.to(self.accelerator.device)
-            else:
-                self._criteria.append(name)
-        try:
-            return super()._initialize_accelerator()
-        finally:
-            self._criteria = criteria
 
     @property
     def is_main_process(self) -> bool:
@@ -72,36 +61,12 @@ class AcceleratedTrainingNet(AccelerateMixin, TrainingNet):
         return state
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
-        prepared = [
-            getattr(self, name + "_")
-            for name in self._modules + self._criteria + self._optimizers
-        ]
+        prepared = [getattr(self, name + "_") for name in prepared_names(self)]
         super().on_train_end(net, X=X, y=y, **kwargs)
-        for name in self._optimizers:
-            setattr(self, name + "_", _unwrap_optimizer(getattr(self, name + "_")))
-        _forget(self.accelerator, prepared)
+        for name in optimizer_names(self):
+            setattr(self, name + "_", unwrap_optimizer(getattr(self, name + "_")))
+        forget_prepared(self.accelerator, prepared)
         return self
-
-
-def _unwrap_optimizer(optimizer):
-    inner = getattr(optimizer, "optimizer", None)
-    if not isinstance(inner, torch.optim.Optimizer):
-        return optimizer
-    # With loss scaling, accelerate leaves its own copy of the step method on
-    # the optimizer; the class's is the same method, and pickles.
-    original = getattr(optimizer, "_optimizer_original_step_method", None)
-    if original is not None and vars(inner).get("step") == original:
-        del inner.step
-    return inner
-
-
-def _forget(accelerator, objects) -> None:
-    """Drop ``objects`` from the lists of everything ``accelerator`` prepared."""
-    ids = {id(obj) for obj in objects}
-    for name in ("_models", "_optimizers"):
-        prepared = getattr(accelerator, name, None)
-        if isinstance(prepared, list):
-            prepared[:] = [obj for obj in prepared if id(obj) not in ids]
 
 
 def shared_random_state(accelerator, random_state):

@@ -9,9 +9,8 @@ import warnings
 import torch
 from skorch.callbacks import Callback, EarlyStopping
 
+from .._utils._compat import early_stopping_message, early_stopping_progress
 from ..exceptions import NonFiniteLossWarning
-
-#: The ``mixed_precision`` options and the dtypes autocast computes in.
 from ._net import StopTraining, unwrap_module
 from ._units import standard_inputs
 
@@ -21,7 +20,9 @@ class BestEpochStopping(EarlyStopping):
     its copy of them (it would otherwise double the size of a pickled model).
 
     A resumed fit restores its progress through
-    :class:`~sktaaf._engine._state.RestoreState`.
+    :class:`~sktaaf._engine._state.RestoreState`. The progress and the
+    messages use skorch's undocumented state and private sink, through
+    :mod:`sktaaf._utils._compat`.
     """
 
     def on_epoch_end(self, net, **kwargs):
@@ -36,11 +37,7 @@ class BestEpochStopping(EarlyStopping):
 
     def state(self) -> dict:
         """The progress a checkpoint keeps (weights separately, as tensors)."""
-        return {
-            "misses": self.misses_,
-            "threshold": float(self.dynamic_threshold_),
-            "best_epoch": self.best_epoch_,
-        }
+        return early_stopping_progress(self)
 
     def on_train_end(self, net, **kwargs):
         # skorch's, but loading into the unwrapped network.
@@ -50,9 +47,10 @@ class BestEpochStopping(EarlyStopping):
             and self.best_model_weights_ is not None
         ):
             unwrap_module(net.module_).load_state_dict(self.best_model_weights_)
-            self._sink(
+            early_stopping_message(
+                self,
                 f"Restoring best model from epoch {self.best_epoch_}.",
-                verbose=net.verbose,
+                net.verbose,
             )
         self.best_model_weights_ = None
 

@@ -14,6 +14,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 
 from .._data._batches import WeightedTargets
+from .._utils._compat import criterion_names
 from .._utils._device import MIXED_PRECISION_DTYPES
 from ._malloc import tune_malloc_for_training
 from ._units import (
@@ -23,8 +24,6 @@ from ._units import (
     standard_units,
     target_units,
 )
-
-#: The ``mixed_precision`` options and the dtypes autocast computes in.
 
 
 class StopTraining(KeyboardInterrupt):
@@ -140,9 +139,13 @@ def _on_cpu(module: torch.nn.Module) -> bool:
 
 
 class TrainingNet(NeuralNet):
-    """The skorch net under the estimators: skorch's loop, extended only
-    through its public hooks (``train_step``, ``train_step_single``,
-    ``validation_step``, ``evaluation_step``, ``fit_loop``, ``notify``).
+    """The skorch net under the estimators: skorch's loop, extended by
+    overriding only public methods of ``NeuralNet`` (``initialize_optimizer``,
+    ``torch_compile``, ``fit_loop``, ``notify``, ``train_step``,
+    ``train_step_single``, ``validation_step``, ``evaluation_step``,
+    ``get_loss``). The one private member of skorch it reads, the names of
+    the net's losses (which ``torch_compile`` leaves uncompiled), it reads
+    through :func:`sktaaf._utils._compat.criterion_names`.
 
     Earlier versions also overrode skorch's private per-batch methods (the
     train/eval flags, tensor conversions, the optimizer closure, a copy of
@@ -192,7 +195,7 @@ class TrainingNet(NeuralNet):
     def torch_compile(self, module, name):
         # The loss is a kernel or two: compiling it would cost a graph per
         # batch shape and fuse nothing with the network.
-        if name in self._criteria:
+        if name in criterion_names(self):
             return module
         return super().torch_compile(module, name)
 

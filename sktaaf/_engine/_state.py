@@ -20,6 +20,7 @@ import torch
 from skorch.callbacks import Callback
 from skorch.history import History
 
+from .._utils._compat import restore_early_stopping
 from ._net import unwrap_module
 
 
@@ -279,11 +280,8 @@ class RestoreState(Callback):
         progress = self.state.early_stopping
         if stopping is None or progress is None:
             return
-        stopping.misses_ = progress["misses"]
-        stopping.dynamic_threshold_ = progress["threshold"]
-        stopping.best_epoch_ = progress["best_epoch"]
         weights = self.state.best_module
         if weights is not None:
             device = next(unwrap_module(net.module_).parameters()).device
             weights = {name: tensor.to(device) for name, tensor in weights.items()}
-        stopping.best_model_weights_ = weights
+        restore_early_stopping(stopping, progress, weights)

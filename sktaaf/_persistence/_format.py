@@ -35,6 +35,7 @@ from .. import nn as sktaaf_nn
 from .._engine._scores import decode_scores, encode_scores
 from .._engine._state import TrainingState, digest
 from .._utils._atomic import DeferredErrorsFile, atomic_write
+from .._utils._compat import parameter_names, validate_parameters
 from .._utils._device import is_available, resolve_device
 from .._utils._random import isolated_torch_rng
 from .._version import __version__
@@ -412,7 +413,7 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     params = _decode_params(metadata["params"], custom_objects or {})
     params.setdefault("standardize", False)  # saved before the parameter existed
     params.setdefault("linear_path", None)  # likewise
-    unknown = sorted(set(params) - set(cls._get_param_names()))
+    unknown = sorted(set(params) - set(parameter_names(cls)))
     if unknown:
         raise TypeError(
             f"{str(path)!r} holds a {cls.__name__} with parameters this version "
@@ -470,7 +471,7 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
 def _check_saved_params(estimator, path) -> None:
     """Run ``fit``'s checks of the parameters on those read from a file."""
     try:
-        estimator._validate_params()
+        validate_parameters(estimator)
         estimator._check_params()
     except (ValueError, TypeError) as exc:
         raise ValueError(

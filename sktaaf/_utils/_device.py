@@ -2,9 +2,10 @@
 this machine has it, how much memory it holds, and which mixed precision it
 supports.
 
-A leaf module: it imports torch, scikit-learn's error class and the standard
-library, never an estimator module, so the estimators (``_base``) and the model
-files (``_persistence``) share it without importing each other.
+A leaf module: it imports torch, scikit-learn's error class (through
+:mod:`sktaaf._utils._compat`) and the standard library, never an estimator
+module, so the estimators (``_base``) and the model files (``_persistence``)
+share it without importing each other.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import re
 import warnings
 
 import torch
-from sklearn.utils._param_validation import InvalidParameterError
+
+from ._compat import InvalidParameterError
 
 #: The dtypes of the ``mixed_precision`` parameter's values.
 MIXED_PRECISION_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}

@@ -6,12 +6,12 @@ from numbers import Integral
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import gen_batches
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._utils._arrays import block_size, is_constant
+from .._utils._compat import Interval, StrOptions, fit_context
 
 METRICS = ("euclidean", "correlation")
 # Blocks never exceed scikit-learn's working_memory, nor these sizes (MiB),
@@ -218,7 +218,7 @@ class KNNGERegressor(RegressorMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.metric = metric
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Find the nearest landmark genes of every target gene.
 

@@ -6,9 +6,9 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._utils._arrays import gene_names
+from .._utils._compat import Interval, StrOptions, validate_params
 
 __all__ = ["make_expression"]
 
