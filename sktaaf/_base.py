@@ -41,7 +41,7 @@ from ._engine._state import (
     finished_epochs,
     get_rng_state,
 )
-from ._params import NetworkParameters, _out_of_memory_message
+from ._params import NetworkParameters, explain_out_of_memory
 from ._persistence._checkpoint import CheckpointFolder
 from ._persistence._format import (
     RUN_ONLY_PARAMS,
@@ -240,12 +240,8 @@ class BaseNetworkRegressor(
         epochs = self.max_epochs
         if state is not None:
             epochs -= len(state.history) - state.epochs_at_start
-        try:
+        with explain_out_of_memory(self, device, "training"):
             net.partial_fit(data, epochs=max(epochs, 0))
-        except torch.cuda.OutOfMemoryError as exc:
-            raise torch.cuda.OutOfMemoryError(
-                _out_of_memory_message(self, device, "training")
-            ) from exc
         return best_epoch(net), get_rng_state(device)
 
     def _set_fitted(
@@ -439,14 +435,11 @@ class BaseNetworkRegressor(
         module.eval()
         try:
             with (
+                explain_out_of_memory(self, self.device_, "prediction"),
                 torch.inference_mode(),
                 autocast(self.device_, self.mixed_precision),
             ):
                 self._predict_into(y_pred, X, module)
-        except torch.cuda.OutOfMemoryError as exc:
-            raise torch.cuda.OutOfMemoryError(
-                _out_of_memory_message(self, self.device_, "prediction")
-            ) from exc
         finally:
             module.train(was_training)
         return y_pred
