@@ -25,11 +25,13 @@ MAX_FUNCTION_LINES = 100
 ALLOWED_LONG_MODULES: dict[str, str] = {}
 ALLOWED_LONG_FUNCTIONS: dict[str, str] = {}
 
-# The estimator layer (``_params`` is a mixin of the base class).
+# The estimator layer (``_params`` and ``_save_load`` are mixins of the base
+# class).
 ESTIMATOR_MODULES = {
     "sktaaf._base",
     "sktaaf._dgex_regressor",
     "sktaaf._params",
+    "sktaaf._save_load",
     "sktaaf._target_blocks",
     "sktaaf._taaf_regressor",
 }
