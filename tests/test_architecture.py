@@ -159,6 +159,23 @@ def test_utilities_never_import_estimators():
     assert _violations(UTILITY_MODULES, ESTIMATOR_MODULES) == []
 
 
+def test_persistence_reads_no_private_attribute_of_another_object():
+    # Persistence takes and returns plain descriptions (SavedModel): it never
+    # reaches into an estimator (nor anything else) through private names,
+    # which the import rules above cannot see (duck typing needs no import).
+    offenders = sorted(
+        f"{name}:{node.lineno} {ast.unparse(node)}"
+        for name, path in MODULES.items()
+        if _within(name, ["sktaaf._persistence"])
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and not (isinstance(node.value, ast.Name) and node.value.id in {"self", "cls"})
+    )
+    assert offenders == []
+
+
 def test_atomic_writes_import_nothing_from_the_package():
     assert [
         name for name in IMPORTS["sktaaf._utils._atomic"] if _within(name, ["sktaaf"])
