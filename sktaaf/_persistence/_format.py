@@ -439,6 +439,19 @@ def check_versions(metadata, path) -> None:
         )
 
 
+#: What reading a damaged entry raises before it is reported as damage.
+READ_ERRORS = (KeyError, AttributeError, IndexError, RuntimeError)
+
+
+def damaged_entry(path, exc: Exception) -> ValueError:
+    """The error that a :data:`READ_ERRORS` ``exc`` met while reading
+    ``path`` is reported as."""
+    return ValueError(
+        f"{str(path)!r} is not a readable sktaaf model file: an entry is "
+        f"missing or damaged ({type(exc).__name__}: {exc})."
+    )
+
+
 def read_model(path, *, class_name=None, custom_objects=None) -> SavedModel:
     """The model in the file at ``path``, every field validated.
 
@@ -465,19 +478,6 @@ def read_model(path, *, class_name=None, custom_objects=None) -> SavedModel:
         raise damaged_entry(path, exc) from exc
 
 
-#: What reading a damaged entry raises before it is reported as damage.
-READ_ERRORS = (KeyError, AttributeError, IndexError, RuntimeError)
-
-
-def damaged_entry(path, exc: Exception) -> ValueError:
-    """The error that a :data:`READ_ERRORS` ``exc`` met while reading
-    ``path`` is reported as."""
-    return ValueError(
-        f"{str(path)!r} is not a readable sktaaf model file: an entry is "
-        f"missing or damaged ({type(exc).__name__}: {exc})."
-    )
-
-
 def _saved_model(path, payload, metadata, class_name, custom_objects) -> SavedModel:
     if class_name is not None and metadata["class"] != class_name:
         raise TypeError(
@@ -492,10 +492,11 @@ def _saved_model(path, payload, metadata, class_name, custom_objects) -> SavedMo
     if isinstance(params["hidden_layer_sizes"], list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     saved = metadata["fitted"]
-    # Older files lack target_names_, n_samples_fit_ and target_scores_.
-    fitted = {name: saved.get(name) for name in FITTED_ATTRIBUTES}
-    for name in set(FITTED_ATTRIBUTES) - {"target_names_", "n_samples_fit_"}:
-        fitted[name] = saved[name]
+    optional = {"target_names_", "n_samples_fit_"}  # older files lack them
+    fitted = {
+        name: saved.get(name) if name in optional else saved[name]
+        for name in FITTED_ATTRIBUTES
+    }
     return SavedModel(
         class_name=metadata["class"],
         params=params,
