@@ -7,7 +7,6 @@ import copy
 import warnings
 from abc import ABCMeta, abstractmethod
 
-import joblib
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -42,7 +41,7 @@ from ._engine._state import (
     get_rng_state,
 )
 from ._params import NetworkParameters, explain_out_of_memory
-from ._persistence._checkpoint import CheckpointFolder
+from ._persistence._checkpoint import CheckpointFolder, fingerprint
 from ._persistence._checks import RUN_ONLY_PARAMS
 from ._save_load import SaveLoadMixin
 from ._utils._random import isolated_torch_rng
@@ -341,12 +340,7 @@ class BaseNetworkRegressor(
         params = self.get_params(deep=False)
         for name in (*RUN_ONLY_PARAMS, "verbose", "warm_start"):
             params.pop(name)
-        step = max(1, X.shape[0] // 1024)  # a sample of rows keeps this cheap
-        estimator = f"{type(self).__module__}.{type(self).__qualname__}"
-        data = (X.shape, y.shape, X[::step], y[::step])
-        if sample_weight is not None:  # all of them: one number per sample
-            data = (*data, sample_weight)
-        return joblib.hash((estimator, params, *data))
+        return fingerprint(type(self), params, X, y, sample_weight)
 
     def _initial_state(self, checkpoint, warm: bool) -> TrainingState | None:
         """The state this fit continues from: its checkpoint's, else (with

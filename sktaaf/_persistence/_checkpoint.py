@@ -20,6 +20,7 @@ import os
 import warnings
 from pathlib import Path
 
+import joblib
 from skorch.callbacks import Callback
 
 from .._engine._state import TrainingState, best_epoch, get_rng_state
@@ -32,6 +33,28 @@ except ImportError:  # Windows: no lock
     fcntl = None
 
 CHECKPOINT_NAME = "checkpoint.pt"
+
+
+# The names under which the estimators were fingerprinted when checkpoints
+# began: a class that moves to another module keeps its fits' checkpoints.
+_FINGERPRINT_NAMES = {
+    "sktaaf._taaf_regressor.TAAFRegressor": "sktaaf._taaf.TAAFRegressor",
+    "sktaaf._dgex_regressor.DGEXRegressor": "sktaaf._dgex.DGEXRegressor",
+}
+
+
+def fingerprint(estimator_class: type, params: dict, X, y, sample_weight=None) -> str:
+    """Identify the estimator class, its parameters (those that change the
+    fit) and the data a checkpoint belongs to: a hash of the class's name, the
+    parameters, the shapes, every ``step``-th row of ``X`` and ``y`` (about
+    1,024 rows: cheap on data of any size) and all the sample weights."""
+    name = f"{estimator_class.__module__}.{estimator_class.__qualname__}"
+    name = _FINGERPRINT_NAMES.get(name, name)
+    step = max(1, X.shape[0] // 1024)
+    data = (X.shape, y.shape, X[::step], y[::step])
+    if sample_weight is not None:  # all of them: one number per sample
+        data = (*data, sample_weight)
+    return joblib.hash((name, params, *data))
 
 
 class CheckpointFolder:
