@@ -36,14 +36,10 @@ from ._engine._state import (
     finished_epochs,
     get_rng_state,
 )
-from ._params import NetworkParameters, _out_of_memory_message
+from ._params import NetworkParameters, explain_out_of_memory
 from ._persistence._checkpoint import CheckpointFolder, fingerprint
-from ._persistence._format import (
-    RUN_ONLY_PARAMS,
-    load_estimator,
-    model_metadata,
-    save_estimator,
-)
+from ._persistence._checks import RUN_ONLY_PARAMS
+from ._save_load import SaveLoadMixin
 from ._utils._compat import fit_context
 from ._utils._random import isolated_torch_rng
 from .exceptions import TrainingInterruptedWarning
@@ -65,7 +61,7 @@ def _finish_copy(y_pred, start, host, done) -> None:
 
 
 class BaseNetworkRegressor(
-    NetworkParameters, RegressorMixin, BaseEstimator, metaclass=ABCMeta
+    NetworkParameters, SaveLoadMixin, RegressorMixin, BaseEstimator, metaclass=ABCMeta
 ):
     """Base class of the network regressors; not for direct use.
 
@@ -210,7 +206,8 @@ class BaseNetworkRegressor(
                     module.reset_blend()  # the layers alone, until trained
                 net = self._build_net(module, device, split, generator, state)
                 if checkpoint is not None:
-                    callback = checkpoint.callback(self._metadata(device), device)
+                    model = self._saved_model(device)
+                    callback = checkpoint.callback(model, device)
                     net.callbacks_.append(("checkpoint", callback))
                 best, rng_state = self._train(net, data, state, device)
                 valid = None if split is None else split.valid_indices
@@ -238,12 +235,8 @@ class BaseNetworkRegressor(
         epochs = self.max_epochs
         if state is not None:
             epochs -= len(state.history) - state.epochs_at_start
-        try:
+        with explain_out_of_memory(self, device, "training"):
             net.partial_fit(data, epochs=max(epochs, 0))
-        except torch.cuda.OutOfMemoryError as exc:
-            raise torch.cuda.OutOfMemoryError(
-                _out_of_memory_message(self, device, "training")
-            ) from exc
         return best_epoch(net), get_rng_state(device)
 
     def _set_fitted(
@@ -365,14 +358,6 @@ class BaseNetworkRegressor(
             epochs_at_start=len(self.history_),
         )
 
-    def _metadata(self, device: str) -> dict:
-        """The metadata of this fit's checkpoint."""
-        with warnings.catch_warnings():
-            # A resumed fit takes random_state from the estimator, not from
-            # the checkpoint: that it is not saved there does not matter.
-            warnings.filterwarnings("ignore", "random_state is a RandomState")
-            return model_metadata(self, device)
-
     def _restore_weights(self, module, state: TrainingState) -> None:
         try:
             state.load_weights(module)
@@ -421,14 +406,11 @@ class BaseNetworkRegressor(
         module.eval()
         try:
             with (
+                explain_out_of_memory(self, self.device_, "prediction"),
                 torch.inference_mode(),
                 autocast(self.device_, self.mixed_precision),
             ):
                 self._predict_into(y_pred, X, module)
-        except torch.cuda.OutOfMemoryError as exc:
-            raise torch.cuda.OutOfMemoryError(
-                _out_of_memory_message(self, self.device_, "prediction")
-            ) from exc
         finally:
             module.train(was_training)
         return y_pred
@@ -471,88 +453,6 @@ class BaseNetworkRegressor(
             pending = (start, host, done)
         if pending is not None:
             _finish_copy(y_pred, *pending)
-
-    # ----------------------------------------------------------- persistence
-    def save(self, path) -> None:
-        """Save the fitted estimator to ``path``, in a file safe to load.
-
-        The file holds the weights, the optimizer state and the random streams
-        as tensors, and the parameters, fitted attributes, training history
-        (per epoch) and library versions as JSON: :meth:`load` reads it with
-        ``torch.load(weights_only=True)``, which never executes pickled code,
-        so a file from an untrusted source cannot run anything. (Pickle and
-        joblib work too, but load only files you trust.)
-
-        Parameters given as torch classes or functions are saved by their
-        import path, your own by name (pass them back to :meth:`load` in
-        ``custom_objects``); module *instances* (e.g. ``loss=nn.HuberLoss()``)
-        cannot be saved safely and raise a ``TypeError``. ``callbacks`` are not
-        saved.
-
-        Parameters
-        ----------
-        path : str or path-like
-            The file to write (replaced atomically if it exists).
-
-        Examples
-        --------
-        >>> import numpy as np, tempfile, os
-        >>> from sktaaf import TAAFRegressor
-        >>> X = np.random.RandomState(0).normal(size=(50, 4)).astype(np.float32)
-        >>> model = TAAFRegressor(hidden_layer_sizes=(8,), max_epochs=2,
-        ...                       random_state=0).fit(X, X[:, :2])
-        >>> path = os.path.join(tempfile.mkdtemp(), "model.pt")
-        >>> model.save(path)
-        >>> loaded = TAAFRegressor.load(path)
-        >>> bool((loaded.predict(X) == model.predict(X)).all())
-        True
-        """
-        check_is_fitted(self)
-        save_estimator(self, path)
-
-    @classmethod
-    def load(cls, path, *, device=None, custom_objects=None):
-        """Load an estimator saved with :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-            A file written by :meth:`save`.
-        device : str or torch.device, default=None
-            Where to put the model; by default where it was fitted, or the CPU
-            (with a warning) when that was a GPU this machine lacks.
-        custom_objects : dict, default=None
-            Your own classes or functions the model's parameters refer to
-            (e.g. a custom activation), by name.
-
-        Returns
-        -------
-        estimator : object
-            The fitted estimator, able to predict and, with
-            ``warm_start=True``, to continue training.
-
-        Raises
-        ------
-        FileNotFoundError
-            If there is no file at ``path``.
-        ValueError
-            If the file is truncated, corrupted or not an sktaaf model.
-        TypeError
-            If the file holds another estimator class.
-        """
-        return load_estimator(cls, path, device=device, custom_objects=custom_objects)
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        state.pop("module_", None)  # net_.module_, or the network it wraps
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if "net_" in state:
-            # skorch maps CUDA tensors to the CPU when CUDA is unavailable.
-            self.module_ = unwrap_module(self.net_.module_)
-            self.device_ = str(self.net_.device)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,6 +8,7 @@ resolve to (the loss, the optimizer, the activations, the training device).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import warnings
@@ -81,19 +82,27 @@ def _check_activation_shape(module, param: str, width: int, estimator, device) -
         )
 
 
-def _out_of_memory_message(estimator, device: str, stage: str) -> str:
-    n_parameters = (
-        sum(p.numel() for p in estimator.module_.parameters())
-        if hasattr(estimator, "module_")
-        else None
-    )
-    size = f" with {n_parameters:,} parameters" if n_parameters else ""
-    return (
-        f"{device} ran out of memory during {stage} of {type(estimator).__name__}"
-        f"{size} (batch_size={estimator.batch_size}). Use a smaller batch_size, "
-        "narrower hidden layers, or split the target genes into blocks and fit "
-        "one estimator per block; see the original error above."
-    )
+@contextlib.contextmanager
+def explain_out_of_memory(estimator, device: str, stage: str):
+    """Raise a CUDA out-of-memory error of the block again, saying what ran
+    out of memory (``stage`` of ``estimator`` on ``device``) and what to
+    change, from the original error."""
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as exc:
+        n_parameters = (
+            sum(p.numel() for p in estimator.module_.parameters())
+            if hasattr(estimator, "module_")
+            else None
+        )
+        size = f" with {n_parameters:,} parameters" if n_parameters else ""
+        raise torch.cuda.OutOfMemoryError(
+            f"{device} ran out of memory during {stage} of "
+            f"{type(estimator).__name__}{size} (batch_size="
+            f"{estimator.batch_size}). Use a smaller batch_size, narrower hidden "
+            "layers, or split the target genes into blocks and fit one "
+            "estimator per block; see the original error above."
+        ) from exc
 
 
 class NetworkParameters:
@@ -332,14 +341,10 @@ class NetworkParameters:
                     continue
                 module.to(device).eval()
                 for width in param_widths:
-                    try:
+                    with explain_out_of_memory(
+                        self, device, "the check of the activations"
+                    ):
                         _check_activation_shape(module, param, width, self, device)
-                    except torch.cuda.OutOfMemoryError as exc:
-                        raise torch.cuda.OutOfMemoryError(
-                            _out_of_memory_message(
-                                self, device, "the check of the activations"
-                            )
-                        ) from exc
 
     def _criterion(self):
         if isinstance(self.loss, str):

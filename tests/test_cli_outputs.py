@@ -20,7 +20,8 @@ from sktaaf import TAAFRegressor  # noqa: E402
 from sktaaf._cli import main  # noqa: E402
 from sktaaf._cli._holdout import split_samples  # noqa: E402
 from sktaaf._cli._predict import output_rows  # noqa: E402
-from sktaaf._persistence._format import read_model, save_estimator  # noqa: E402
+from sktaaf._persistence._format import read_file  # noqa: E402
+from sktaaf._save_load import save_estimator  # noqa: E402
 from sktaaf.datasets import (  # noqa: E402
     l1000_landmark_ids,
     load_gctx,
@@ -127,7 +128,7 @@ def _equal(first, second) -> bool:
 def _same_model_but_durations(first, second) -> None:
     """The two model files hold the same tensors bit for bit and the same
     metadata but for the epochs' durations (``dur``) and the checksum."""
-    (a, meta_a), (b, meta_b) = read_model(first), read_model(second)
+    (a, meta_a), (b, meta_b) = read_file(first), read_file(second)
     assert sorted(a) == sorted(b)
     for key in sorted(set(a) - {"metadata", "checksum"}):
         assert _equal(a[key], b[key]), key
@@ -181,7 +182,7 @@ def test_fit_holdout_predict_score_info_through_subprocesses(pipeline):
     tmp_path, fits, predicted, scored, info = pipeline
     assert "Held out 12 of 60 samples (seed 0)" in fits[0].stderr
     _same_model_but_durations(tmp_path / "model_a.pt", tmp_path / "model_b.pt")
-    _, metadata = read_model(tmp_path / "model_a.pt")
+    _, metadata = read_file(tmp_path / "model_a.pt")
     assert metadata["params"]["random_state"] == 0
     test_a, test_b = (
         load_gctx(tmp_path / "test_a.gctx"),
@@ -295,7 +296,7 @@ def test_the_seed_is_the_models_random_state(folder, tmp_path, options, seed):
     model = tmp_path / "m.pt"
     argv = ["fit", str(folder / "train.gctx"), "-q", *PARAMS, *options]
     assert main([*argv, "-o", str(model)]) == 0
-    assert read_model(model)[1]["params"]["random_state"] == seed
+    assert read_file(model)[1]["params"]["random_state"] == seed
 
 
 def test_a_seed_that_disagrees_with_random_state_is_refused(folder, tmp_path, capsys):
@@ -351,7 +352,7 @@ def test_holdout_trains_on_the_rest(folder, tmp_path):
     pd.testing.assert_frame_equal(
         held.col_metadata, full.col_metadata.iloc[rows], check_dtype=False
     )
-    history = read_model(tmp_path / "m.pt")[1]["history"]
+    history = read_file(tmp_path / "m.pt")[1]["history"]
     assert history[0]["train_batch_count"] == 3  # 45 samples, batches of 16
 
 
@@ -443,7 +444,7 @@ def test_per_gene_scores_of_the_model_reach_the_rows(model):
     """When the model has target_scores_ (validation MAE and r per target),
     the output rows carry them (the library's inference_row_metadata, or the
     command's own until it exists)."""
-    estimator, metadata = TAAFRegressor.load(model), read_model(model)[1]
+    estimator, metadata = TAAFRegressor.load(model), read_file(model)[1]
     targets = list(estimator.target_names_)
     estimator.target_scores_ = pd.DataFrame(
         {"mae": np.linspace(0.1, 0.6, 6), "r": np.linspace(0.0, 0.9, 6)},

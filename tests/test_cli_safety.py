@@ -22,7 +22,8 @@ from sktaaf import TAAFRegressor  # noqa: E402
 from sktaaf._cli import main  # noqa: E402
 from sktaaf._cli._profiles import read_id_list  # noqa: E402
 from sktaaf._compare._data import read_ids  # noqa: E402
-from sktaaf._persistence._format import read_model, save_estimator  # noqa: E402
+from sktaaf._persistence._format import read_file  # noqa: E402
+from sktaaf._save_load import save_estimator  # noqa: E402
 from sktaaf.datasets import load_gct, load_gctx, write_gctx  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -274,7 +275,7 @@ def test_fit_keeps_the_genes_inside_the_model(folder, tmp_path, capsys):
     for name in ("m.pt", "n.pt"):
         argv = ["fit", str(folder / "train.gctx"), "-q", *PARAMS]
         assert main([*argv, "-o", str(tmp_path / name)]) == 0
-        _, metadata = read_model(tmp_path / name)
+        _, metadata = read_file(tmp_path / name)
         assert metadata["gene_symbols"] == {
             "landmarks": [f"SYM_{gene}" for gene in LANDMARKS],
             "targets": [f"SYM_{gene}" for gene in TARGETS],

@@ -376,3 +376,30 @@ def test_a_write_failing_midway_is_an_os_error_naming_the_file(tmp_path):
     assert "model.pt" in process.stdout and "failed midway" in process.stdout
     assert "disk full or file size limit" in process.stdout
     assert not list(tmp_path.iterdir())
+
+
+def test_a_file_reads_as_a_plain_description_that_writes_it_back(data, tmp_path):
+    """Persistence knows no estimator: read_model returns a SavedModel (plain
+    data), from which write_model writes the same content again."""
+    from sktaaf._persistence._format import read_model, write_model
+
+    X, y = data
+    est = TAAFRegressor(**FAST).fit(X, y)
+    est.save(tmp_path / "model.pt")
+    model = read_model(tmp_path / "model.pt", class_name="TAAFRegressor")
+    assert model.class_name == "TAAFRegressor"
+    assert model.params == est.get_params(deep=False)
+    assert model.fitted["n_outputs_"] == est.n_outputs_
+    assert model.fitted["target_is_1d"] is False
+    assert model.state.best_epoch == est.best_epoch_
+    assert len(model.state.history) == len(est.history_)
+    assert model.target_scores.shape == (est.n_outputs_, 2)
+    write_model(tmp_path / "again.pt", model)
+    first, again = (
+        torch.load(tmp_path / name, weights_only=True)
+        for name in ("model.pt", "again.pt")
+    )
+    assert again["metadata"] == first["metadata"]
+    assert again["checksum"] == first["checksum"]  # of all the content
+    with pytest.raises(TypeError, match="holds a TAAFRegressor, not a DGEXRegressor"):
+        read_model(tmp_path / "model.pt", class_name="DGEXRegressor")

@@ -191,7 +191,7 @@ def target_row_metadata(target_ids, row_metadata) -> dict | None:
 def _save(estimator, output: Path, data) -> None:
     """Write the model file, with the genes' symbols and the targets' row
     metadata inside it."""
-    from .._persistence._format import save_estimator
+    from .._save_load import save_estimator
 
     symbols = {
         "landmarks": landmark_symbols(data.landmark_ids, data.row_metadata),

@@ -26,11 +26,11 @@ def estimators() -> dict:
 def load_model(path: str, device: str = "cpu"):
     """The estimator of the model file at ``path`` (on ``device``) and the
     file's metadata."""
-    from .._persistence._format import read_model
+    from .._persistence._format import read_file
 
     if not Path(path).is_file():
         raise UsageError(f"No model file at {path!r}.")
-    _, metadata = read_model(path)
+    _, metadata = read_file(path)
     classes = {cls.__name__: cls for cls in estimators().values()}
     cls = classes.get(metadata.get("class"))
     if cls is None:

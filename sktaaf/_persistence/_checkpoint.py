@@ -15,6 +15,7 @@ platform has ``fcntl``), so no two fits write one file.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from pathlib import Path
@@ -24,7 +25,7 @@ from skorch.callbacks import Callback
 
 from .._engine._state import TrainingState, best_epoch, get_rng_state
 from ..exceptions import CheckpointWarning
-from ._format import read_model, write_model
+from ._format import SavedModel, encode_metadata, read_file, write_state
 
 try:
     import fcntl
@@ -131,7 +132,7 @@ class CheckpointFolder:
         if not path.is_file():
             return None
         try:
-            payload, metadata = read_model(path)  # its checksum verified
+            payload, metadata = read_file(path)  # its checksum verified
             fingerprint = metadata.get("checkpoint", {}).get("fingerprint")
             state = TrainingState.from_payload(payload, metadata, repr(str(path)))
         except (ValueError, AttributeError) as exc:
@@ -156,11 +157,18 @@ class CheckpointFolder:
             return None
         return state
 
-    def callback(self, metadata: dict, device: str) -> EpochCheckpoint:
-        """The callback writing this fit's checkpoint after every epoch."""
+    def callback(self, model: SavedModel, device: str) -> EpochCheckpoint:
+        """The callback writing this fit's checkpoint after every epoch: the
+        file of ``model`` (its state taken from the net)."""
+        model = dataclasses.replace(model, checkpoint={"fingerprint": self.fingerprint})
+        with warnings.catch_warnings():
+            # A resumed fit takes random_state from the estimator, not from
+            # the checkpoint: that it is not saved there does not matter.
+            warnings.filterwarnings("ignore", "random_state is a RandomState")
+            metadata = encode_metadata(model)
         return EpochCheckpoint(
             self.path,
-            {**metadata, "checkpoint": {"fingerprint": self.fingerprint}},
+            metadata,
             device,
             epochs_at_start=self.epochs_at_start,
             start_digest=self.start_digest,
@@ -222,4 +230,4 @@ class EpochCheckpoint(Callback):
             complete=complete,
             **self.run,
         )
-        write_model(self.path, self.metadata, state)
+        write_state(self.path, self.metadata, state)

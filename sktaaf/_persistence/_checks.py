@@ -1,10 +1,12 @@
 """What a model file may hold: the run-only parameters it leaves out, and the
 checks of everything read from one before it is used.
 
-``_persistence`` reads a file with ``torch.load(weights_only=True)`` and hands
-its metadata and tensors here: every fitted attribute is checked for its type,
-its range and its agreement with the weights' shapes. A leaf module: it
-imports torch and :mod:`sktaaf._utils._device`, never an estimator module.
+:func:`~sktaaf._persistence._format.read_model` reads a file with
+``torch.load(weights_only=True)`` and hands its metadata and tensors here:
+every fitted attribute and tensor entry is checked for its type and range
+(the estimator then checks the weights' shapes against the network they
+describe). It imports torch, :mod:`sktaaf._utils._device` and the scores'
+check, never an estimator module.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ def _is_count(value, low: int, high: int = MAX_COUNT) -> bool:
 
 def validate_metadata(metadata: dict, payload: dict, path) -> None:
     """Check the type and range of every field of a model file that load
-    uses, before any of it is used (the parameters are checked by
-    :func:`_check_saved_params`, the weights' shapes by :func:`_network_for`)."""
+    uses, before any of it is used (the estimator checks the parameters as
+    ``fit`` does, and the weights' shapes against the network they describe,
+    when it rebuilds itself: :mod:`sktaaf._save_load`)."""
     for field, kind in [
         ("class", str),
         ("params", dict),

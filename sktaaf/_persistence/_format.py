@@ -1,4 +1,4 @@
-"""Saving fitted estimators to a file that loads without running pickled code.
+"""The model file: written and read without running pickled code.
 
 A model file is a ``torch.save`` archive holding only tensors, strings and
 numbers: the weights, the optimizer state and the random streams as tensors,
@@ -10,12 +10,22 @@ functions of torch by their import path, the user's own by name (they are
 passed back to ``load`` in ``custom_objects``); callbacks and the accelerator
 (objects of the training run) are not saved.
 
-Loading trusts nothing in the file: a reference resolves only to an entry of
-an explicit allow-list (the activations, losses and optimizers of torch and the
-modules of :mod:`sktaaf.nn` that each parameter may name) or of the user's
-``custom_objects``, never by importing or walking attributes; the parameters
-then pass the estimator's own validation, and every fitted attribute is checked
-for its type, its range and its agreement with the weights' shapes.
+Reading trusts nothing in the file: its checksum is verified first, a
+reference resolves only to an entry of an explicit allow-list (the
+activations, losses and optimizers of torch and the modules of
+:mod:`sktaaf.nn` that each parameter may name) or of the user's
+``custom_objects``, never by importing or walking attributes, and every
+fitted attribute and tensor entry is checked for its type and range
+(:mod:`~sktaaf._persistence._checks`).
+
+This module knows no estimator: :func:`write_model` takes, and
+:func:`read_model` returns, a :class:`SavedModel`, a plain description of a
+fitted estimator. The estimators build it on save and rebuild themselves
+from it on load (:mod:`sktaaf._save_load`), where the parameters also pass
+``fit``'s checks and the weights' shapes are checked against the network they
+describe. :func:`read_file` and :func:`write_state` are the raw file, for the
+checkpoints (:mod:`~sktaaf._persistence._checkpoint`) and the commands that
+only read the metadata.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import functools
 import importlib
 import json
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,23 +45,14 @@ import torch
 from .. import nn as sktaaf_nn
 from .._engine._scores import decode_scores, encode_scores
 from .._engine._state import TrainingState, digest
-from .._utils._atomic import DeferredErrorsFile, atomic_write
-from .._utils._compat import parameter_names, validate_parameters
-from .._utils._device import is_available, resolve_device
-from .._utils._random import isolated_torch_rng
+from .._utils._atomic import atomic_binary_file
 from .._version import __version__
-from ..exceptions import (
-    DeviceFallbackWarning,
-    ModelVersionWarning,
-    ParameterNotSavedWarning,
-)
+from ..exceptions import ModelVersionWarning, ParameterNotSavedWarning
 from ..nn import ACTIVATIONS
 from ._checks import (
     GENE_SYMBOLS_FIELD,
-    MAX_COUNT,
     RUN_ONLY_PARAMS,
     TARGET_METADATA_FIELD,
-    invalid_field,
     validate_metadata,
 )
 
@@ -239,34 +241,109 @@ def _resolve_reference(name: str, reference, custom_objects: dict, allowed: dict
     )
 
 
-def model_metadata(estimator, device: str) -> dict:
-    """What a model file says besides its tensors, known once fit has
-    validated the data: class, versions, parameters and the data's shape."""
-    params = estimator.get_params(deep=False)
-    params.update(dict.fromkeys(RUN_ONLY_PARAMS))  # not saved
-    names = getattr(estimator, "feature_names_in_", None)
-    targets = getattr(estimator, "target_names_", None)
-    return {
+#: The fitted attributes a model file records, in the order it records them
+#: (besides ``best_epoch_`` and ``n_iter_``, which come with the training
+#: state, and ``target_scores_``).
+FITTED_ATTRIBUTES = (
+    "n_features_in_",
+    "feature_names_in_",
+    "n_outputs_",
+    "target_names_",
+    "target_is_1d",
+    "n_samples_fit_",
+    "device_",
+)
+
+
+@dataclass
+class SavedModel:
+    """What a model file holds, as plain data: the description an estimator
+    gives :func:`write_model` and rebuilds itself from after
+    :func:`read_model`.
+
+    Attributes
+    ----------
+    class_name : str
+        The estimator's class name.
+    params : dict
+        The estimator's parameters (``get_params(deep=False)``). Written with
+        references for classes and functions and None for the run-only
+        parameters (:data:`~sktaaf._persistence._checks.RUN_ONLY_PARAMS`);
+        read back with references resolved and the parameters that older
+        files lack filled in.
+    fitted : dict
+        The fitted attributes of :data:`FITTED_ATTRIBUTES` as JSON values:
+        counts, lists of names (or None), ``target_is_1d`` (a bool: predict
+        returns 1-D predictions) and ``device_``; ``n_samples_fit_`` and
+        ``target_names_`` are None when older files lack them.
+    state : TrainingState or None
+        The weights, optimizer state, history, random streams and best epoch
+        (None only in the description a checkpoint starts from, whose state
+        comes from the net after every epoch).
+    target_scores : pandas.DataFrame or None
+        ``target_scores_``. A checkpoint records none (they are computed when
+        training has ended).
+    gene_symbols : dict or None
+        ``{"landmarks": [...], "targets": [...]}``, written by ``sktaaf fit``.
+    target_row_metadata : dict or None
+        ``{field: [one value per target]}``, written by ``sktaaf fit``.
+    checkpoint : dict or None
+        ``{"fingerprint": ...}`` in a checkpoint of ``checkpoint_dir``.
+    versions : dict
+        The library versions the file was written with (read back; a written
+        file records those of the writing process).
+    """
+
+    class_name: str
+    params: dict
+    fitted: dict
+    state: TrainingState | None = None
+    target_scores: object = None
+    gene_symbols: dict | None = None
+    target_row_metadata: dict | None = None
+    checkpoint: dict | None = None
+    versions: dict = field(default_factory=dict)
+
+
+def encode_metadata(model: SavedModel) -> dict:
+    """What the file of ``model`` says besides its tensors and training state:
+    format, class, versions, parameters and fitted attributes, as JSON values.
+
+    Warns (:class:`~sktaaf.exceptions.ParameterNotSavedWarning`) when a
+    parameter is saved as None; raises a TypeError when one cannot be saved.
+    """
+    params = {
+        name: None if name in RUN_ONLY_PARAMS else _encode_param(name, value)
+        for name, value in model.params.items()
+    }
+    metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "class": type(estimator).__name__,
+        "class": model.class_name,
         "versions": _versions(),
-        "params": {name: _encode_param(name, value) for name, value in params.items()},
-        "fitted": {
-            "n_features_in_": estimator.n_features_in_,
-            "feature_names_in_": None if names is None else names.tolist(),
-            "n_outputs_": estimator.n_outputs_,
-            "target_names_": None if targets is None else targets.tolist(),
-            "target_is_1d": estimator._target_is_1d,
-            "n_samples_fit_": getattr(estimator, "n_samples_fit_", None),
-            "device_": device,
-        },
+        "params": params,
+        "fitted": {name: model.fitted[name] for name in FITTED_ATTRIBUTES},
     }
+    if model.checkpoint is None:
+        metadata["fitted"]["target_scores_"] = encode_scores(model.target_scores)
+    else:
+        metadata["checkpoint"] = model.checkpoint
+    if model.gene_symbols is not None:
+        metadata[GENE_SYMBOLS_FIELD] = model.gene_symbols
+    if model.target_row_metadata is not None:
+        metadata[TARGET_METADATA_FIELD] = model.target_row_metadata
+    return metadata
 
 
-def write_model(path, metadata: dict, state: TrainingState) -> None:
-    """Write a model file: ``metadata`` plus the training ``state``, and the
-    SHA-256 checksum of both, which :func:`read_model` checks."""
+def write_model(path, model: SavedModel) -> None:
+    """Write ``model`` (with its training state) to ``path``, atomically."""
+    write_state(path, encode_metadata(model), model.state)
+
+
+def write_state(path, metadata: dict, state: TrainingState) -> None:
+    """Write a model file: ``metadata`` (see :func:`encode_metadata`) plus
+    the training ``state``, and the SHA-256 checksum of both, which
+    :func:`read_file` checks."""
     tensors, state_metadata = state.to_payload()
     metadata = {
         **metadata,
@@ -275,39 +352,11 @@ def write_model(path, metadata: dict, state: TrainingState) -> None:
     }
     payload = {"metadata": json.dumps(metadata), **tensors}
     payload["checksum"] = digest(payload)
-    with atomic_write(path, "save the model to") as partial:
-        with DeferredErrorsFile(partial) as file:  # torch.save sees no failed write
-            torch.save(payload, file)
+    with atomic_binary_file(path, "save the model to") as file:
+        torch.save(payload, file)
 
 
-def save_estimator(
-    estimator, path, gene_symbols=None, target_row_metadata=None
-) -> None:
-    """Write a fitted network estimator to ``path`` (see the module docstring),
-    with the optional ``gene_symbols`` (``{"landmarks": [...], "targets":
-    [...]}``) and ``target_row_metadata`` (``{field: [one value per
-    target]}``), checked by :func:`~sktaaf._persistence._checks.validate_metadata`."""
-    if estimator.callbacks:
-        warnings.warn(
-            "callbacks are not saved; the loaded estimator has callbacks=None "
-            "(they only matter for training).",
-            ParameterNotSavedWarning,
-            stacklevel=3,
-        )
-    state = TrainingState.from_net(
-        estimator.net_, estimator._rng_state, estimator.best_epoch_, complete=True
-    )
-    metadata = model_metadata(estimator, estimator.device_)
-    scores = encode_scores(getattr(estimator, "target_scores_", None))
-    metadata["fitted"]["target_scores_"] = scores
-    if gene_symbols is not None:
-        metadata[GENE_SYMBOLS_FIELD] = gene_symbols
-    if target_row_metadata is not None:
-        metadata[TARGET_METADATA_FIELD] = target_row_metadata
-    write_model(path, metadata, state)
-
-
-def read_model(path) -> tuple[dict, dict]:
+def read_file(path) -> tuple[dict, dict]:
     """The payload and the metadata of the model file at ``path``, its
     checksum verified: a ValueError naming the file if it is unreadable or
     damaged.
@@ -386,26 +435,53 @@ def check_versions(metadata, path) -> None:
         warnings.warn(
             f"{str(path)!r} was saved with {details}.",
             ModelVersionWarning,
-            stacklevel=3,
+            stacklevel=5,  # the caller of load
         )
 
 
-def load_estimator(cls, path, *, device=None, custom_objects=None):
-    """Read an estimator of class ``cls`` written by :func:`save_estimator`."""
-    payload, metadata = read_model(path)
+#: What reading a damaged entry raises before it is reported as damage.
+READ_ERRORS = (KeyError, AttributeError, IndexError, RuntimeError)
+
+
+def damaged_entry(path, exc: Exception) -> ValueError:
+    """The error that a :data:`READ_ERRORS` ``exc`` met while reading
+    ``path`` is reported as."""
+    return ValueError(
+        f"{str(path)!r} is not a readable sktaaf model file: an entry is "
+        f"missing or damaged ({type(exc).__name__}: {exc})."
+    )
+
+
+def read_model(path, *, class_name=None, custom_objects=None) -> SavedModel:
+    """The model in the file at ``path``, every field validated.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A model file (or a checkpoint).
+    class_name : str, default=None
+        The class the reader expects: a TypeError if the file holds another.
+    custom_objects : dict, default=None
+        The user's classes and functions the parameters may refer to, by
+        name.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError, TypeError
+        No file; an unreadable, damaged or invalid one (naming ``path``);
+        another class.
+    """
+    payload, metadata = read_file(path)
     try:
-        return _rebuild(cls, path, payload, metadata, device, custom_objects)
-    except (KeyError, AttributeError, IndexError, RuntimeError) as exc:
-        raise ValueError(
-            f"{str(path)!r} is not a readable sktaaf model file: an entry is "
-            f"missing or damaged ({type(exc).__name__}: {exc})."
-        ) from exc
+        return _saved_model(path, payload, metadata, class_name, custom_objects)
+    except READ_ERRORS as exc:
+        raise damaged_entry(path, exc) from exc
 
 
-def _rebuild(cls, path, payload, metadata, device, custom_objects):
-    if metadata["class"] != cls.__name__:
+def _saved_model(path, payload, metadata, class_name, custom_objects) -> SavedModel:
+    if class_name is not None and metadata["class"] != class_name:
         raise TypeError(
-            f"{str(path)!r} holds a {metadata['class']}, not a {cls.__name__}; "
+            f"{str(path)!r} holds a {metadata['class']}, not a {class_name}; "
             f"load it with {metadata['class']}.load."
         )
     validate_metadata(metadata, payload, path)
@@ -413,104 +489,24 @@ def _rebuild(cls, path, payload, metadata, device, custom_objects):
     params = _decode_params(metadata["params"], custom_objects or {})
     params.setdefault("standardize", False)  # saved before the parameter existed
     params.setdefault("linear_path", None)  # likewise
-    unknown = sorted(set(params) - set(parameter_names(cls)))
-    if unknown:
-        raise TypeError(
-            f"{str(path)!r} holds a {cls.__name__} with parameters this version "
-            f"of sktaaf does not have: {unknown}. It was saved with sktaaf "
-            f"{metadata.get('versions', {}).get('sktaaf', 'of unknown version')}; "
-            "load it with that version."
-        )
     if isinstance(params["hidden_layer_sizes"], list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-    estimator = cls(**params)
-    _check_saved_params(estimator, path)
-    fitted = metadata["fitted"]
-    saved_device = fitted["device_"]
-    if device is None:
-        device = saved_device
-        if not is_available(saved_device):
-            warnings.warn(
-                f"The model was fitted on {saved_device}, which this machine lacks; "
-                "it is loaded on the CPU.",
-                DeviceFallbackWarning,
-                stacklevel=3,
-            )
-            device = "cpu"
-    device = resolve_device(device)
-
-    estimator.n_features_in_ = fitted["n_features_in_"]
-    if fitted["feature_names_in_"] is not None:
-        estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], object)
-    estimator.n_outputs_ = fitted["n_outputs_"]
-    if fitted.get("target_names_") is not None:  # older files lack it
-        estimator.target_names_ = np.asarray(fitted["target_names_"], object)
-    estimator._target_is_1d = fitted["target_is_1d"]
-    if fitted.get("n_samples_fit_") is not None:  # older files lack it
-        estimator.n_samples_fit_ = fitted["n_samples_fit_"]
-    module = _network_for(estimator, payload["module"], device, path)
-    state = TrainingState.from_payload(payload, metadata, repr(str(path)))
-    try:
-        state.load_weights(module)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"The weights in {str(path)!r} do not fit the network its parameters "
-            f"describe: {exc}"
-        ) from exc
-    net = estimator._build_net(module, device, generator=torch.Generator())
-    state.apply(net)
-    scores = decode_scores(  # older files have none
-        fitted.get("target_scores_"),
-        getattr(estimator, "target_names_", None),
-        estimator.n_outputs_,
-    )
-    estimator._set_fitted(net, device, state.best_epoch, state.rng_state, scores)
-    return estimator
-
-
-def _check_saved_params(estimator, path) -> None:
-    """Run ``fit``'s checks of the parameters on those read from a file."""
-    try:
-        validate_parameters(estimator)
-        estimator._check_params()
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"{str(path)!r} is not a valid sktaaf model file: its parameters are "
-            f"invalid: {exc}"
-        ) from exc
-
-
-def _network_for(estimator, weights: dict, device: str, path) -> torch.nn.Module:
-    """A new network of ``estimator``'s parameters and fitted attributes,
-    checked to fit ``weights``, built without touching torch's random state."""
-    n_features, n_outputs = estimator.n_features_in_, estimator.n_outputs_
-    hidden_layer_sizes = estimator._hidden_layer_sizes()
-    if max(hidden_layer_sizes) > MAX_COUNT:
-        raise invalid_field(
-            path,
-            "parameter hidden_layer_sizes",
-            estimator.hidden_layer_sizes,
-            f"sizes of at most {MAX_COUNT}",
-        )
-    with torch.device("meta"):  # shapes only: allocates and draws nothing
-        expected = estimator._make_network(n_features, n_outputs, hidden_layer_sizes)
-    expected = {
-        name: tuple(value.shape) for name, value in expected.state_dict().items()
+    saved = metadata["fitted"]
+    optional = {"target_names_", "n_samples_fit_"}  # older files lack them
+    fitted = {
+        name: saved.get(name) if name in optional else saved[name]
+        for name in FITTED_ATTRIBUTES
     }
-    found = {name: tuple(value.shape) for name, value in weights.items()}
-    if found != expected:
-        differences = [
-            f"{name}: {found.get(name, 'missing')} in the file, "
-            f"{expected.get(name, 'none')} expected"
-            for name in sorted(set(found) | set(expected), key=str)
-            if found.get(name) != expected.get(name)
-        ]
-        raise ValueError(
-            f"The weights in {str(path)!r} do not fit the network its parameters "
-            f"and fitted attributes describe (n_features_in_={n_features}, "
-            f"n_outputs_={n_outputs}, hidden_layer_sizes={hidden_layer_sizes}): "
-            + "; ".join(differences[:3])
-        )
-    estimator._check_network(n_features, n_outputs, hidden_layer_sizes, device)
-    with isolated_torch_rng():  # initial weights, overwritten: no trace left
-        return estimator._make_network(n_features, n_outputs, hidden_layer_sizes)
+    return SavedModel(
+        class_name=metadata["class"],
+        params=params,
+        fitted=fitted,
+        state=TrainingState.from_payload(payload, metadata, repr(str(path))),
+        target_scores=decode_scores(
+            saved.get("target_scores_"), fitted["target_names_"], fitted["n_outputs_"]
+        ),
+        gene_symbols=metadata.get(GENE_SYMBOLS_FIELD),
+        target_row_metadata=metadata.get(TARGET_METADATA_FIELD),
+        checkpoint=metadata.get("checkpoint"),
+        versions=metadata["versions"],
+    )

@@ -49,7 +49,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["DeferredErrorsFile", "atomic_file", "atomic_write", "check_target"]
+__all__ = [
+    "DeferredErrorsFile",
+    "atomic_binary_file",
+    "atomic_file",
+    "atomic_write",
+    "check_target",
+]
 
 #: The errors of a write that ran out of room.
 OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
@@ -229,6 +235,16 @@ def atomic_file(path, mode: str = "w"):
         atomic_write(path, f"write {Path(path).name}") as partial,
         open(partial, mode, newline="" if text else None) as file,  # noqa: SIM115
     ):
+        yield file
+
+
+@contextmanager
+def atomic_binary_file(path, action: str = "write") -> Iterator[DeferredErrorsFile]:
+    """:func:`atomic_write` for C libraries that write to a file object
+    (``torch.save``, h5py): a :class:`DeferredErrorsFile` on the temporary
+    file, whose write errors (and Ctrl-C) are raised once the library is done
+    with it, before the file replaces ``path``."""
+    with atomic_write(path, action) as partial, DeferredErrorsFile(partial) as file:
         yield file
 
 

@@ -11,7 +11,7 @@ from sklearn.utils import Bunch
 
 from .._data._columns import ColumnRows
 from .._data._rows import read_sorted
-from .._utils._atomic import DeferredErrorsFile, atomic_write
+from .._utils._atomic import atomic_binary_file
 from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
 from ._ids import _as_ids, _bunch, _positions, _resolve_genes
 from ._metadata import (
@@ -380,10 +380,10 @@ def _metadata_values(column) -> np.ndarray:
 
 
 @contextmanager
-def gctx_writer(partial: Path, name: str):
-    """An h5py file writing the GCTX file ``partial`` (the temporary file of
-    :func:`~sktaaf._utils._atomic.atomic_write`), with its version and source
-    attributes, and the raw file beneath it.
+def gctx_writer(path: Path):
+    """An h5py file writing the GCTX file ``path`` atomically (see
+    :func:`~sktaaf._utils._atomic.atomic_binary_file`), with its version and
+    source attributes, and the raw file beneath it.
 
     h5py writes through a :class:`~sktaaf._utils._atomic.DeferredErrorsFile`: HDF5
     never sees a failed write (after one, it crashes the process at exit), the
@@ -391,10 +391,10 @@ def gctx_writer(partial: Path, name: str):
     raised once the HDF5 file is closed.
     """
     h5py = _import("h5py", "h5py", "writing GCTX")
-    with DeferredErrorsFile(partial) as raw:
+    with atomic_binary_file(path, "write the GCTX file") as raw:
         with h5py.File(raw, "w") as file:
             file.attrs["version"] = np.bytes_(_GCTX_VERSION)
-            file.attrs["src"] = np.bytes_(name.encode("utf-8"))
+            file.attrs["src"] = np.bytes_(Path(path).name.encode("utf-8"))
             yield file, raw
 
 
@@ -533,22 +533,21 @@ def write_gctx(
     per_chunk = max(1, _GCTX_WRITE_CHUNK_BYTES // (dtype.itemsize * max(n_genes, 1)))
     chunks = (min(n_samples, per_chunk), n_genes) if n_samples and n_genes else None
     step = max(1, _GCTX_CHUNK_ELEMENTS // max(n_genes, 1))
-    with atomic_write(path, "write the GCTX file") as partial:
-        with gctx_writer(partial, path.name) as (file, raw):
-            matrix = file.create_dataset(
-                _GCTX_MATRIX, shape=(n_samples, n_genes), dtype=dtype, chunks=chunks
+    with gctx_writer(path) as (file, raw):
+        matrix = file.create_dataset(
+            _GCTX_MATRIX, shape=(n_samples, n_genes), dtype=dtype, chunks=chunks
+        )
+        for start in range(0, n_samples, step):
+            matrix[start : start + step] = cast_checked(
+                _profile_block(data_frame, start, start + step),
+                dtype,
+                "data_frame",
+                lambda row, column, start=start: (
+                    f"sample {sample_ids[start + row]!r}, gene {gene_ids[column]!r}"
+                ),
             )
-            for start in range(0, n_samples, step):
-                matrix[start : start + step] = cast_checked(
-                    _profile_block(data_frame, start, start + step),
-                    dtype,
-                    "data_frame",
-                    lambda row, column, start=start: (
-                        f"sample {sample_ids[start + row]!r}, gene {gene_ids[column]!r}"
-                    ),
-                )
-                if raw.failed:  # the disk is full: stop, close, raise
-                    break
-            _write_metadata(file, "ROW", gene_ids, rows, compression_level)
-            _write_metadata(file, "COL", sample_ids, cols, compression_level)
+            if raw.failed:  # the disk is full: stop, close, raise
+                break
+        _write_metadata(file, "ROW", gene_ids, rows, compression_level)
+        _write_metadata(file, "COL", sample_ids, cols, compression_level)
     return path

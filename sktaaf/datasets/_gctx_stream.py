@@ -24,7 +24,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._data._columns import ColumnRows
-from .._utils._atomic import atomic_write
 from ._common import PathLike, _import, _read_errors, cast_checked
 from ._gctx import (
     _GCTX_COL_IDS,
@@ -434,8 +433,7 @@ def predict_gctx(
         meter = _Progress(n_samples, progress)
         with (
             _batch_size(model, batch_size),
-            atomic_write(destination, "write the GCTX file") as partial,
-            gctx_writer(partial, destination.name) as (out, raw),
+            gctx_writer(destination) as (out, raw),
         ):
             _write_metadata(out, "ROW", target_ids, rows, compression_level)
             _copy_columns(file, out, n_samples, compression_level)
