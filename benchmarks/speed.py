@@ -88,10 +88,8 @@ The tables are printed. With ``--out DIR``, ``results.json``, ``results.md``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import sys
 
 import skorch
 import torch
@@ -99,19 +97,21 @@ from sklearn.neural_network import MLPRegressor
 from skorch.callbacks import Callback
 
 from sktaaf import TAAFRegressor
-from sktaaf.nn import TAAFNetwork
-
-from ._common import (
+from sktaaf.measure import (
     ALLOCATOR_VARIABLES,
-    add_device_argument,
-    add_output_arguments,
-    cells,
     environment,
     markdown_table,
-    positive_int,
     run_fresh,
     usage,
     usage_since,
+)
+from sktaaf.nn import TAAFNetwork
+
+from ._common import (
+    add_device_argument,
+    add_output_arguments,
+    cells,
+    positive_int,
     write_results,
 )
 
@@ -393,10 +393,6 @@ def worker(config: dict) -> dict:
     }
 
 
-def _worker_main(config_json: str) -> None:
-    print(json.dumps(worker(json.loads(config_json))))
-
-
 # --------------------------------------------------------------- summarising
 def summarize(processes: list[dict], methods: list[str]) -> dict:
     """Per method: medians, means per epoch and paired ratios to ``raw``."""
@@ -640,8 +636,7 @@ def measure(config: dict, n_processes: int, log=print) -> dict:
     processes = []
     for index in range(n_processes):
         worker_config = {**config, "offset": index}
-        argv = ["--worker", json.dumps(worker_config)]
-        processes.append(run_fresh("benchmarks.speed", argv, environ))
+        processes.append(run_fresh(worker, worker_config, environ=environ))
     point = {**config, **summarize(processes, config["methods"])}
     point["environ"] = {k: v for k, v in environ.items() if v is not None}
     point["torch_threads"] = processes[0]["torch_threads"]
@@ -687,13 +682,11 @@ def main(argv=None, log=print) -> dict:
 def _title(config: dict, env: dict) -> str:
     return (
         f"{N_FEATURES} -> {N_TARGETS} features, batch {BATCH_SIZE}, "
-        f"{config['epochs']} epochs, {config['device']}, torch {env['torch']}, "
+        f"{config['epochs']} epochs, {config['device']}, "
+        f"torch {env['versions']['torch']}, "
         f"{env['cpu_count']} CPUs, fresh processes"
     )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        _worker_main(sys.argv[2])
-    else:
-        main()
+    main()
