@@ -4,38 +4,27 @@ from __future__ import annotations
 
 import argparse
 import zipfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import KFold
 from sklearn.utils import Bunch
 
+from .._cli._errors import UsageError
+from .._cli._profiles import read_id_list
+from .._utils._arrays import gene_names
 from ..datasets import load_gct, load_gctx, load_hdf, make_expression, split_landmarks
 
 
 def read_ids(path: Path, option: str = "--landmarks") -> list[str]:
     """Gene ids, one per line of a UTF-8 file (a byte-order mark allowed);
     blank lines and ``#`` comments are skipped; ``option`` names the file in
-    errors."""
+    errors. The command line's reader
+    (:func:`~sktaaf._cli._profiles.read_id_list`), its errors as ValueError."""
     try:
-        lines = Path(path).read_text("utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"Cannot read the {option} file {str(path)!r}: {exc}") from exc
-    ids = [line.strip() for line in lines]
-    ids = [gene for gene in ids if gene and not gene.startswith("#")]
-    if not ids:
-        raise ValueError(
-            f"The {option} file {str(path)!r} holds no gene ids (one per line "
-            "expected)."
-        )
-    repeated = sorted(gene for gene, count in Counter(ids).items() if count > 1)
-    if repeated:
-        raise ValueError(
-            f"The {option} file {str(path)!r} lists {len(repeated)} ids more than "
-            f"once, e.g. {repeated[:5]}."
-        )
-    return ids
+        return list(read_id_list(str(path), "", option.removeprefix("--")))
+    except UsageError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def _matrix_bunch(matrix, gene_ids, landmark_ids, target_ids, sample_ids=None):
@@ -140,11 +129,6 @@ def _load_named(path: Path, landmark_ids, target_ids, hdf_key) -> Bunch:
         raise ValueError(message) from exc
 
 
-def _gene_names(prefix: str, n_genes: int) -> list[str]:
-    width = max(4, len(str(n_genes)))
-    return [f"{prefix}{number:0{width}d}" for number in range(1, n_genes + 1)]
-
-
 def get_data(args: argparse.Namespace) -> tuple[Bunch, dict]:
     """The data of this run and a description of it."""
     real = getattr(args, "real", None)
@@ -166,8 +150,8 @@ def get_data(args: argparse.Namespace) -> tuple[Bunch, dict]:
             X=X,
             y=y,
             # The names make_expression(as_frame=True) gives: LM0001, TG0001, ...
-            landmark_ids=_gene_names("LM", X.shape[1]),
-            target_ids=_gene_names("TG", y.shape[1]),
+            landmark_ids=gene_names("LM", X.shape[1]),
+            target_ids=gene_names("TG", y.shape[1]),
             sample_ids=None,
         )
         source = f"make_expression(random_state={args.seed})"
