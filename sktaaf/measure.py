@@ -331,22 +331,17 @@ def _first_line(path: str, prefix: str) -> str | None:
 def _git_revision() -> str | None:
     """The commit of a source checkout of sktaaf (``+modified`` when it has
     uncommitted changes); None for an installed package."""
-    root = Path(__file__).resolve().parents[1]
+
+    def git(*words: str) -> str:
+        root = Path(__file__).resolve().parents[1]
+        command = ["git", *words]
+        run = subprocess.run(command, cwd=root, capture_output=True, text=True)
+        run.check_returncode()
+        return run.stdout.strip()
+
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
         return None
     return commit + ("+modified" if dirty else "")
