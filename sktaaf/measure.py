@@ -178,9 +178,9 @@ class PeakMemory:
     >>> import numpy as np
     >>> from sktaaf.measure import PeakMemory
     >>> with PeakMemory() as memory:
-    ...     block = np.ones(2**24, dtype=np.uint8)  # 16 MiB, touched
+    ...     block = np.ones(2**26, dtype=np.uint8)  # 64 MiB, touched
     ...     del block
-    >>> memory.peak_mib > 8
+    >>> memory.peak_mib > 32
     True
     """
 
