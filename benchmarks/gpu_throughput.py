@@ -84,7 +84,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import statistics
 import time
 from pathlib import Path
@@ -93,11 +92,22 @@ import numpy as np
 import torch
 
 from sktaaf import DGEXRegressor, TAAFRegressor
+from sktaaf.measure import environment as _environment
+from sktaaf.measure import markdown_table
 
-from ._common import environment as _environment
-from ._common import markdown_table as _markdown
+from ._common import add_output_arguments, write_results
+from ._matmul_peaks import (
+    PEAK_SIZES,
+    SEED,
+    measure_peaks,
+    number_text,
+    peak_kind,
+    peaks_table,
+    percent_text,
+    shares,
+    spec_peaks,
+)
 
-SEED = 0
 #: The smallest batch ``predict`` forwards on CUDA and on other devices (its
 #: batches are ``max(batch_size, this)`` rows; see ``TAAFRegressor.predict``).
 CUDA_PREDICT_BATCH_SIZE, PREDICT_BATCH_SIZE = 16384, 4096
@@ -105,27 +115,6 @@ MODELS = {"dgex": DGEXRegressor, "taaf": TAAFRegressor}
 MODEL_NAMES = {"dgex": "DGEXRegressor", "taaf": "TAAFRegressor"}
 #: ``--precisions`` choices: the estimators' ``mixed_precision``.
 PRECISIONS = {"fp32": None, "bf16": "bf16", "fp16": "fp16"}
-#: The dtype of every peak-measuring product (``tf32``: float32, TF32 allowed).
-MATMUL_DTYPES = {
-    "fp32": torch.float32,
-    "tf32": torch.float32,
-    "bf16": torch.bfloat16,
-    "fp16": torch.float16,
-}
-_H100_SXM = {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4, "fp16": 989.4}
-#: Vendor dense peaks in TFLOP/s (NVIDIA data sheets, sparsity not counted):
-#: (substring of ``torch.cuda.get_device_name()``, part, peaks); first match.
-SPEC_PEAKS = [
-    (
-        "H100 PCIe",
-        "H100 PCIe",
-        {"fp32": 51.2, "tf32": 378.0, "bf16": 756.5, "fp16": 756.5},
-    ),
-    ("H100", "H100 SXM", _H100_SXM),
-    ("H200", "H200 SXM (as H100 SXM)", _H100_SXM),
-    ("A100", "A100 SXM", {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0, "fp16": 312.0}),
-]
-
 #: Sizes of a full run, and of ``--tiny`` (a smoke test of seconds on a CPU).
 FULL = dict(
     n_features=943,
@@ -148,7 +137,6 @@ TINY = dict(
     peak_repeats=3,
     peak_size=256,
 )
-PEAK_SIZES = {"cuda": 8192, "cpu": 1024}
 GIB = 2**30
 
 
@@ -161,100 +149,6 @@ def linear_layers(config: dict) -> list[tuple[int, int]]:
 def forward_flops(n_samples: int, layers: list[tuple[int, int]]) -> int:
     """Matmul FLOPs of a forward pass of ``n_samples`` (a multiply-add is 2)."""
     return 2 * n_samples * sum(n_in * n_out for n_in, n_out in layers)
-
-
-def _synchronize(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize(device)
-
-
-def matmul_tflops(
-    shape: tuple[int, int, int], kind: str, device: str, repeats: int
-) -> float:
-    """Best TFLOP/s of ``(m x k) @ (k x n)`` products in the dtype of ``kind``.
-
-    On CUDA each repeat times 10 products between CUDA events; on the CPU one,
-    with ``time.perf_counter``. ``"tf32"`` allows TF32 for the products,
-    ``"fp32"`` forbids it; the setting is restored afterwards.
-    """
-    m, k, n = shape
-    cuda = device.startswith("cuda")
-    inner = 10 if cuda else 1
-    previous = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("high" if kind == "tf32" else "highest")
-    try:
-        generator = torch.Generator(device).manual_seed(SEED)
-        dtype = MATMUL_DTYPES[kind]
-        a = torch.randn(m, k, device=device, generator=generator).to(dtype)
-        b = torch.randn(k, n, device=device, generator=generator).to(dtype)
-        out = torch.empty(m, n, device=device, dtype=dtype)
-        for _ in range(3):  # warm-up: kernel selection, clocks
-            torch.matmul(a, b, out=out)
-        _synchronize(device)
-        best = float("inf")
-        for _ in range(repeats):
-            if cuda:
-                start, end = (torch.cuda.Event(enable_timing=True) for _ in "se")
-                start.record()
-                for _ in range(inner):
-                    torch.matmul(a, b, out=out)
-                end.record()
-                end.synchronize()
-                seconds = start.elapsed_time(end) / 1000
-            else:
-                begin = time.perf_counter()
-                torch.matmul(a, b, out=out)
-                seconds = time.perf_counter() - begin
-            best = min(best, seconds / inner)
-    finally:
-        torch.set_float32_matmul_precision(previous)
-    return 2 * m * k * n / best / 1e12
-
-
-def peak_kind(precision: str, tf32: bool, device: str) -> str:
-    """The peak a precision's training is compared to."""
-    if precision == "fp32" and tf32 and device.startswith("cuda"):
-        return "tf32"
-    return precision
-
-
-def measure_peaks(config: dict, log=print) -> dict:
-    """Measured peaks of every dtype the run needs: square and layer-shaped."""
-    device = config["device"]
-    # All of them on CUDA, where they take seconds; on the CPU (where float16
-    # products can be a thousand times slower) those of --precisions.
-    kinds = set(MATMUL_DTYPES if device.startswith("cuda") else config["precisions"])
-    size, width = config["peak_size"], max(config["hidden_layer_sizes"])
-    shapes = {
-        "square": (size, size, size),
-        "layer": (config["batch_size"], width, width),
-    }
-    peaks = {}
-    for kind in MATMUL_DTYPES:
-        if kind not in kinds:
-            continue
-        peaks[kind] = {"shapes": {name: list(s) for name, s in shapes.items()}}
-        for name, shape in shapes.items():
-            try:
-                tflops = matmul_tflops(shape, kind, device, config["peak_repeats"])
-            except RuntimeError as exc:  # a dtype the device cannot multiply
-                peaks[kind][f"{name}_error"] = str(exc).splitlines()[0]
-                tflops = None
-            peaks[kind][f"{name}_tflops"] = tflops
-        log(
-            f"peak {kind}: {_number(peaks[kind]['square_tflops'], '.4g')} TFLOP/s "
-            f"square {size}, {_number(peaks[kind]['layer_tflops'], '.4g')} "
-            f"TFLOP/s at {shapes['layer']}"
-        )
-    return peaks
-
-
-def spec_peaks(device_name: str) -> dict | None:
-    """The vendor's dense peaks of a known GPU, else None."""
-    for pattern, part, peaks in SPEC_PEAKS:
-        if pattern in device_name:
-            return {"part": part, "tflops": peaks}
-    return None
 
 
 def make_estimator(model: str, precision: str, compile_: bool, config: dict):
@@ -283,15 +177,6 @@ def _peak_memory(device: str) -> int | None:
     if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated(device)
     return None
-
-
-def _shares(tflops: float, kind: str, peaks: dict, spec: dict | None) -> dict:
-    measured = peaks.get(kind, {}).get("square_tflops")
-    return {
-        "peak_kind": kind,
-        "share_of_peak": tflops / measured if measured else None,
-        "share_of_spec_peak": tflops / spec["tflops"][kind] if spec else None,
-    }
 
 
 def run_configuration(
@@ -331,9 +216,7 @@ def run_configuration(
             "samples_per_sec": n_samples / seconds,
             "flops_per_epoch": 3 * forward_flops(n_samples, layers),
             "tflops": tflops,
-            **_shares(
-                tflops, peak_kind(precision, config["tf32"], device), peaks, spec
-            ),
+            **shares(tflops, peak_kind(precision, config["tf32"], device), peaks, spec),
             "peak_memory_bytes": _peak_memory(device),
         }
         log(
@@ -355,9 +238,7 @@ def run_configuration(
             "sec_per_predict": seconds,
             "samples_per_sec": n_samples / seconds,
             "tflops": tflops,
-            **_shares(
-                tflops, peak_kind(precision, config["tf32"], device), peaks, spec
-            ),
+            **shares(tflops, peak_kind(precision, config["tf32"], device), peaks, spec),
             "peak_memory_bytes": _peak_memory(device),
         }
         log(f"  predict {seconds:.3f} s, {n_samples / seconds:.0f} samples/s")
@@ -368,14 +249,6 @@ def run_configuration(
         del estimator
         _reset_memory(device)
     return row
-
-
-def _number(value, spec: str, scale: float = 1) -> str:
-    return "" if value is None else format(value * scale, spec)
-
-
-def _percent(value) -> str:
-    return "" if value is None else f"{100 * value:.1f}%"
 
 
 def results_table(rows: list[dict], tf32: bool) -> str:
@@ -404,45 +277,22 @@ def results_table(rows: list[dict], tf32: bool) -> str:
                 row["model"],
                 precision,
                 "yes" if row["compile"] else "no",
-                _number(train.get("samples_per_sec"), ".0f"),
-                _number(train.get("tflops"), ".4g"),
-                _percent(train.get("share_of_peak")),
-                _percent(train.get("share_of_spec_peak")),
-                _number(predict.get("samples_per_sec"), ".0f"),
-                _number(predict.get("tflops"), ".4g"),
-                _number(train.get("peak_memory_bytes"), ".2f", 1 / GIB),
-                _number(predict.get("peak_memory_bytes"), ".2f", 1 / GIB),
+                number_text(train.get("samples_per_sec"), ".0f"),
+                number_text(train.get("tflops"), ".4g"),
+                percent_text(train.get("share_of_peak")),
+                percent_text(train.get("share_of_spec_peak")),
+                number_text(predict.get("samples_per_sec"), ".0f"),
+                number_text(predict.get("tflops"), ".4g"),
+                number_text(train.get("peak_memory_bytes"), ".2f", 1 / GIB),
+                number_text(predict.get("peak_memory_bytes"), ".2f", 1 / GIB),
                 row["note"],
             ]
         )
-    return _markdown(titles, lines, "lll" + "r" * 8 + "l")
-
-
-def peaks_table(peaks: dict, spec: dict | None) -> str:
-    shapes = next(iter(peaks.values()))["shapes"] if peaks else {}
-    square = "x".join(map(str, shapes.get("square", [])[:2]))
-    layer = "{} x {} @ {} x {}".format(*shapes["layer"], shapes["layer"][2])
-    titles = [
-        "matmul",
-        f"square {square} TFLOP/s",
-        f"layer {layer} TFLOP/s",
-        "spec TFLOP/s",
-    ]
-    lines = [
-        [
-            kind,
-            _number(peak["square_tflops"], ".4g"),
-            _number(peak["layer_tflops"], ".4g"),
-            _number(spec["tflops"].get(kind) if spec else None, ".1f"),
-        ]
-        for kind, peak in peaks.items()
-    ]
-    return _markdown(titles, lines, "lrrr")
+    return markdown_table(titles, lines, "lll" + "r" * 8 + "l")
 
 
 def environment(device: str) -> dict:
     env = _environment()
-    env["cuda"] = torch.version.cuda
     if device.startswith("cuda"):
         props = torch.cuda.get_device_properties(device)
         env["device_name"] = torch.cuda.get_device_name(device)
@@ -501,7 +351,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.add_argument(
             f"--{name}", type=int, metavar="N", help=f"{help_} ({shown})"
         )
-    parser.add_argument("--out", type=Path, metavar="DIR", help="results folder")
+    add_output_arguments(parser, "results.json and results.md")
     args = parser.parse_args(argv)
     cuda = args.device.startswith("cuda")
     if cuda and not torch.cuda.is_available():
@@ -613,13 +463,8 @@ def run(config: dict, out: Path | None = None, log=print) -> dict:
         "wall_seconds": time.perf_counter() - start,
     }
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        (out / "results.md").write_text(
-            f"Configuration: `{json.dumps(config)}`\n\n"
-            f"Environment: `{json.dumps(env)}`\n\n{text}\n"
-        )
-        log(f"\nwrote results.json, results.md to {out}")
+        written = write_results(out, "results", results, text)
+        log(f"\nwrote {', '.join(written)} to {out}")
     return results
 
 

@@ -23,23 +23,14 @@ written there.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ._common import (
-    add_output_arguments,
-    environment,
-    markdown_table,
-    run_fresh,
-    status_mib,
-    usage,
-    usage_since,
-    write_results,
-)
+from sktaaf.measure import environment, run_fresh, status_mib, usage, usage_since
+
+from ._common import add_output_arguments, results_table, write_results
 
 N_LANDMARKS, N_TARGETS = 942, 9520
 
@@ -110,11 +101,6 @@ COLUMNS = [
 ]
 
 
-def results_table(results: list[dict]) -> str:
-    rows = [[format(r[key], spec) for _, key, spec in COLUMNS] for r in results]
-    return markdown_table([title for title, _, _ in COLUMNS], rows, "r" * len(COLUMNS))
-
-
 def main(argv=None, log=print) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes-gb", type=float, nargs="+", default=[0.5, 4.0])
@@ -131,9 +117,7 @@ def main(argv=None, log=print) -> dict:
         start = time.perf_counter()
         paths = write_data(args.dir, n_samples)
         written = time.perf_counter() - start
-        child = run_fresh(
-            "benchmarks.out_of_core", ["--child", *map(str, paths), str(args.epochs)]
-        )
+        child = run_fresh(fit_from_files, *map(str, paths), args.epochs)
         result = {
             "data_gb": n_samples * row_bytes / 1e9,
             "n_samples": n_samples,
@@ -144,7 +128,7 @@ def main(argv=None, log=print) -> dict:
         log(f"{result['data_gb']:.2f} GB: fit {result['fit_seconds']:.1f} s")
         for path in paths:
             path.unlink()
-    text = results_table(results)
+    text = results_table(results, COLUMNS)
     log(f"\n{text}")
     config = {"sizes_gb": args.sizes_gb, "epochs": args.epochs}
     output = {"config": config, "environment": env, "results": results}
@@ -154,7 +138,4 @@ def main(argv=None, log=print) -> dict:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
-        print(json.dumps(fit_from_files(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
-    else:
-        main()
+    main()

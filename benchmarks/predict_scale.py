@@ -33,7 +33,6 @@ The files are removed at the end. With ``--out DIR``, ``results.json`` and
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -43,15 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (
-    add_output_arguments,
-    environment,
-    markdown_table,
-    positive_int,
-    run_fresh,
-    status_mib,
-    write_results,
-)
+from sktaaf.measure import environment, run_fresh, status_mib
+
+from ._common import add_output_arguments, positive_int, results_table, write_results
 
 N_LANDMARKS, N_TARGETS, LINCS_TARGETS = 978, 2000, 11000
 HIDDEN = (300, 300)
@@ -223,15 +216,6 @@ PREDICT_WAYS = {
 }
 
 
-def _table(results: list[dict], columns) -> str:
-    rows = [
-        ["" if r.get(key) is None else format(r[key], spec) for _, key, spec in columns]
-        for r in results
-    ]
-    align = "".join("l" if spec == "s" else "r" for _, _, spec in columns)
-    return markdown_table([title for title, _, _ in columns], rows, align)
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -258,9 +242,7 @@ def _predict_points(args, folder: Path, log) -> list[dict]:
         for way in args.ways:
             out = folder / f"out_{n_samples}.gctx"
             paths = [model, source] + ([out] if way != "memory" else [])
-            point = run_fresh(
-                "benchmarks.predict_scale", ["--worker", way, *map(str, paths)]
-            )
+            point = run_fresh(worker, way, *map(str, paths))
             point.update(
                 n_samples=n_samples, n_targets=N_TARGETS, how=PREDICT_WAYS[way]
             )
@@ -272,8 +254,7 @@ def _predict_points(args, folder: Path, log) -> list[dict]:
         model = fit_model(folder / "lincs.pt", LINCS_TARGETS)
         source = write_profiles(folder / "lincs.gctx", args.lincs_samples)
         out = folder / "lincs_out.gctx"
-        argv = ["--worker", "stream", str(model), str(source), str(out)]
-        point = run_fresh("benchmarks.predict_scale", argv)
+        point = run_fresh(worker, "stream", str(model), str(source), str(out))
         point.update(n_samples=args.lincs_samples, n_targets=LINCS_TARGETS)
         point.update(how=PREDICT_WAYS["stream"], out_bytes=out.stat().st_size)
         points.append(point)
@@ -286,8 +267,7 @@ def _fit_points(args, folder: Path, log) -> list[dict]:
     for n_samples in args.fit_sizes:
         source = write_profiles(folder / f"fit_{n_samples}.gctx", n_samples, N_TARGETS)
         for kind, how in (("fit-disk", "out of core"), ("fit-memory", "in memory")):
-            argv = ["--worker", kind, str(source), str(args.fit_epochs)]
-            point = run_fresh("benchmarks.predict_scale", argv)
+            point = run_fresh(worker, kind, str(source), str(args.fit_epochs))
             point.update(n_samples=n_samples, how=how)
             points.append(point)
             log(f"fit {n_samples:,}, {how}: {point['seconds_per_epoch']:.1f} s/epoch")
@@ -306,9 +286,9 @@ def main(argv=None, log=print) -> dict:
         shutil.rmtree(folder, ignore_errors=True)
     env["load_average_end"] = os.getloadavg()
     text = (
-        _table(predict, PREDICT_COLUMNS)
+        results_table(predict, PREDICT_COLUMNS)
         + "\n\n"
-        + (_table(fit, FIT_COLUMNS) if fit else "")
+        + (results_table(fit, FIT_COLUMNS) if fit else "")
     )
     log(f"\n{text}")
     config = {key: value for key, value in vars(args).items() if key != "out"}
@@ -320,7 +300,4 @@ def main(argv=None, log=print) -> dict:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "--worker":
-        print(json.dumps(worker(sys.argv[2], *sys.argv[3:])))
-    else:
-        main()
+    main()

@@ -11,22 +11,22 @@ when it is missing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from .metrics import per_gene_mae, per_gene_pearson, win_rate
-from .nn import TAAF
+from .nn import TAAF_PARAMETERS, taaf_parameters
 
 __all__ = [
     "plot_learning_curves",
     "plot_measured_vs_inferred",
+    "plot_model_scores",
     "plot_per_gene_error",
+    "plot_per_gene_mae",
     "plot_taaf_parameters",
     "plot_target_scores",
 ]
-
-#: The four parameters of a TAAF, in the order of f(x) = alpha g(beta x + gamma)
-#: + delta, with their initial values.
-_TAAF_PARAMETERS = {"alpha": 1.0, "beta": 1.0, "gamma": 0.0, "delta": 0.0}
 
 
 def _pyplot():
@@ -54,7 +54,7 @@ def _final_step(estimator):
     return steps[-1][1] if steps else estimator
 
 
-def plot_learning_curves(estimator_or_history, ax=None):
+def plot_learning_curves(estimator_or_history, ax=None, *, best_epoch=None):
     """Plot the training and validation loss of every epoch.
 
     Parameters
@@ -67,13 +67,16 @@ def plot_learning_curves(estimator_or_history, ax=None):
         ``"valid_loss"``).
     ax : matplotlib.axes.Axes, default=None
         Where to draw; a new figure when None.
+    best_epoch : int, default=None
+        The epoch to mark; None marks the estimator's ``best_epoch_`` (the
+        epoch whose weights it kept), and nothing for a history.
 
     Returns
     -------
     ax : matplotlib.axes.Axes
         The Axes drawn on: one line for the training loss, a dashed one for
         the validation loss (when recorded), and a dotted vertical line at
-        ``best_epoch_``, the epoch whose weights the estimator kept.
+        the best epoch.
 
     Examples
     --------
@@ -114,7 +117,8 @@ def plot_learning_curves(estimator_or_history, ax=None):
             "--",
             label="validation loss",
         )
-    best_epoch = getattr(source, "best_epoch_", None)
+    if best_epoch is None:
+        best_epoch = getattr(source, "best_epoch_", None)
     if best_epoch is not None:
         ax.axvline(best_epoch, color="grey", ls=":", lw=1, label="best epoch")
     ax.set_xlabel("epoch")
@@ -183,8 +187,60 @@ def plot_per_gene_error(
     >>> len(ax.collections[0].get_offsets())  # one point per gene
     20
     """
-    errors = np.asarray(per_gene_mae(y_true, y_pred), dtype=np.float64)
-    baseline = np.asarray(per_gene_mae(y_true, y_pred_baseline), dtype=np.float64)
+    return plot_per_gene_mae(
+        per_gene_mae(y_true, y_pred),
+        per_gene_mae(y_true, y_pred_baseline),
+        ax,
+        model_name=model_name,
+        baseline_name=baseline_name,
+    )
+
+
+def plot_per_gene_mae(
+    mae,
+    baseline_mae,
+    ax=None,
+    *,
+    model_name: str = "model",
+    baseline_name: str = "baseline",
+):
+    """:func:`plot_per_gene_error` from the per-gene errors themselves (e.g.
+    means over cross-validation splits) instead of predictions.
+
+    Parameters
+    ----------
+    mae : array-like of shape (n_genes,)
+        The model's error on each gene (e.g.
+        :func:`~sktaaf.metrics.per_gene_mae`).
+    baseline_mae : array-like of shape (n_genes,)
+        The baseline's, gene for gene.
+    ax : matplotlib.axes.Axes, default=None
+        Where to draw; a new figure when None.
+    model_name, baseline_name : str, default="model", "baseline"
+        Names for the axis labels and the title.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sktaaf.plotting import plot_per_gene_mae
+    >>> ax = plot_per_gene_mae([0.1, 0.2, 0.5], [0.2, 0.3, 0.4],
+    ...                        model_name="TAAF", baseline_name="linear")
+    >>> ax.get_title()
+    'TAAF beats linear on 66.7% of genes'
+    """
+    errors = np.asarray(mae, dtype=np.float64).ravel()
+    baseline = np.asarray(baseline_mae, dtype=np.float64).ravel()
+    if errors.shape != baseline.shape:
+        raise ValueError(
+            "mae and baseline_mae must hold one error per gene each; got "
+            f"{errors.size} and {baseline.size} values."
+        )
     ax = _new_axes(ax)
     ax.scatter(baseline, errors, s=6, alpha=0.6)
     low = min(errors.min(), baseline.min())
@@ -199,26 +255,28 @@ def plot_per_gene_error(
 
 
 def _taaf_layers(estimator_or_module) -> dict:
-    source = _final_step(estimator_or_module)
-    module = getattr(source, "module_", source)
-    named_modules = getattr(module, "named_modules", None)
-    if named_modules is None:
-        raise TypeError(
-            "plot_taaf_parameters expects a fitted TAAFRegressor (or a pipeline "
-            "ending in one) or a torch module holding TAAF layers; got "
-            f"{type(estimator_or_module).__name__}."
-        )
-    layers = {
-        name.removesuffix(".taaf") or "taaf": layer
-        for name, layer in named_modules()
-        if isinstance(layer, TAAF)
-    }
+    """The TAAF parameters to draw, by layer label: from an estimator, a
+    module, or a mapping as :func:`sktaaf.nn.taaf_parameters` returns."""
+    layers, what = estimator_or_module, "the mapping"
+    if not isinstance(layers, Mapping):
+        source = _final_step(estimator_or_module)
+        module = getattr(source, "module_", source)
+        if not hasattr(module, "named_modules"):
+            raise TypeError(
+                "plot_taaf_parameters expects a fitted TAAFRegressor (or a "
+                "pipeline ending in one), a torch module holding TAAF layers or "
+                "their parameters by layer (sktaaf.nn.taaf_parameters); got "
+                f"{type(estimator_or_module).__name__}."
+            )
+        layers, what = taaf_parameters(module), type(module).__name__
     if not layers:
         raise ValueError(
-            f"{type(module).__name__} has no TAAF layers to plot (a D-GEX network "
-            "has fixed activations); pass a TAAFRegressor or its module_."
+            f"{what} has no TAAF layers to plot (a D-GEX network has fixed "
+            "activations); pass a TAAFRegressor or its module_."
         )
-    return layers
+    return {
+        name.removesuffix(".taaf") or "taaf": values for name, values in layers.items()
+    }
 
 
 def plot_taaf_parameters(estimator_or_module, ax=None):
@@ -231,9 +289,11 @@ def plot_taaf_parameters(estimator_or_module, ax=None):
 
     Parameters
     ----------
-    estimator_or_module : TAAFRegressor, Pipeline or torch.nn.Module
+    estimator_or_module : TAAFRegressor, Pipeline, torch.nn.Module or dict
         A fitted :class:`~sktaaf.TAAFRegressor` (or a pipeline ending in one),
-        or a module holding :class:`~sktaaf.nn.TAAF` layers.
+        a module holding :class:`~sktaaf.nn.TAAF` layers, or their parameters
+        by layer as :func:`sktaaf.nn.taaf_parameters` returns them (e.g.
+        pooled over several fits).
     ax : array-like of 4 matplotlib.axes.Axes, default=None
         The panels of alpha, beta, gamma and delta; a new figure of four
         panels when None.
@@ -272,9 +332,9 @@ def plot_taaf_parameters(estimator_or_module, ax=None):
             "plot_taaf_parameters draws on 4 Axes (alpha, beta, gamma, delta); "
             f"got {axes.size}."
         )
-    for axis, (parameter, initial) in zip(axes, _TAAF_PARAMETERS.items(), strict=True):
+    for axis, (parameter, initial) in zip(axes, TAAF_PARAMETERS.items(), strict=True):
         for name, layer in layers.items():
-            values = getattr(layer, parameter).detach().float().cpu().numpy()
+            values = np.asarray(layer[parameter], dtype=np.float64)
             axis.hist(values, bins=30, density=True, histtype="step", label=name)
         axis.axvline(initial, color="black", ls="--", lw=1)
         axis.set_title(parameter)
@@ -474,4 +534,67 @@ def plot_target_scores(estimator_or_scores, ax=None, *, score="r", bins=40):
     ax.set_title(title)
     ax.set_xlabel(_SCORE_LABELS[score])
     ax.set_ylabel("genes")
+    return ax
+
+
+def plot_model_scores(
+    scores, ax=None, *, errors=None, kinds=None, reference=None, ylabel="score"
+):
+    """Bars of one score per model, with error bars and a reference line.
+
+    Parameters
+    ----------
+    scores : mapping of str to float
+        Each model's score (e.g. its test MAE) by its label, in bar order.
+    ax : matplotlib.axes.Axes, default=None
+        Where to draw; a new figure when None.
+    errors : mapping of str to float, default=None
+        Each model's error bar half-height (e.g. the sd over splits).
+    kinds : mapping of str to str, default=None
+        Each model's kind (e.g. "baseline"): a colour and legend entry each.
+    reference : str, default=None
+        A model whose score is drawn across as a dashed line.
+    ylabel : str, default="score"
+        The vertical axis's label.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sktaaf.plotting import plot_model_scores
+    >>> ax = plot_model_scores(
+    ...     {"linear": 0.56, "TAAF": 0.53}, errors={"linear": 0.01, "TAAF": 0.01},
+    ...     kinds={"linear": "baseline", "TAAF": "network"}, reference="linear",
+    ...     ylabel="test MAE")
+    >>> [text.get_text() for text in ax.get_xticklabels()]
+    ['linear', 'TAAF']
+    >>> [text.get_text() for text in ax.get_legend().get_texts()]
+    ['baseline', 'network', 'linear (reference)']
+    """
+    from matplotlib.patches import Patch
+
+    names = list(scores)
+    values = [float(scores[name]) for name in names]
+    spread = [float((errors or {}).get(name) or 0) for name in names]
+    kinds = kinds or {}
+    kind_names = list(dict.fromkeys(kinds.get(name) for name in names))
+    palette = {kind: f"C{index}" for index, kind in enumerate(kind_names)}
+    colors = [palette[kinds.get(name)] for name in names]
+    ax = _new_axes(ax)
+    positions = np.arange(len(names))
+    bars = ax.bar(positions, values, yerr=spread, capsize=4, color=colors)
+    ax.bar_label(bars, fmt="%.4g", label_type="center", color="white")
+    handles = [Patch(color=palette[kind], label=kind) for kind in kind_names if kind]
+    if reference is not None:
+        label = f"{reference} (reference)"
+        handles.append(ax.axhline(scores[reference], c="k", ls="--", label=label))
+    if handles:
+        ax.legend(handles=handles, fontsize="small")
+    ax.set_xticks(positions, names, rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
     return ax

@@ -40,6 +40,7 @@ ESTIMATOR_MODULES = {
 PUBLIC_MODULES = {
     "sktaaf.exceptions",
     "sktaaf.export",
+    "sktaaf.measure",
     "sktaaf.metrics",
     "sktaaf.plotting",
     "sktaaf.preprocessing",
@@ -69,7 +70,12 @@ SUBPACKAGES = {
 # the layers below it (and never an estimator).
 LAYERS = ("sktaaf._utils", "sktaaf._data", "sktaaf._engine", "sktaaf._persistence")
 # Modules that know no model: they work on arrays and files.
-MODEL_FREE = ("sktaaf.metrics", "sktaaf.preprocessing", "sktaaf.datasets")
+MODEL_FREE = (
+    "sktaaf.measure",
+    "sktaaf.metrics",
+    "sktaaf.preprocessing",
+    "sktaaf.datasets",
+)
 ENGINE = ("sktaaf._engine", "skorch")
 MODEL_IMPORTS = (*sorted(ESTIMATOR_MODULES), *ENGINE)
 # Applications on top of the library: the ``sktaaf`` command and the comparison

@@ -30,6 +30,7 @@ from ._errors import UsageError
 __all__ = [
     "MissingLandmarks",
     "UsageError",
+    "file_format",
     "file_rows",
     "gctx_rows",
     "is_gctx",
@@ -55,11 +56,18 @@ FORMATS = {
 _MAX_LISTED = 50
 
 
-def _format(path: Path) -> str:
+def file_format(path) -> str | None:
+    """The format of a profiles file by its suffix (a value of
+    :data:`FORMATS`), or None for a file no command reads."""
+    path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".gz" and not path.name.lower().endswith(".gct.gz"):
         suffix = ""
-    kind = FORMATS.get(suffix)
+    return FORMATS.get(suffix)
+
+
+def _format(path: Path) -> str:
+    kind = file_format(path)
     if kind is None:
         raise UsageError(
             f"{str(path)!r} is not a profiles file this command reads; expected "
@@ -140,14 +148,14 @@ def _hdf_hint(path: Path) -> str:
     return " (it is a GCTX file: name it .gctx)" if is_gctx else ""
 
 
-def _load_hdf(path: Path):
+def _load_hdf(path: Path, key: str = "table"):
     try:
-        return load_hdf(path, [])
+        return load_hdf(path, [], key=key)
     except (KeyError, OSError, ValueError, TypeError) as exc:
         message = " ".join(str(exc).strip("'\"").split())
         raise UsageError(
             f"Cannot read {str(path)!r} as a pandas HDF5 file (a samples x genes "
-            f"frame under the key 'table'){_hdf_hint(path)}: {message}"
+            f"frame under the key {key!r}){_hdf_hint(path)}: {message}"
         ) from exc
 
 
@@ -179,17 +187,19 @@ def _load_npz(path: Path):
     return split_landmarks(matrix, gene_ids, [], sample_ids=sample_ids)
 
 
-def _load_all(path: Path, kind: str):
+def _load_all(path: Path, kind: str, hdf_key: str = "table"):
     """Every gene of a .gct, .h5 or .npz file, as ``y`` of a loader bunch."""
     if kind == "gct":
         return load_gct(path, [])
-    data = _load_hdf(path) if kind == "hdf" else _load_npz(path)
+    data = _load_hdf(path, hdf_key) if kind == "hdf" else _load_npz(path)
     data.row_metadata = data.col_metadata = None
     return data
 
 
-def load_profiles(path, landmark_ids=None, target_ids=None):
-    """Load a profiles file as landmarks ``X`` and targets ``y``.
+def load_profiles(path, landmark_ids=None, target_ids=None, *, hdf_key="table"):
+    """Load a profiles file as landmarks ``X`` and targets ``y``: the one
+    reader of profile files by their suffix, for every command (``sktaaf
+    compare`` adds the arrays of its own ``.npz`` and ``.npy`` forms).
 
     Parameters
     ----------
@@ -200,6 +210,8 @@ def load_profiles(path, landmark_ids=None, target_ids=None):
         file's ``pr_is_lmark`` row metadata flags.
     target_ids : sequence of str, default=None
         The target genes; None takes every other gene, ``[]`` none.
+    hdf_key : str, default="table"
+        The key of the frame in a .h5 file.
 
     Returns
     -------
@@ -217,7 +229,7 @@ def load_profiles(path, landmark_ids=None, target_ids=None):
         return load_gctx(path, landmark_ids, target_ids=target_ids)
     if kind == "gct" and landmark_ids is None:
         return load_gct(path, None, target_ids=target_ids)
-    full = _load_all(path, kind)
+    full = _load_all(path, kind, hdf_key)
     if landmark_ids is None:
         if full.row_metadata is None:
             raise UsageError(

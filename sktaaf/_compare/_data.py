@@ -4,38 +4,27 @@ from __future__ import annotations
 
 import argparse
 import zipfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import KFold
 from sklearn.utils import Bunch
 
-from ..datasets import load_gct, load_gctx, load_hdf, make_expression, split_landmarks
+from .._cli._errors import UsageError
+from .._cli._profiles import file_format, load_profiles, read_id_list
+from .._utils._arrays import gene_names
+from ..datasets import make_expression, split_landmarks
 
 
 def read_ids(path: Path, option: str = "--landmarks") -> list[str]:
     """Gene ids, one per line of a UTF-8 file (a byte-order mark allowed);
     blank lines and ``#`` comments are skipped; ``option`` names the file in
-    errors."""
+    errors. The command line's reader
+    (:func:`~sktaaf._cli._profiles.read_id_list`), its errors as ValueError."""
     try:
-        lines = Path(path).read_text("utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"Cannot read the {option} file {str(path)!r}: {exc}") from exc
-    ids = [line.strip() for line in lines]
-    ids = [gene for gene in ids if gene and not gene.startswith("#")]
-    if not ids:
-        raise ValueError(
-            f"The {option} file {str(path)!r} holds no gene ids (one per line "
-            "expected)."
-        )
-    repeated = sorted(gene for gene, count in Counter(ids).items() if count > 1)
-    if repeated:
-        raise ValueError(
-            f"The {option} file {str(path)!r} lists {len(repeated)} ids more than "
-            f"once, e.g. {repeated[:5]}."
-        )
-    return ids
+        return list(read_id_list(str(path), "", option.removeprefix("--")))
+    except UsageError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def _matrix_bunch(matrix, gene_ids, landmark_ids, target_ids, sample_ids=None):
@@ -71,8 +60,9 @@ def load_data(
     """Load landmarks ``X`` and targets ``y`` from a data file, by its suffix.
 
     ``.gctx``, ``.gct`` (or ``.gct.gz``) and ``.h5``/``.hdf5`` (a pandas
-    samples x genes DataFrame under ``hdf_key``) are read with sktaaf's loaders
-    and split by ``landmark_ids``. A ``.npz`` holds either arrays ``X`` and
+    samples x genes DataFrame under ``hdf_key``) are read as the command line
+    reads them (:func:`~sktaaf._cli._profiles.load_profiles`) and split by
+    ``landmark_ids``. A ``.npz`` holds either arrays ``X`` and
     ``y`` (optionally ``landmark_ids``, ``target_ids``, ``sample_ids``) or a
     samples x genes matrix (the array ``matrix``, or its only 2-D array) with
     optional ``gene_ids`` and ``sample_ids``; a ``.npy`` is such a matrix.
@@ -81,21 +71,18 @@ def load_data(
     """
     path = Path(path)
     name = path.name.lower()
-    if name.endswith(".gctx"):
-        return load_gctx(path, _need(landmark_ids, path), target_ids=target_ids)
-    if name.endswith((".gct", ".gct.gz")):
-        return load_gct(path, _need(landmark_ids, path), target_ids=target_ids)
-    if name.endswith((".h5", ".hdf5", ".hdf")):
-        return load_hdf(
-            path, _need(landmark_ids, path), key=hdf_key, target_ids=target_ids
-        )
     if name.endswith(".npy"):
         matrix = np.load(path, mmap_mode="r")  # only the columns used are read
         return _matrix_bunch(matrix, None, landmark_ids, target_ids)
     if not name.endswith(".npz"):
-        raise ValueError(
-            f"Unknown data file type {path.name!r}: expected .gctx, .gct, "
-            ".gct.gz, .h5, .hdf5, .npz or .npy."
+        if file_format(path) is None:
+            raise ValueError(
+                f"Unknown data file type {path.name!r}: expected .gctx, .gct, "
+                ".gct.gz, .h5, .hdf5, .npz or .npy."
+            )
+        # The command line's reader of profile files.
+        return load_profiles(
+            path, _need(landmark_ids, path), target_ids, hdf_key=hdf_key
         )
     with np.load(path, allow_pickle=False) as archive:
         arrays = {key: archive[key] for key in archive.files}
@@ -133,16 +120,18 @@ def _load_named(path: Path, landmark_ids, target_ids, hdf_key) -> Bunch:
     """:func:`load_data`, its errors naming the file."""
     try:
         return load_data(path, landmark_ids, target_ids, hdf_key)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        EOFError,
+        zipfile.BadZipFile,
+        UsageError,
+    ) as exc:
         message = " ".join(str(exc).strip("'\"").split())
         if path.name not in message:
             message = f"cannot read --data {str(path)!r}: {message}"
         raise ValueError(message) from exc
-
-
-def _gene_names(prefix: str, n_genes: int) -> list[str]:
-    width = max(4, len(str(n_genes)))
-    return [f"{prefix}{number:0{width}d}" for number in range(1, n_genes + 1)]
 
 
 def get_data(args: argparse.Namespace) -> tuple[Bunch, dict]:
@@ -166,8 +155,8 @@ def get_data(args: argparse.Namespace) -> tuple[Bunch, dict]:
             X=X,
             y=y,
             # The names make_expression(as_frame=True) gives: LM0001, TG0001, ...
-            landmark_ids=_gene_names("LM", X.shape[1]),
-            target_ids=_gene_names("TG", y.shape[1]),
+            landmark_ids=gene_names("LM", X.shape[1]),
+            target_ids=gene_names("TG", y.shape[1]),
             sample_ids=None,
         )
         source = f"make_expression(random_state={args.seed})"

@@ -12,11 +12,7 @@ import gc
 import importlib
 import math
 import os
-import resource
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import forkserver, get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +22,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import ThreadpoolController
 
+from ..measure import PeakMemory, fresh_process_context, run_fresh
 from ..metrics import per_gene_mae, per_gene_pearson
-from ..nn import TAAF
-
-TAAF_PARAMETERS = ("alpha", "beta", "gamma", "delta")
+from ..nn import taaf_parameters
 
 
 # ------------------------------------------------------------------- models
@@ -66,76 +61,6 @@ def build_model(spec: dict, seed: int, validation_fraction: float):
     )
 
 
-# ------------------------------------------------------------------- memory
-def _status_kib(field: str) -> int | None:
-    """A ``kB`` field of /proc/self/status (VmRSS, VmHWM), or None."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    """Set the peak RSS (VmHWM) to the current RSS (Linux 4.0+)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-    except OSError:
-        return False
-    return _status_kib("VmHWM") is not None
-
-
-def _max_rss_kib() -> int:
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return maxrss // 1024 if sys.platform == "darwin" else maxrss  # bytes on macOS
-
-
-class PeakMemory:
-    """Peak resident memory reached inside a ``with`` block, above its start,
-    less the file-backed pages mapped in meanwhile.
-
-    ``peak_mib``: the peak RSS (``VmHWM``, reset on entry) minus the RSS on
-    entry, minus the growth of ``RssFile`` (file-backed resident pages:
-    library code and data first touched in the block, which a process forked
-    from a server that loaded the libraries maps in lazily, and which are
-    shared, not memory the model needs); ``file_mib`` is that growth. What
-    remains is, closely, the anonymous memory (heap, arrays, tensors) the
-    block needed. Without ``/proc`` (not Linux): ``ru_maxrss`` after the block
-    minus the RSS before, an upper bound.
-    """
-
-    def __enter__(self):
-        gc.collect()
-        self.exact = _reset_peak_rss()
-        self.start_kib = _status_kib("VmRSS")
-        if self.start_kib is None:  # no /proc: resource's max as the start
-            self.start_kib = _max_rss_kib()
-        self.file_start_kib = _status_kib("RssFile") if self.exact else None
-        return self
-
-    def __exit__(self, *exc_info):
-        peak = _status_kib("VmHWM") if self.exact else _max_rss_kib()
-        file_kib = 0
-        if self.file_start_kib is not None:
-            file_end_kib = _status_kib("RssFile")
-            if file_end_kib is not None:
-                file_kib = max(0, file_end_kib - self.file_start_kib)
-        self.file_mib = file_kib / 1024
-        self.peak_mib = max(0, peak - self.start_kib - file_kib) / 1024
-        self.start_mib = self.start_kib / 1024
-        if not self.exact:
-            self.method = "ru_maxrss (upper bound)"
-        elif self.file_start_kib is not None:
-            self.method = "VmHWM reset, less RssFile growth"
-        else:
-            self.method = "VmHWM reset"
-        return False
-
-
 # ----------------------------------------------------------------- one fit
 @functools.cache
 def threadpool_controller() -> ThreadpoolController:
@@ -158,18 +83,6 @@ def _limit_threads(threads: int):
         torch.set_num_threads(torch_threads)
 
     return restore
-
-
-def _taaf_layers(network) -> dict[str, dict[str, np.ndarray]]:
-    """The learned parameters of every TAAF layer of ``network``, by layer."""
-    return {
-        name: {
-            parameter: getattr(module, parameter).detach().cpu().numpy().copy()
-            for parameter in TAAF_PARAMETERS
-        }
-        for name, module in network.named_modules()
-        if isinstance(module, TAAF)
-    }
 
 
 def _warm_up(spec: dict) -> None:
@@ -296,7 +209,7 @@ def run_fit(task: dict, X=None, y=None) -> dict:
         result["n_parameters"] = int(
             sum(p.numel() for p in estimator.module_.parameters())
         )
-        result["taaf_layers"] = _taaf_layers(estimator.module_)
+        result["taaf_layers"] = taaf_parameters(estimator.module_)
     return result
 
 
@@ -324,35 +237,25 @@ PRELOAD = (
 
 
 def process_context(start_method: str, modules=()):
-    """The ``multiprocessing`` context that starts one fresh process per fit.
+    """The ``multiprocessing`` context that starts one fresh process per fit
+    (see :func:`sktaaf.measure.fresh_process_context`).
 
     ``"forkserver"`` (where available, i.e. POSIX): a server process, started
     once, imports :data:`PRELOAD` and ``modules`` (those of the compared
-    models), and every fit runs in a child forked from it. Each fit thus gets
-    a process of its own (its own heap, peak-RSS counter and thread pools:
-    the server imports torch but runs nothing, so torch's OpenMP pool is not
-    started before the fork; the OpenBLAS pools that numpy and scipy start on
-    import are fork-safe, stopped and restarted around ``fork``), without
-    paying for an interpreter start and the torch import. ``"spawn"``: a new
-    interpreter per fit, as before (slower: every fit pays the imports).
+    models), then :mod:`~sktaaf._compare._server`, and every fit runs in a
+    child forked from it. Each fit thus gets a process of its own (its own
+    heap, peak-RSS counter and thread pools: the server imports torch but runs
+    nothing, so torch's OpenMP pool is not started before the fork; the
+    OpenBLAS pools that numpy and scipy start on import are fork-safe, stopped
+    and restarted around ``fork``), without paying for an interpreter start
+    and the torch import. ``"spawn"``: a new interpreter per fit (slower:
+    every fit pays the imports).
     """
-    if start_method == "forkserver":
-        if "forkserver" not in get_all_start_methods():  # pragma: no cover
-            start_method = "spawn"  # Windows
-    context = get_context(start_method)
-    if start_method == "forkserver":
-        # Takes effect when the server starts (the first fit of the process);
-        # a server already running keeps what it imported.
-        preload = [*PRELOAD, *modules, "sktaaf._compare._server"]  # _server last
-        context.set_forkserver_preload(list(dict.fromkeys(preload)))
-        # Start the server now: it imports while the caller prepares the run.
-        forkserver.ensure_running()
-    return context
+    preload = [*PRELOAD, *modules, "sktaaf._compare._server"]  # _server last
+    return fresh_process_context(start_method, preload)
 
 
 def run_in_subprocess(task: dict, context=None) -> dict:
     """``run_fit`` in a fresh process of ``context`` (default: spawn): clean
     memory, peak-RSS counter and thread pools."""
-    context = get_context("spawn") if context is None else context
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(run_fit, task).result()
+    return run_fresh(run_fit, task, context=context)

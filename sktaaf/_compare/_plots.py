@@ -1,27 +1,25 @@
-"""Figures of ``sktaaf compare``: matplotlib's object API, Agg canvas.
+"""Figures of ``sktaaf compare``, drawn by :mod:`sktaaf.plotting` on figures
+of matplotlib's object API (Agg canvas).
 
-Figures are built from :class:`matplotlib.figure.Figure` directly (no pyplot),
-so nothing depends on, or changes, the global backend or figure registry.
+Figures are built from :class:`matplotlib.figure.Figure` directly (no pyplot
+figure), so nothing depends on, or changes, the global backend or figure
+registry; this module lays the panels out, titles them and saves them.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
+from .. import plotting
 from .._utils._atomic import atomic_file
+from ..nn import TAAF_PARAMETERS
 
 DPI = 120
-NETWORK_COLOR = "tab:blue"
-TAAF_COLOR = "tab:purple"
-BASELINE_COLOR = "tab:gray"
-INITIAL_VALUES = {"alpha": 1.0, "beta": 1.0, "gamma": 0.0, "delta": 0.0}
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -36,73 +34,39 @@ def _save(figure: Figure, path: Path) -> str:
     return path.name
 
 
-def _grid(n_panels: int, max_columns: int = 3) -> tuple[int, int]:
+def _panels(figure: Figure, n_panels: int, max_columns: int = 3, **options):
+    """The Axes of ``n_panels`` panels on a grid; the spare ones hidden."""
     n_columns = min(max_columns, n_panels)
-    return math.ceil(n_panels / n_columns), n_columns
+    n_rows = math.ceil(n_panels / n_columns)
+    axes = figure.subplots(n_rows, n_columns, squeeze=False, **options).flat
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    return axes[:n_panels]
 
 
-def _color(summary: dict, taaf: bool) -> str:
-    if taaf:
-        return TAAF_COLOR
-    return NETWORK_COLOR if summary.get("n_epochs_mean") is not None else BASELINE_COLOR
+def _kind(model: dict) -> str:
+    if "taaf_layers" in model["splits"][0]:
+        return "TAAF network"
+    return "D-GEX network" if model["summary"].get("n_epochs_mean") else "baseline"
 
 
 def plot_mae(results: dict, labels: dict, reference: str | None, title: str):
     """Bars of the test MAE of every model, with their spread."""
     models = results["models"]
     n_splits = len(results["splits"])
-    names = list(models)
-    means = [models[name]["summary"]["mae_mean"] for name in names]
+    spread, error_text = "mae_sem", "error bars: s.e. over test samples (one split)"
     if n_splits > 1:
-        errors = [models[name]["summary"]["mae_sd"] or 0 for name in names]
-        error_text = f"error bars: sd over {n_splits} splits"
-    else:
-        errors = [models[name]["summary"]["mae_sem"] or 0 for name in names]
-        error_text = "error bars: s.e. over test samples (one split)"
-    colors = [
-        _color(
-            models[name]["summary"],
-            "taaf_layers" in models[name]["splits"][0],
-        )
-        for name in names
-    ]
-    figure = _figure(max(5.0, 1.1 * len(names) + 1.5), 4.2)
-    ax = figure.add_subplot()
-    positions = np.arange(len(names))
-    bars = ax.bar(positions, means, yerr=errors, capsize=4, color=colors)
-    ax.bar_label(
-        bars,
-        labels=[f"{mean:.4f}" for mean in means],
-        label_type="center",
-        color="white",
-        fontweight="bold",
-    )
-    handles = [
-        Patch(color=color, label=kind)
-        for color, kind in (
-            (BASELINE_COLOR, "baseline"),
-            (NETWORK_COLOR, "D-GEX network"),
-            (TAAF_COLOR, "TAAF network"),
-        )
-        if color in colors
-    ]
-    if reference in models:
-        handles.append(
-            ax.axhline(
-                models[reference]["summary"]["mae_mean"],
-                color="black",
-                linestyle="--",
-                linewidth=0.8,
-                label=f"{labels[reference]} (reference)",
-            )
-        )
-    ax.legend(
-        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small"
-    )
-    ax.set_xticks(positions, [labels[name] for name in names], rotation=20, ha="right")
-    ax.set_ylabel("test MAE (original scale of y)")
-    ax.set_ylim(
-        0, max(mean + error for mean, error in zip(means, errors, strict=True)) * 1.15
+        spread, error_text = "mae_sd", f"error bars: sd over {n_splits} splits"
+    figure = _figure(max(5.0, 1.1 * len(models) + 1.5), 4.2)
+    ax = plotting.plot_model_scores(
+        {labels[name]: model["summary"]["mae_mean"] for name, model in models.items()},
+        figure.add_subplot(),
+        errors={
+            labels[name]: model["summary"][spread] for name, model in models.items()
+        },
+        kinds={labels[name]: _kind(model) for name, model in models.items()},
+        reference=labels[reference] if reference in models else None,
+        ylabel="test MAE (original scale of y)",
     )
     ax.set_title(f"Test MAE per model; {error_text}\n{title}", fontsize="medium")
     return figure
@@ -113,31 +77,21 @@ def plot_per_gene_vs_reference(
 ):
     """D-GEX's scatter: every gene's MAE under a model against ``reference``."""
     names = [name for name in per_gene if name != reference]
-    x = per_gene[reference]["mae"].mean(axis=0)
-    ys = {name: per_gene[name]["mae"].mean(axis=0) for name in names}
-    low = min(x.min(), *(y.min() for y in ys.values()))
-    high = max(x.max(), *(y.max() for y in ys.values()))
-    margin = 0.03 * (high - low)
-    limits = (low - margin, high + margin)
-    n_rows, n_columns = _grid(len(names))
-    figure = _figure(3.6 * n_columns, 3.6 * n_rows + 0.4)
-    axes = figure.subplots(n_rows, n_columns, squeeze=False)
-    for ax, name in zip(axes.flat, names, strict=False):
-        y = ys[name]
-        wins = float(np.mean(y < x))
-        ax.scatter(x, y, s=4, alpha=0.4, linewidths=0, rasterized=True)
-        ax.plot(limits, limits, color="black", linewidth=0.8)
-        ax.set_xlim(limits)
-        ax.set_ylim(limits)
-        ax.set_aspect("equal")
-        ax.set_title(
-            f"{labels[name]}\nbetter on {wins:.1%} of genes (below the line)",
-            fontsize="medium",
+    columns = min(3, len(names))
+    figure = _figure(3.6 * columns, 3.6 * math.ceil(len(names) / columns) + 0.4)
+    baseline = per_gene[reference]["mae"].mean(axis=0)
+    for ax, name in zip(_panels(figure, len(names)), names, strict=True):
+        plotting.plot_per_gene_mae(
+            per_gene[name]["mae"].mean(axis=0),
+            baseline,
+            ax,
+            model_name=labels[name],
+            baseline_name=labels[reference],
         )
-        ax.set_xlabel(f"{labels[reference]} per-gene MAE")
-        ax.set_ylabel(f"{labels[name]} per-gene MAE")
-    for ax in axes.flat[len(names) :]:
-        ax.set_visible(False)
+        # "<model>\nbeats <reference> on x% of genes": two lines fit a panel.
+        ax.set_title(
+            ax.get_title().replace(" beats ", "\nbeats ", 1), fontsize="medium"
+        )
     figure.suptitle(
         f"Per-gene test MAE against {labels[reference]} (mean over splits)\n{title}",
         fontsize="medium",
@@ -152,47 +106,26 @@ def plot_learning_curves(results: dict, labels: dict, title: str):
         for name, model in results["models"].items()
         if "history" in model["splits"][0]
     ]
-    n_rows, n_columns = _grid(len(networks))
-    figure = _figure(4.2 * n_columns, 3.4 * n_rows + 0.4)
-    axes = figure.subplots(n_rows, n_columns, squeeze=False, sharey=True)
-    for ax, name in zip(axes.flat, networks, strict=False):
-        for index, run in enumerate(results["models"][name]["splits"]):
+    columns = min(3, len(networks))
+    figure = _figure(4.2 * columns, 3.4 * math.ceil(len(networks) / columns) + 0.4)
+    panels = _panels(figure, len(networks), sharey=True)
+    for ax, name in zip(panels, networks, strict=True):
+        for run in results["models"][name]["splits"]:
             history = run["history"]
-            epochs = np.arange(1, len(history["train_loss"]) + 1)
-            first = index == 0
-            ax.plot(
-                epochs,
-                history["train_loss"],
-                color="tab:blue",
-                alpha=0.8,
-                linewidth=1,
-                label="training" if first else None,
-            )
-            if "valid_loss" in history:
-                ax.plot(
-                    epochs,
-                    history["valid_loss"],
-                    color="tab:orange",
-                    alpha=0.8,
-                    linewidth=1,
-                    label="validation" if first else None,
-                )
-                best = run["best_epoch"]
-                ax.plot(
-                    best,
-                    history["valid_loss"][best - 1],
-                    "o",
-                    color="tab:red",
-                    markersize=5,
-                    label="best epoch (kept)" if first else None,
-                )
+            rows = [
+                {
+                    "epoch": epoch,
+                    **{key: values[epoch - 1] for key, values in history.items()},
+                }
+                for epoch in range(1, len(history["train_loss"]) + 1)
+            ]
+            best = run["best_epoch"] if "valid_loss" in history else None
+            plotting.plot_learning_curves(rows, ax, best_epoch=best)
+        handles = dict(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+        ax.legend(handles.values(), handles.keys(), fontsize="small")  # once each
         ax.set_title(labels[name], fontsize="medium")
-        ax.set_xlabel("epoch")
         ax.set_ylabel("MAE loss (z-scored targets)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    for ax in axes.flat[len(networks) :]:
-        ax.set_visible(False)
     n_splits = len(results["splits"])
     figure.suptitle(
         f"Learning curves ({n_splits} split{'s' if n_splits > 1 else ''}, one line "
@@ -202,58 +135,24 @@ def plot_learning_curves(results: dict, labels: dict, title: str):
     return figure
 
 
-def _layer_label(layer: str, n_units: int) -> str:
-    match = re.fullmatch(r"hidden(\d+)\.taaf", layer)
-    if match:
-        return f"hidden {int(match[1]) + 1}\n({n_units})"
-    return f"{layer.removesuffix('.taaf')}\n({n_units})"
-
-
 def plot_taaf_parameters(taaf: dict, labels: dict, title: str):
-    """Distributions of the learned alpha, beta, gamma, delta of every layer."""
-    parameters = list(INITIAL_VALUES)
-    figure = _figure(3.2 * len(parameters), 3.2 * len(taaf) + 0.5)
-    axes = figure.subplots(len(taaf), len(parameters), squeeze=False)
+    """Distributions of the learned alpha, beta, gamma, delta of every layer
+    (the neurons of every split pooled), a row of panels per model."""
+    figure = _figure(3.2 * len(TAAF_PARAMETERS), 3.2 * len(taaf) + 0.5)
+    axes = figure.subplots(len(taaf), len(TAAF_PARAMETERS), squeeze=False)
     for row, (name, model_splits) in enumerate(taaf.items()):
-        layers = list(model_splits[0])
-        for column, parameter in enumerate(parameters):
-            ax = axes[row, column]
-            # Pooled over splits: one distribution per layer.
-            values = [
-                np.concatenate([split[layer][parameter] for split in model_splits])
-                for layer in layers
-            ]
-            spread = [index for index, v in enumerate(values) if np.ptp(v) > 0]
-            if spread:
-                ax.violinplot(
-                    [values[index] for index in spread],
-                    positions=[index + 1 for index in spread],
-                    showmedians=True,
-                    widths=0.8,
+        pooled = {
+            layer: {
+                parameter: np.concatenate(
+                    [split[layer][parameter] for split in model_splits]
                 )
-            for index, v in enumerate(values):
-                if index not in spread:  # all equal: a violin cannot be drawn
-                    ax.plot(index + 1, v[0], "_", markersize=20, color="tab:blue")
-            ax.axhline(
-                INITIAL_VALUES[parameter],
-                color="black",
-                linestyle="--",
-                linewidth=0.8,
-                label="initial value",
-            )
-            ax.set_xticks(
-                range(1, len(layers) + 1),
-                [
-                    _layer_label(layer, len(model_splits[0][layer][parameter]))
-                    for layer in layers
-                ],
-                fontsize="small",
-            )
+                for parameter in TAAF_PARAMETERS
+            }
+            for layer in model_splits[0]
+        }
+        plotting.plot_taaf_parameters(pooled, axes[row])
+        for ax, parameter in zip(axes[row], TAAF_PARAMETERS, strict=True):
             ax.set_title(f"{labels[name]}: {parameter}", fontsize="medium")
-            ax.grid(alpha=0.3, axis="y")
-            if column == 0:
-                ax.set_ylabel("learned value")
-                ax.legend(fontsize="small", loc="best")
     n_splits = len(next(iter(taaf.values())))
     figure.suptitle(
         "Learned TAAF parameters, f(x) = alpha g(beta x + gamma) + delta, per layer "

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 import math
-import os
-import platform
-import subprocess
 import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
-import skorch
-import torch
 
-from .. import __version__
+from .. import measure
 from .._utils._atomic import atomic_file
 from ..metrics import win_rate
 
@@ -125,7 +118,7 @@ def _format(mean, sd=None, spec=".4f", percent=False) -> str:
     return text + suffix
 
 
-def markdown_table(models: dict, n_splits: int) -> str:
+def summary_table(models: dict, n_splits: int) -> str:
     """The summaries as a Markdown table: mean ± sd over splits of the MAE,
     the mean per-gene r, the win rates and fit seconds (with one split, the
     MAE's ± is the standard error over test samples)."""
@@ -142,7 +135,7 @@ def markdown_table(models: dict, n_splits: int) -> str:
         "epochs (best)",
         "parameters",
     ]
-    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    rows = []
     for model in models.values():
         s = model["summary"]
         mae_spread = s["mae_sd"] if n_splits > 1 else s["mae_sem"]
@@ -161,70 +154,15 @@ def markdown_table(models: dict, n_splits: int) -> str:
             epochs,
             f"{s['n_parameters']:,}" if "n_parameters" in s else "–",
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-# ------------------------------------------------------------ environment
-def _first_line(path: str, prefix: str) -> str | None:
-    try:
-        with open(path) as file:
-            for line in file:
-                if line.startswith(prefix):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
-def _git_revision() -> str | None:
-    root = Path(__file__).resolve().parents[1]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit + ("+modified" if dirty else "")
+        rows.append(cells)
+    return measure.markdown_table(header, rows)
 
 
 def environment(threads: int) -> dict:
-    """Machine, versions and thread settings the numbers were taken with."""
-    versions = {
-        "python": platform.python_version(),
-        "sktaaf": __version__,
-        "torch": torch.__version__,
-        "skorch": skorch.__version__,
-        "sklearn": sklearn.__version__,
-        "numpy": np.__version__,
-    }
-    for package in ("scipy", "matplotlib", "pandas", "h5py"):
-        try:
-            versions[package] = importlib.import_module(package).__version__
-        except ImportError:
-            pass
+    """:func:`sktaaf.measure.environment` and the threads of every fit."""
     return {
-        "platform": platform.platform(),
-        "processor": _first_line("/proc/cpuinfo", "model name") or platform.processor(),
-        "cpu_count": os.cpu_count(),
-        "memory": _first_line("/proc/meminfo", "MemTotal"),
+        **measure.environment(),
         "threads_per_fit": threads if threads > 0 else "library defaults",
-        "torch_default_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "git_revision": _git_revision(),
-        "versions": versions,
-        "load_average_start": os.getloadavg(),
     }
 
 

@@ -135,9 +135,9 @@ from ._models import REFERENCE, REFERENCES, model_specs
 from ._report import (
     add_win_rates,
     environment,
-    markdown_table,
     model_results,
     require_plotting,
+    summary_table,
     write_outputs,
 )
 
@@ -279,7 +279,7 @@ def run(args, log=print) -> dict:
 
     env["load_average_end"] = os.getloadavg()
     models = model_results(runs, {name: spec["label"] for name, spec in specs.items()})
-    table = markdown_table(models, len(splits))
+    table = summary_table(models, len(splits))
     results = {
         "config": config,
         "data": description,

@@ -4,7 +4,13 @@ Nothing here depends on scikit-learn or skorch: these are plain ``torch.nn``
 modules, usable in any PyTorch code.
 """
 
-from ._activations import ACTIVATIONS, TAAF, get_activation
+from ._activations import (
+    ACTIVATIONS,
+    TAAF,
+    TAAF_PARAMETERS,
+    get_activation,
+    taaf_parameters,
+)
 from ._linear import (
     DEFAULT_RIDGE_ALPHAS,
     LinearPath,
@@ -20,6 +26,7 @@ __all__ = [
     "ACTIVATIONS",
     "DEFAULT_RIDGE_ALPHAS",
     "TAAF",
+    "TAAF_PARAMETERS",
     "DGEXNetwork",
     "DenseBlock",
     "LinearPath",
@@ -31,4 +38,5 @@ __all__ = [
     "l1_calibration",
     "ridge_gcv",
     "ridge_loo",
+    "taaf_parameters",
 ]

@@ -5,10 +5,17 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "TAAF", "get_activation"]
+__all__ = [
+    "ACTIVATIONS",
+    "TAAF",
+    "TAAF_PARAMETERS",
+    "get_activation",
+    "taaf_parameters",
+]
 
 #: Names accepted wherever an activation is expected, mapped to their module.
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -179,3 +186,44 @@ class TAAF(nn.Module):
 
     def extra_repr(self) -> str:
         return f"num_features={self.num_features}"
+
+
+#: The parameters of a :class:`TAAF`, in the order of
+#: f(x) = alpha g(beta x + gamma) + delta, with their initial values.
+TAAF_PARAMETERS = {"alpha": 1.0, "beta": 1.0, "gamma": 0.0, "delta": 0.0}
+
+
+def taaf_parameters(module: nn.Module) -> dict[str, dict[str, np.ndarray]]:
+    """The learned parameters of every :class:`TAAF` layer of ``module``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A network holding TAAF layers (e.g. a fitted ``TAAFRegressor``'s
+        ``module_``), or a TAAF layer itself.
+
+    Returns
+    -------
+    parameters : dict
+        By layer name (as ``module.named_modules()`` gives it; ``""`` for
+        ``module`` itself), a dict of ``alpha``, ``beta``, ``gamma`` and
+        ``delta``, each a float32 numpy copy of shape (num_features,). Empty
+        when ``module`` holds no TAAF layer.
+
+    Examples
+    --------
+    >>> from sktaaf.nn import TAAFNetwork, taaf_parameters
+    >>> layers = taaf_parameters(TAAFNetwork(8, 4, hidden_layer_sizes=(16,)))
+    >>> list(layers)
+    ['hidden0.taaf', 'output.taaf']
+    >>> layers["hidden0.taaf"]["alpha"].shape
+    (16,)
+    """
+    return {
+        name: {
+            parameter: getattr(layer, parameter).detach().float().cpu().numpy().copy()
+            for parameter in TAAF_PARAMETERS
+        }
+        for name, layer in module.named_modules()
+        if isinstance(layer, TAAF)
+    }
