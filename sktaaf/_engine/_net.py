@@ -147,17 +147,6 @@ class TrainingNet(NeuralNet):
     the net's losses (which ``torch_compile`` leaves uncompiled), it reads
     through :func:`sktaaf._utils._compat.criterion_names`.
 
-    Earlier versions also overrode skorch's private per-batch methods (the
-    train/eval flags, tensor conversions, the optimizer closure, a copy of
-    ``run_single_epoch``). Measured against them in the same fresh processes
-    (n = 2,000 x 942 -> 952, TAAF 300 x 300, batch 64, 1 CPU thread, epochs
-    1-3, the two versions and a raw loop interleaved): this version's time
-    over theirs was 0.998 (median of 18 pairs), so they were dropped; the
-    speed of the estimators comes from :class:`BatchIterator`. (Timed alone,
-    skorch's per-batch ``module.train()`` and ``get_len`` cost about 0.2 ms
-    per batch on a loaded machine: ~1% of a batch of 64 through 300-wide
-    layers, below what the paired benchmark resolves.)
-
     ``mixed_precision`` (``"bf16"`` or ``"fp16"``) runs the forward passes and
     the loss under ``torch.autocast``; ``"fp16"`` also scales the loss with a
     ``torch.amp.GradScaler`` (``grad_scaler_``), which unscales the gradients
