@@ -100,6 +100,16 @@ def fit_blend(module, X, y, sample_weight=None, seed=0, valid_rows=None):
     path = (stats.y_mean + loo * y_std - location) / scale
     layers = (_predict(module, x_rows) - location) / scale
     truth = (y_rows - location) / scale
+    finite = np.isfinite(layers).all(axis=1) & np.isfinite(path).all(axis=1)
+    if not finite.all():
+        # Rows too extreme for float32 (the layers or the path overflow on
+        # them) say nothing about the blend: it is fitted on the others,
+        # and is the layers alone when there are none.
+        if not finite.any():
+            return alpha
+        rows, layers, path = rows[finite], layers[finite], path[finite]
+        truth = truth[finite]
+        weight = None if weight is None else weight[finite]
     layers_unit = _inverse_spread(layers, weight)
     path_unit = _inverse_spread(path, weight)
     held_out = np.isin(rows, () if valid_rows is None else valid_rows)
@@ -109,7 +119,9 @@ def fit_blend(module, X, y, sample_weight=None, seed=0, valid_rows=None):
     layers_weight, path_weight = share * layers_unit, (1 - share) * path_unit
     score = layers_weight * layers + path_weight * path
     offset, slope = l1_calibration(score, truth, weight, min_slope=MIN_SLOPE)
-    module.set_blend(layers_weight, path_weight, offset, slope)
+    blend = (layers_weight, path_weight, offset, slope)
+    if all(np.isfinite(values).all() for values in blend):
+        module.set_blend(*blend)
     return alpha
 
 

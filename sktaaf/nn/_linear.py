@@ -183,6 +183,24 @@ def ridge_gcv(
     return problem.coef(penalties[best]), alphas[best], gcv
 
 
+#: float32's resolution and the square root of its smallest normal number.
+_EPS32 = float(np.finfo(np.float32).eps)
+_SQRT_TINY32 = float(np.finfo(np.float32).tiny) ** 0.5
+
+
+def _varies_in_float32(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Whether each column of float32 data with this mean and standard
+    deviation varies, by the networks' standardisation's rule (see
+    ``sktaaf._data._rows.column_statistics``): a finite deviation above
+    float32 rounding of the mean and not too small to divide by. The
+    networks see the other columns unscaled, so that a ridge weight on them
+    would overflow float32 (a column varying by 1e-39, say) or be noise."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (
+            np.isfinite(std) & (std > 10 * _EPS32 * np.abs(mean)) & (std >= _SQRT_TINY32)
+        )
+
+
 class _EigenProblem:
     """The ridge problem of ``stats`` in standardised units (unit weighted
     variance; inputs that do not vary left out), diagonalised once: the
@@ -193,7 +211,11 @@ class _EigenProblem:
         self.stats = stats
         x_scale = np.sqrt(np.clip(np.diag(stats.xtx), 0.0, None))
         y_scale = np.sqrt(np.clip(stats.yty, 0.0, None))
-        self.x_keep = x_scale > 1e-12 * max(float(x_scale.max(initial=0.0)), 1e-300)
+        # Relative to the largest finite scale (an input whose values overflow
+        # float32 arithmetic has an infinite one, and is left out).
+        largest = float(x_scale.max(initial=0.0, where=np.isfinite(x_scale)))
+        self.x_keep = x_scale > 1e-12 * max(largest, 1e-300)
+        self.x_keep &= _varies_in_float32(stats.x_mean, x_scale / np.sqrt(stats.count))
         self.y_ok = y_scale > 0
         xs = np.where(self.x_keep, x_scale, 1.0)
         ys = np.where(self.y_ok, y_scale, 1.0)
@@ -434,8 +456,18 @@ class LinearPath(nn.Module):
         r = np.ones(n_outputs) if y_scale is None else np.asarray(y_scale, float)
         # y = my + sy * coef^T (x - mx) / sx, with x = a + s z, t = (y - c) / r.
         raw = coef * (sy / r)[None, :] / sx[:, None]  # (d, t), x -> t units
-        weight = (raw * s[:, None]).T
+        # An input of infinite scale reaches the network as 0: no weight.
+        weight = (raw * np.where(np.isfinite(s), s, 0.0)[:, None]).T
         bias = (stats.y_mean - c) / r + (a - stats.x_mean) @ raw
-        self.weight.copy_(torch.as_tensor(weight, dtype=self.weight.dtype))
-        self.bias.copy_(torch.as_tensor(bias, dtype=self.bias.dtype))
+        weight = torch.as_tensor(weight, dtype=self.weight.dtype)
+        bias = torch.as_tensor(bias, dtype=self.bias.dtype)
+        # An output whose solution overflows the network's dtype (inputs or
+        # targets too extreme for it) gets its mean, the path of no input.
+        broken = ~(torch.isfinite(weight).all(dim=1) & torch.isfinite(bias))
+        if broken.any():
+            mean = torch.as_tensor((stats.y_mean - c) / r, dtype=self.bias.dtype)
+            weight[broken] = 0.0
+            bias[broken] = torch.nan_to_num(mean[broken], posinf=0.0, neginf=0.0)
+        self.weight.copy_(weight)
+        self.bias.copy_(bias)
         self.scale.fill_(1.0)
