@@ -216,7 +216,7 @@ class _EigenProblem:
         largest = float(x_scale.max(initial=0.0, where=np.isfinite(x_scale)))
         self.x_keep = x_scale > 1e-12 * max(largest, 1e-300)
         self.x_keep &= _varies_in_float32(stats.x_mean, x_scale / np.sqrt(stats.count))
-        self.y_ok = y_scale > 0
+        self.y_ok = (y_scale > 0) & np.isfinite(y_scale)
         xs = np.where(self.x_keep, x_scale, 1.0)
         ys = np.where(self.y_ok, y_scale, 1.0)
         keep = self.x_keep
@@ -322,6 +322,9 @@ def ridge_loo(stats: RidgeStatistics, x, y, weight=None, alphas=None):
         best[better] = error[better]
         chosen[better] = penalty
         loo[:, better] = left_out[:, better]
+    # A target whose error is nowhere finite (rows too extreme for float64)
+    # gets the strongest penalty: the solution nearest its mean.
+    chosen[np.isinf(best)] = penalties[-1]
     chosen[~problem.y_ok] = penalties[0]
     return problem.coef(chosen), chosen / stats.count, loo, target
 
