@@ -89,12 +89,14 @@ class RidgeStatistics:
             return
         x_mean = (weight @ x) / count
         y_mean = (weight @ y) / count
-        xc = x - x_mean.astype(x.dtype)
-        yc = y - y_mean.astype(y.dtype)
-        wx = (xc * weight[:, None].astype(x.dtype)).astype(np.float64)
-        xtx = wx.T @ xc.astype(np.float64)
-        xty = wx.T @ yc.astype(np.float64)
-        yty = np.einsum("i,ij,ij->j", weight, yc, yc)
+        with np.errstate(over="ignore", invalid="ignore"):
+            xtx, xty, yty = _centred_products(x, y, x_mean, y_mean, weight)
+        if not all(np.isfinite(part).all() for part in (xtx, xty, yty)):
+            # Values too far apart for their dtype (float32's largest minus
+            # its smallest overflows): centred in float64 instead.
+            xtx, xty, yty = _centred_products(
+                x.astype(np.float64), y.astype(np.float64), x_mean, y_mean, weight
+            )
         total = self.count + count
         dx, dy = x_mean - self.x_mean, y_mean - self.y_mean
         factor = self.count * count / total
@@ -105,6 +107,19 @@ class RidgeStatistics:
         self.y_mean += dy * (count / total)
         self.count = total
         self.n_rows += int(np.count_nonzero(weight))
+
+
+def _centred_products(x, y, x_mean, y_mean, weight):
+    """The weighted ``X^T X``, ``X^T Y`` and the targets' sums of squares of
+    a chunk, centred at the means, in float64 (the deviations in the
+    chunk's dtype)."""
+    xc = x - x_mean.astype(x.dtype)
+    yc = y - y_mean.astype(y.dtype)
+    wx = (xc * weight[:, None].astype(x.dtype)).astype(np.float64)
+    xtx = wx.T @ xc.astype(np.float64)
+    xty = wx.T @ yc.astype(np.float64)
+    yty = np.einsum("i,ij,ij->j", weight, yc, yc)
+    return xtx, xty, yty
 
 
 def ridge_gcv(
@@ -196,9 +211,8 @@ def _varies_in_float32(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     networks see the other columns unscaled, so that a ridge weight on them
     would overflow float32 (a column varying by 1e-39, say) or be noise."""
     with np.errstate(invalid="ignore", over="ignore"):
-        return (
-            np.isfinite(std) & (std > 10 * _EPS32 * np.abs(mean)) & (std >= _SQRT_TINY32)
-        )
+        resolved = (std > 10 * _EPS32 * np.abs(mean)) & (std >= _SQRT_TINY32)
+        return np.isfinite(std) & resolved
 
 
 class _EigenProblem:
