@@ -285,7 +285,6 @@ def test_warm_start_on_one_row_too_extreme_for_float32(Estimator):
     assert np.isfinite(model.predict(X)).all()
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # float32 overflows
 @pytest.mark.filterwarnings("ignore::sktaaf.exceptions.NonFiniteLossWarning")
 def test_the_blend_leaves_out_rows_too_extreme_for_float32():
     X, y = clean_data()
