@@ -74,6 +74,21 @@ def test_constant_columns_get_scale_one():
     np.testing.assert_allclose(mean, [7.3, 0.0, 9.5], rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_values_too_far_apart_for_float32_get_a_finite_scale(weighted):
+    # float32's largest value minus its smallest overflows float32: the
+    # deviations are taken in float64 then (else the scale was inf).
+    X = np.zeros((6, 2), dtype=np.float32)
+    X[:, 0] = [3.4e38, -3.4e38, -3.4e38, 0, 0, 0]
+    X[:, 1] = np.arange(6)
+    weight = np.ones(6) if weighted else None
+    mean, scale = _column_statistics(X, weight)
+    expected = X.astype(np.float64)
+    np.testing.assert_allclose(mean, expected.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(scale, expected.std(0), rtol=1e-6)
+    assert np.isfinite(scale).all()
+
+
 @pytest.mark.parametrize("Network", [TAAFNetwork, DGEXNetwork])
 def test_network_maps_units_in_and_out(Network):
     torch.manual_seed(0)

@@ -19,6 +19,7 @@ from sktaaf.nn import (
     RidgeStatistics,
     TAAFNetwork,
     ridge_gcv,
+    ridge_loo,
 )
 
 
@@ -110,6 +111,71 @@ def test_constant_columns_get_zero_coefficients():
     coef, _, _ = ridge_gcv(stats)
     assert np.isfinite(coef).all()
     assert not coef[2].any() and not coef[:, 1].any()
+
+
+def test_inputs_that_do_not_vary_in_float32_get_zero_coefficients():
+    # The networks' standardisation treats the first two inputs as constant
+    # (scale 1): a spread of 1e-39 (float32 denormals), and one within
+    # float32's rounding of the mean; a ridge weight on them would overflow
+    # the float32 path (or be noise). The third one's spread overflows.
+    X, Y = _problem(n_features=5)
+    X = X.astype(np.float64)
+    X[:, 0] = X[:, 0] * 1e-39
+    X[:, 1] = 1e6 + X[:, 1] * 1e-4
+    X[:1, 2], X[1:3, 2] = 1e200, -1e200
+    stats = RidgeStatistics(5, 3)
+    with np.errstate(over="ignore", invalid="ignore"):
+        stats.update(X, Y)
+    coef, _, _ = ridge_gcv(stats)
+    coef_loo, alpha, loo, _ = ridge_loo(stats, X, Y)
+    for solution in (coef, coef_loo):
+        assert np.isfinite(solution).all()
+        assert not solution[:3].any() and solution[3:].all()
+    assert np.isfinite(loo).all() and np.isfinite(alpha).all()
+    reference = RidgeStatistics(2, 3)
+    reference.update(X[:, 3:], Y)
+    np.testing.assert_allclose(coef[3:], ridge_gcv(reference)[0])
+
+
+def test_statistics_of_values_too_far_apart_for_float32():
+    X, Y = _problem(n_features=3)
+    X[:1, 2], X[1:3, 2] = 3.4e38, -3.4e38
+    Y[:1, 0], Y[1:3, 0] = 3.4e38, -3.4e38
+    stats = RidgeStatistics(3, 3)
+    stats.update(X, Y)
+    reference = RidgeStatistics(3, 3)
+    reference.update(X.astype(np.float64), Y.astype(np.float64))
+    for name in ("xtx", "xty", "yty", "x_mean", "y_mean"):
+        assert np.isfinite(getattr(stats, name)).all()
+        np.testing.assert_allclose(getattr(stats, name), getattr(reference, name))
+
+
+def test_a_target_that_overflows_gets_zero_coefficients():
+    X, Y = _problem()
+    Y = Y.astype(np.float64)
+    Y[:1, 0], Y[1:3, 0] = 1e200, -1e200  # its sum of squares overflows
+    stats = RidgeStatistics(8, 3)
+    with np.errstate(over="ignore", invalid="ignore"):
+        stats.update(X, Y)
+        coef, alpha, loo, _ = ridge_loo(stats, X, Y)
+        coef_gcv, _, _ = ridge_gcv(stats)
+    for solution in (coef, coef_gcv):
+        assert np.isfinite(solution).all()
+        assert not solution[:, 0].any() and solution[:, 1:].any()
+    assert np.isfinite(alpha).all() and np.isfinite(loo).all()
+
+
+def test_a_path_that_overflows_float32_falls_back_to_the_mean():
+    X, Y = _problem(n_features=3)
+    stats = RidgeStatistics(3, 3)
+    stats.update(X, Y)
+    coef, _, _ = ridge_gcv(stats)
+    coef[0, 1] = 1e40  # a solution float32 cannot hold, for the second output
+    path = LinearPath(3, 3)
+    path.set_ridge(stats, coef)
+    assert torch.isfinite(path.weight).all() and torch.isfinite(path.bias).all()
+    assert not path.weight[1].any() and path.weight[[0, 2]].all()
+    assert path.bias[1].item() == pytest.approx(stats.y_mean[1], rel=1e-6)
 
 
 @pytest.mark.parametrize("standardize", [True, False])

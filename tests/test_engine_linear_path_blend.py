@@ -2,18 +2,20 @@
 exact leave-one-out ridge regression and calibrated for absolute error."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from conftest import FAST, make_data
+from conftest import FAST, TINY, make_data
 from sklearn.linear_model import Ridge, RidgeCV
 
 from sktaaf import DGEXRegressor, TAAFRegressor, TargetBlockRegressor
 from sktaaf._data._rows import as_rows
 from sktaaf._engine import _linear_path
 from sktaaf._engine._linear_path import ridge_statistics as _ridge_statistics
+from sktaaf.exceptions import NonFiniteLossWarning
 from sktaaf.nn import (
     DEFAULT_RIDGE_ALPHAS,
     TAAFNetwork,
@@ -228,3 +230,88 @@ def test_the_share_is_chosen_on_the_validation_rows(data, monkeypatch):
     TAAFRegressor(**BLEND).fit(X, y)
     TAAFRegressor(**BLEND, early_stopping=False).fit(X, y)
     assert seen == [int(np.ceil(0.1 * len(X))), 0]
+
+
+# ------------------------------------------- degenerate data: finite, sensible
+def clean_data():
+    """The fuzz tests' clean data (tests/_fuzzing.py), 24 x 4 -> 2."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 4))
+    return X, np.tanh(X[:, :2]) + 0.1 * rng.normal(size=(24, 2))
+
+
+def _layers_alone(network):
+    expected = torch.zeros_like(network.blend)
+    expected[0] = expected[3] = 1.0
+    return torch.equal(network.blend, expected)
+
+
+@pytest.mark.parametrize("Estimator", [TAAFRegressor, DGEXRegressor])
+@pytest.mark.parametrize("linear_path", ["blend", "ridge", "fixed"])
+def test_an_input_varying_below_float32_resolution_is_left_out(Estimator, linear_path):
+    # Found by the fuzz tests: the input varies by 1e-39 (a float32 denormal),
+    # which the networks' standardisation treats as constant; the ridge gave
+    # it a weight of 1e39, which overflowed float32 (NaN predictions).
+    X = np.array([[1e-39], [-1.32e-161]])
+    y = np.random.default_rng(0).normal(size=(2, 2))
+    model = Estimator(**TINY, linear_path=linear_path).fit(X, y)
+    if linear_path != "ridge":  # (trained from there)
+        assert not model.module_.linear_path.weight.any()
+    prediction = model.predict(X)
+    assert np.isfinite(prediction).all()
+    if linear_path == "blend":  # nothing to go on: the targets' mean
+        np.testing.assert_allclose(prediction, np.tile(y.mean(0), (2, 1)), atol=1e-3)
+
+
+def test_target_blocks_with_an_input_below_float32_resolution():
+    X = np.array([[1e-39], [-1.32e-161]])
+    y = np.random.default_rng(0).normal(size=(2, 2))
+    model = TargetBlockRegressor(TAAFRegressor(**TINY), n_blocks=2).fit(X, y)
+    np.testing.assert_allclose(model.predict(X), np.tile(y.mean(0), (2, 1)), atol=1e-3)
+
+
+@pytest.mark.parametrize("Estimator", [TAAFRegressor, DGEXRegressor])
+def test_warm_start_on_one_row_too_extreme_for_float32(Estimator):
+    # Found by the fuzz tests: refitted on one row whose first input is near
+    # float32's largest value, the layers predict NaN on it; the blend's
+    # spreads and calibration took the NaN in and predicted NaN everywhere.
+    X, y = clean_data()
+    model = Estimator(**TINY, warm_start=True).fit(X, y)
+    extreme = np.array([[3.40282347e38, -0.132, 0.640, 0.105]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonFiniteLossWarning)
+        model.fit(extreme, y[:1])
+    assert _layers_alone(model.module_)  # no row to calibrate on
+    assert np.isfinite(model.predict(X)).all()
+
+
+@pytest.mark.filterwarnings("ignore::sktaaf.exceptions.NonFiniteLossWarning")
+def test_the_blend_leaves_out_rows_too_extreme_for_float32():
+    X, y = clean_data()
+    extreme = np.r_[X, [[3.4e38, 0, 0, 0], [-3.4e38, 0, 0, 0], [-3.4e38, 0, 0, 0]]]
+    model = TAAFRegressor(**TINY).fit(extreme, np.r_[y, y[:3]])
+    assert not _layers_alone(model.module_)  # calibrated on the other rows
+    assert np.isfinite(model.module_.blend.numpy()).all()
+    assert np.isfinite(model.predict(X)).all()
+
+
+@pytest.mark.parametrize(
+    "case", ["constant_input", "constant_target", "one_row", "two_rows", "weights"]
+)
+@pytest.mark.parametrize("Estimator", [TAAFRegressor, DGEXRegressor])
+def test_degenerate_data_give_finite_blends(Estimator, case):
+    X, y = clean_data()
+    weight = None
+    if case == "constant_input":
+        X[:, 3] = 7.0
+    elif case == "constant_target":
+        y[:, 1] = 2.0
+    elif case in ("one_row", "two_rows"):
+        X, y = X[: 1 + (case == "two_rows")], y[: 1 + (case == "two_rows")]
+    else:  # half the rows count for nothing
+        weight = np.r_[np.zeros(12), np.ones(12)]
+    model = Estimator(**TINY).fit(X, y, sample_weight=weight)
+    assert np.isfinite(model.module_.blend.numpy()).all()
+    assert np.isfinite(model.predict(X)).all()
+    if case == "one_row":  # the blend predicts the row's target
+        np.testing.assert_allclose(model.predict(X), y, rtol=1e-4, atol=1e-4)

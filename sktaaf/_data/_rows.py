@@ -341,13 +341,7 @@ class Rows:
                 if chunk_count == 0:
                     continue
                 chunk_mean = (weight @ chunk) / chunk_count
-            centred = chunk - chunk_mean.astype(chunk.dtype)
-            if weight is None:
-                chunk_squares = np.einsum(
-                    "ij,ij->j", centred, centred, dtype=np.float64
-                )
-            else:
-                chunk_squares = np.einsum("i,ij,ij->j", weight, centred, centred)
+            chunk_squares = _sum_squares(chunk, chunk_mean, weight)
             delta = chunk_mean - mean
             total = count + chunk_count
             mean += delta * (chunk_count / total)
@@ -485,6 +479,25 @@ def _dense_rows(matrix, rows, out=None) -> np.ndarray:
         return block
     out[: len(block)] = block
     return out[: len(block)]
+
+
+def _sum_squares(chunk, mean, weight) -> np.ndarray:
+    """Each column's (weighted) sum of squared deviations from ``mean``, in
+    float64, the deviations in the chunk's dtype: in float64 instead for a
+    chunk whose values are too far apart for it (float32's largest value
+    minus its smallest overflows)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        centred = chunk - mean.astype(chunk.dtype)
+        squares = _weighted_squares(centred, weight)
+    if not np.isfinite(squares).all():
+        squares = _weighted_squares(chunk - mean, weight)
+    return squares
+
+
+def _weighted_squares(centred, weight) -> np.ndarray:
+    if weight is None:
+        return np.einsum("ij,ij->j", centred, centred, dtype=np.float64)
+    return np.einsum("i,ij,ij->j", weight, centred, centred)
 
 
 def _location_scale(mean, scale) -> tuple[np.ndarray, np.ndarray]:

@@ -80,7 +80,10 @@ def fit_blend(module, X, y, sample_weight=None, seed=0, valid_rows=None):
     slope (at least :data:`MIN_SLOPE`) minimise the absolute error of
     ``offset + slope * score``: the blend is calibrated on predictions that
     did not see the rows' own targets (the layers' barely did: early
-    stopping held them back).
+    stopping held them back). Rows on which either prediction is not finite
+    (values too extreme for float32) are left out; without any row, or with
+    a blend that does not fit the network's dtype, the network stays the
+    layers alone.
     """
     if getattr(module, "linear_path_mode", None) != "blend":
         return None
@@ -96,10 +99,20 @@ def fit_blend(module, X, y, sample_weight=None, seed=0, valid_rows=None):
     location, scale = _output_units(module, n_outputs)
     # Both predictions and the truth in the network's standardised units.
     y_std = np.sqrt(np.clip(stats.yty, 0.0, None) / stats.count)
-    y_std = np.where(y_std > 0, y_std, 1.0)
+    y_std = np.where((y_std > 0) & np.isfinite(y_std), y_std, 1.0)
     path = (stats.y_mean + loo * y_std - location) / scale
     layers = (_predict(module, x_rows) - location) / scale
     truth = (y_rows - location) / scale
+    finite = np.isfinite(layers).all(axis=1) & np.isfinite(path).all(axis=1)
+    if not finite.all():
+        # Rows too extreme for float32 (the layers or the path overflow on
+        # them) say nothing about the blend: it is fitted on the others,
+        # and is the layers alone when there are none.
+        if not finite.any():
+            return alpha
+        rows, layers, path = rows[finite], layers[finite], path[finite]
+        truth = truth[finite]
+        weight = None if weight is None else weight[finite]
     layers_unit = _inverse_spread(layers, weight)
     path_unit = _inverse_spread(path, weight)
     held_out = np.isin(rows, () if valid_rows is None else valid_rows)
@@ -109,7 +122,9 @@ def fit_blend(module, X, y, sample_weight=None, seed=0, valid_rows=None):
     layers_weight, path_weight = share * layers_unit, (1 - share) * path_unit
     score = layers_weight * layers + path_weight * path
     offset, slope = l1_calibration(score, truth, weight, min_slope=MIN_SLOPE)
-    module.set_blend(layers_weight, path_weight, offset, slope)
+    blend = np.array([layers_weight, path_weight, offset, slope])
+    if torch.isfinite(torch.as_tensor(blend, dtype=module.blend.dtype)).all():
+        module.set_blend(*blend)  # (one the buffer's dtype cannot hold: none)
     return alpha
 
 

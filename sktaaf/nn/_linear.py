@@ -89,12 +89,14 @@ class RidgeStatistics:
             return
         x_mean = (weight @ x) / count
         y_mean = (weight @ y) / count
-        xc = x - x_mean.astype(x.dtype)
-        yc = y - y_mean.astype(y.dtype)
-        wx = (xc * weight[:, None].astype(x.dtype)).astype(np.float64)
-        xtx = wx.T @ xc.astype(np.float64)
-        xty = wx.T @ yc.astype(np.float64)
-        yty = np.einsum("i,ij,ij->j", weight, yc, yc)
+        with np.errstate(over="ignore", invalid="ignore"):
+            xtx, xty, yty = _centred_products(x, y, x_mean, y_mean, weight)
+        if not all(np.isfinite(part).all() for part in (xtx, xty, yty)):
+            # Values too far apart for their dtype (float32's largest minus
+            # its smallest overflows): centred in float64 instead.
+            xtx, xty, yty = _centred_products(
+                x.astype(np.float64), y.astype(np.float64), x_mean, y_mean, weight
+            )
         total = self.count + count
         dx, dy = x_mean - self.x_mean, y_mean - self.y_mean
         factor = self.count * count / total
@@ -105,6 +107,19 @@ class RidgeStatistics:
         self.y_mean += dy * (count / total)
         self.count = total
         self.n_rows += int(np.count_nonzero(weight))
+
+
+def _centred_products(x, y, x_mean, y_mean, weight):
+    """The weighted ``X^T X``, ``X^T Y`` and the targets' sums of squares of
+    a chunk, centred at the means, in float64 (the deviations in the
+    chunk's dtype)."""
+    xc = x - x_mean.astype(x.dtype)
+    yc = y - y_mean.astype(y.dtype)
+    wx = (xc * weight[:, None].astype(x.dtype)).astype(np.float64)
+    xtx = wx.T @ xc.astype(np.float64)
+    xty = wx.T @ yc.astype(np.float64)
+    yty = np.einsum("i,ij,ij->j", weight, yc, yc)
+    return xtx, xty, yty
 
 
 def ridge_gcv(
@@ -183,6 +198,23 @@ def ridge_gcv(
     return problem.coef(penalties[best]), alphas[best], gcv
 
 
+#: float32's resolution and the square root of its smallest normal number.
+_EPS32 = float(np.finfo(np.float32).eps)
+_SQRT_TINY32 = float(np.finfo(np.float32).tiny) ** 0.5
+
+
+def _varies_in_float32(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Whether each column of float32 data with this mean and standard
+    deviation varies, by the networks' standardisation's rule (see
+    ``sktaaf._data._rows.column_statistics``): a finite deviation above
+    float32 rounding of the mean and not too small to divide by. The
+    networks see the other columns unscaled, so that a ridge weight on them
+    would overflow float32 (a column varying by 1e-39, say) or be noise."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        resolved = (std > 10 * _EPS32 * np.abs(mean)) & (std >= _SQRT_TINY32)
+        return np.isfinite(std) & resolved
+
+
 class _EigenProblem:
     """The ridge problem of ``stats`` in standardised units (unit weighted
     variance; inputs that do not vary left out), diagonalised once: the
@@ -193,8 +225,12 @@ class _EigenProblem:
         self.stats = stats
         x_scale = np.sqrt(np.clip(np.diag(stats.xtx), 0.0, None))
         y_scale = np.sqrt(np.clip(stats.yty, 0.0, None))
-        self.x_keep = x_scale > 1e-12 * max(float(x_scale.max(initial=0.0)), 1e-300)
-        self.y_ok = y_scale > 0
+        # Relative to the largest finite scale (an input whose values overflow
+        # float32 arithmetic has an infinite one, and is left out).
+        largest = float(x_scale.max(initial=0.0, where=np.isfinite(x_scale)))
+        self.x_keep = x_scale > 1e-12 * max(largest, 1e-300)
+        self.x_keep &= _varies_in_float32(stats.x_mean, x_scale / np.sqrt(stats.count))
+        self.y_ok = (y_scale > 0) & np.isfinite(y_scale)
         xs = np.where(self.x_keep, x_scale, 1.0)
         ys = np.where(self.y_ok, y_scale, 1.0)
         keep = self.x_keep
@@ -300,6 +336,9 @@ def ridge_loo(stats: RidgeStatistics, x, y, weight=None, alphas=None):
         best[better] = error[better]
         chosen[better] = penalty
         loo[:, better] = left_out[:, better]
+    # A target whose error is nowhere finite (rows too extreme for float64)
+    # gets the strongest penalty: the solution nearest its mean.
+    chosen[np.isinf(best)] = penalties[-1]
     chosen[~problem.y_ok] = penalties[0]
     return problem.coef(chosen), chosen / stats.count, loo, target
 
@@ -434,8 +473,18 @@ class LinearPath(nn.Module):
         r = np.ones(n_outputs) if y_scale is None else np.asarray(y_scale, float)
         # y = my + sy * coef^T (x - mx) / sx, with x = a + s z, t = (y - c) / r.
         raw = coef * (sy / r)[None, :] / sx[:, None]  # (d, t), x -> t units
-        weight = (raw * s[:, None]).T
+        # An input of infinite scale reaches the network as 0: no weight.
+        weight = (raw * np.where(np.isfinite(s), s, 0.0)[:, None]).T
         bias = (stats.y_mean - c) / r + (a - stats.x_mean) @ raw
-        self.weight.copy_(torch.as_tensor(weight, dtype=self.weight.dtype))
-        self.bias.copy_(torch.as_tensor(bias, dtype=self.bias.dtype))
+        weight = torch.as_tensor(weight, dtype=self.weight.dtype)
+        bias = torch.as_tensor(bias, dtype=self.bias.dtype)
+        # An output whose solution overflows the network's dtype (inputs or
+        # targets too extreme for it) gets its mean, the path of no input.
+        broken = ~(torch.isfinite(weight).all(dim=1) & torch.isfinite(bias))
+        if broken.any():
+            mean = torch.as_tensor((stats.y_mean - c) / r, dtype=self.bias.dtype)
+            weight[broken] = 0.0
+            bias[broken] = torch.nan_to_num(mean[broken], posinf=0.0, neginf=0.0)
+        self.weight.copy_(weight)
+        self.bias.copy_(bias)
         self.scale.fill_(1.0)
