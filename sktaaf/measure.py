@@ -88,7 +88,25 @@ def usage() -> dict:
 
 
 def usage_since(start: dict) -> dict:
-    """What :func:`usage` grew by since ``start`` (a :func:`usage` result)."""
+    """What :func:`usage` grew by since ``start``.
+
+    Parameters
+    ----------
+    start : dict
+        A result of :func:`usage`, taken before the work measured.
+
+    Returns
+    -------
+    usage : dict
+        The same keys, each the amount it grew by since ``start``.
+
+    Examples
+    --------
+    >>> from sktaaf.measure import usage, usage_since
+    >>> start = usage()
+    >>> sorted(usage_since(start)) == sorted(start)
+    True
+    """
     return {key: value - start[key] for key, value in usage().items()}
 
 
@@ -232,6 +250,8 @@ def fresh_process_context(start_method: str = "spawn", preload: Iterable[str] = 
     Returns
     -------
     context : multiprocessing context
+        The context to start processes from (``Process``, ``Pool``,
+        ``get_start_method``).
 
     Examples
     --------
@@ -422,6 +442,7 @@ def markdown_table(
     Returns
     -------
     table : str
+        The Markdown table: a header row, an alignment row and the rows.
 
     Examples
     --------
