@@ -205,9 +205,10 @@ _SQRT_TINY32 = float(np.finfo(np.float32).tiny) ** 0.5
 
 def _varies_in_float32(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """Whether each column of float32 data with this mean and standard
-    deviation varies, by the networks' standardisation's rule (see
-    ``sktaaf._data._rows.column_statistics``): a finite deviation above
-    float32 rounding of the mean and not too small to divide by. The
+    deviation varies, by the networks' standardisation's rule (the scale
+    1 of ``Rows.column_statistics`` in ``sktaaf._data._rows``): a finite
+    deviation above float32 rounding of the mean and not too small to
+    divide by. The
     networks see the other columns unscaled, so that a ridge weight on them
     would overflow float32 (a column varying by 1e-39, say) or be noise."""
     with np.errstate(invalid="ignore", over="ignore"):
