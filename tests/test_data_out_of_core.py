@@ -176,20 +176,21 @@ def test_column_views_release_the_map_they_view():
     assert Map.advised == 1
 
 
+class CountingMatrix:  # a file's samples x genes matrix, counting reads
+    def __init__(self, array):
+        self.array, self.shape, self.dtype = array, array.shape, array.dtype
+        self.reads = 0
+
+    def __len__(self):
+        return len(self.array)
+
+    def __getitem__(self, rows):
+        self.reads += 1
+        return self.array[rows]
+
+
 def test_column_views_of_one_matrix_read_each_row_once():
     from sktaaf.datasets import ColumnRows
-
-    class CountingMatrix:  # a file's samples x genes matrix, counting reads
-        def __init__(self, array):
-            self.array, self.shape, self.dtype = array, array.shape, array.dtype
-            self.reads = 0
-
-        def __len__(self):
-            return len(self.array)
-
-        def __getitem__(self, rows):
-            self.reads += 1
-            return self.array[rows]
 
     matrix = CountingMatrix(np.arange(60 * 7, dtype=np.float64).reshape(60, 7))
     X, y = ColumnRows(matrix, [5, 1, 3]), ColumnRows(matrix, [0, 6, 2, 4])
@@ -200,3 +201,33 @@ def test_column_views_of_one_matrix_read_each_row_once():
     order = np.argsort(rows[:, 0])
     np.testing.assert_array_equal(rows[order], X[0:60])
     np.testing.assert_array_equal(torch.cat([yb for _, yb in batches])[order], y[0:60])
+
+
+def test_statistics_and_gathers_read_one_matrix_once():
+    # The ridge statistics' chunks and the gathered rows of the scores and
+    # the blend read column views of one matrix once for X and y.
+    from sktaaf._data._rows import chunks_both, read_both
+    from sktaaf.datasets import ColumnRows
+
+    array = np.random.RandomState(0).normal(size=(50, 7))
+    matrix = CountingMatrix(array)
+    X = as_rows(ColumnRows(matrix, [5, 1, 3]))
+    y = as_rows(ColumnRows(matrix, [0, 6, 2, 4]))
+    ((start, x_chunk, y_chunk),) = chunks_both(X, y)
+    assert start == 0 and matrix.reads == 1
+    np.testing.assert_array_equal(x_chunk, X.chunk(0, 50))
+    np.testing.assert_array_equal(y_chunk, y.chunk(0, 50))
+    matrix.reads = 0
+    rows = np.array([2, 3, 4, 10])
+    x_rows, y_rows = read_both(X, y, rows)
+    assert matrix.reads == 2  # two runs of rows, each read once for both
+    np.testing.assert_array_equal(x_rows, X.gather(rows))
+    np.testing.assert_array_equal(y_rows, y.gather(rows))
+    # Other row sources: each read as gather reads it.
+    x_memory, y_memory = as_rows(array[:, :3].astype(np.float32)), as_rows(array[:, 0])
+    x_rows, y_rows = read_both(x_memory, y_memory, rows)
+    np.testing.assert_array_equal(x_rows, x_memory.gather(rows))
+    np.testing.assert_array_equal(y_rows, y_memory.gather(rows))
+    chunks = list(chunks_both(x_memory, y_memory))
+    assert [start for start, *_ in chunks] == [0]
+    np.testing.assert_array_equal(chunks[0][2], y_memory.chunk(0, 50))

@@ -229,25 +229,51 @@ def read_rows(
     return out
 
 
-def read_both(X: Rows, y: Rows, rows: np.ndarray, x_out, y_out) -> None:
-    """Read the sorted ``rows`` of ``X`` and ``y`` into ``x_out`` and
-    ``y_out``: once when both are column views
-    (:class:`~sktaaf.datasets.ColumnRows`) of the same matrix, so that the
-    landmarks and targets of one file are not read twice."""
+def _same_matrix(X: Rows, y: Rows):
+    """The matrix that ``X`` and ``y`` both view when they are column views
+    (:class:`~sktaaf.datasets.ColumnRows`) of one matrix, else None."""
     matrix = getattr(X.array, "matrix", None)
-    if not (
+    if (
         isinstance(X.array, ColumnRows)
         and isinstance(y.array, ColumnRows)
         and matrix is not None
         and matrix is getattr(y.array, "matrix", None)
     ):
-        X.gather(rows, out=x_out, name="X")
-        y.gather(rows, out=y_out, name="y")
-        return
+        return matrix
+    return None
+
+
+def read_both(X: Rows, y: Rows, rows: np.ndarray, x_out=None, y_out=None):
+    """The sorted ``rows`` of ``X`` and ``y`` as 2-D float32 arrays (read
+    into ``x_out`` and ``y_out`` when given), as :meth:`Rows.gather` reads
+    them: once when both are column views
+    (:class:`~sktaaf.datasets.ColumnRows`) of the same matrix, so that the
+    landmarks and targets of one file are not read twice."""
+    matrix = _same_matrix(X, y)
+    if matrix is None:
+        return X.gather(rows, out=x_out, name="X"), y.gather(rows, out=y_out, name="y")
+    if x_out is None:
+        x_out = np.empty((len(rows), X.n_columns), dtype=np.float32)
+    if y_out is None:
+        y_out = np.empty((len(rows), y.n_columns), dtype=np.float32)
     for position, block in read_sorted(matrix, rows, name="X and y"):
         block = np.asarray(block)
         for view, out in ((X.array, x_out), (y.array, y_out)):
             out[position : position + len(block)] = block[:, view.columns]
+    return x_out, y_out
+
+
+def chunks_both(X: Rows, y: Rows):
+    """Yield ``(start, x_chunk, y_chunk)`` over all rows, as
+    :meth:`Rows.chunks` yields them for each: the rows of column views of
+    the same matrix read once for both."""
+    if _same_matrix(X, y) is None:
+        for (start, x_chunk), (_, y_chunk) in zip(X.chunks(), y.chunks(), strict=True):
+            yield start, x_chunk, y_chunk
+        return
+    for start in range(0, len(X), CHUNK_ROWS):
+        rows = np.arange(start, min(start + CHUNK_ROWS, len(X)))
+        yield start, *read_both(X, y, rows)
 
 
 # ------------------------------------------------------------- the sources

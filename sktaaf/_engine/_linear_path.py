@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .._data._rows import chunks_both, read_both
 from ..metrics import mean_per_gene_pearson
 from ..nn import (
     DEFAULT_RIDGE_ALPHAS,
@@ -39,7 +40,8 @@ def ridge_statistics(X, y, sample_weight=None, train_rows=None) -> RidgeStatisti
     sources, :class:`~sktaaf._data._rows.Rows`), weighted by
     ``sample_weight``, over ``train_rows`` only (all rows when None): one
     pass over the rows, in the chunks that the column statistics read
-    (:meth:`~sktaaf._data._rows.Rows.chunks`)."""
+    (:meth:`~sktaaf._data._rows.Rows.chunks`; column views of one matrix
+    read once for both, :func:`~sktaaf._data._rows.chunks_both`)."""
     n_samples = X.shape[0]
     weight = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight)
     if train_rows is not None:
@@ -47,7 +49,7 @@ def ridge_statistics(X, y, sample_weight=None, train_rows=None) -> RidgeStatisti
         kept[train_rows] = True
         weight = np.where(kept, weight, 0.0)
     stats = RidgeStatistics(X.shape[1], y.n_columns)
-    for (start, x_chunk), (_, y_chunk) in zip(X.chunks(), y.chunks(), strict=True):
+    for start, x_chunk, y_chunk in chunks_both(X, y):
         stats.update(x_chunk, y_chunk, weight[start : start + len(x_chunk)])
     return stats
 
@@ -91,8 +93,7 @@ def fit_blend(module, X, y, sample_weight=None, seed=0, valid_rows=None):
     stats = ridge_statistics(X, y, sample_weight)
     n_outputs = stats.xty.shape[1]
     rows = _blend_rows(X.shape[0], sample_weight, n_outputs, seed)
-    x_rows = X.gather(rows)
-    y_rows = y.gather(rows)
+    x_rows, y_rows = read_both(X, y, rows)
     weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
     coef, alpha, loo, _ = ridge_loo(stats, x_rows, y_rows, weight, LOO_ALPHAS)
     module.set_linear_path(stats, coef)

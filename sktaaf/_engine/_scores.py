@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from .._data._rows import read_both
 from .._utils._arrays import block_size
 
 #: The columns of ``target_scores_``, in order.
@@ -122,10 +123,11 @@ def validation_scores(predict, X, y, rows, sample_weight=None, names=None):
     n_samples = 0
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
-        pred = np.asarray(predict(X.gather(chunk))).reshape(len(chunk), -1)
+        x_rows, y_rows = read_both(X, y, chunk)  # a file's views: read once
+        pred = np.asarray(predict(x_rows)).reshape(len(chunk), -1)
         weight = None if sample_weight is None else np.asarray(sample_weight)[chunk]
         n_samples += len(chunk) if weight is None else int((weight > 0).sum())
-        moments.update(y.gather(chunk), pred, weight)
+        moments.update(y_rows, pred, weight)
     if n_samples == 0:
         return None
     mae, r = moments.scores()
