@@ -402,9 +402,8 @@ class SparseRows(Rows):
     def gather(self, rows: np.ndarray, out=None, name="the array") -> np.ndarray:
         if out is None:
             out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
-        for start in range(0, len(rows), CHUNK_ROWS):
-            part = rows[start : start + CHUNK_ROWS]
-            out[start : start + len(part)] = self.matrix[part].toarray()
+        for start in range(0, len(rows), CHUNK_ROWS):  # dense a chunk at a time
+            _dense_rows(self.matrix, rows[start : start + CHUNK_ROWS], out[start:])
         return out
 
     def chunk(self, start: int, stop: int) -> np.ndarray:
