@@ -322,7 +322,8 @@ class Rows:
         return read_rows(self.array, start=start, stop=stop, out=out, name=name)
 
     def gather(self, rows: np.ndarray, out=None, name="the array") -> np.ndarray:
-        """The sorted ``rows`` as a 2-D float32 array (``out`` if given)."""
+        """The sorted ``rows`` as a 2-D array (``out`` if given; else, for an
+        array in memory, of its dtype: float32 once validated for fit)."""
         if out is None:
             chunk = self.array[rows]
             return chunk.reshape(len(chunk), -1)
