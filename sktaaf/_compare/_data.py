@@ -70,17 +70,16 @@ def load_data(
     ``target_ids`` None takes every gene that is not a landmark.
     """
     path = Path(path)
-    name = path.name.lower()
-    if name.endswith(".npy"):
+    if path.name.lower().endswith(".npy"):
         matrix = np.load(path, mmap_mode="r")  # only the columns used are read
         return _matrix_bunch(matrix, None, landmark_ids, target_ids)
-    if not name.endswith(".npz"):
-        if file_format(path) is None:
-            raise ValueError(
-                f"Unknown data file type {path.name!r}: expected .gctx, .gct, "
-                ".gct.gz, .h5, .hdf5, .npz or .npy."
-            )
-        # The command line's reader of profile files.
+    kind = file_format(path)
+    if kind is None:
+        raise ValueError(
+            f"Unknown data file type {path.name!r}: expected .gctx, .gct, "
+            ".gct.gz, .h5, .hdf5, .npz or .npy."
+        )
+    if kind != "npz":  # the command line's reader of profile files
         return load_profiles(
             path, _need(landmark_ids, path), target_ids, hdf_key=hdf_key
         )
