@@ -111,16 +111,23 @@ def usage_since(start: dict) -> dict:
 
 
 # --------------------------------------------------------------------- memory
-def _status_kib(field: str) -> int | None:
-    """A ``kB`` field of ``/proc/self/status``, or None."""
+def _first_line(path: str, prefix: str) -> str | None:
+    """What follows the colon on the first line of the file at ``path``
+    that starts with ``prefix`` (``/proc`` files), or None."""
     try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
+        with open(path) as file:
+            for line in file:
+                if line.startswith(prefix):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return None
+
+
+def _status_kib(field: str) -> int | None:
+    """A ``kB`` field of ``/proc/self/status``, or None."""
+    value = _first_line("/proc/self/status", field + ":")
+    return None if value is None else int(value.split()[0])
 
 
 def status_mib(field: str) -> float | None:
@@ -337,17 +344,6 @@ def run_fresh(
 
 
 # ---------------------------------------------------------------- environment
-def _first_line(path: str, prefix: str) -> str | None:
-    try:
-        with open(path) as file:
-            for line in file:
-                if line.startswith(prefix):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
 def _git_revision() -> str | None:
     """The commit of a source checkout of sktaaf (``+modified`` when it has
     uncommitted changes); None for an installed package."""
@@ -374,14 +370,14 @@ def environment() -> dict:
     Returns
     -------
     environment : dict
-        ``python``, ``platform``, ``libc``, ``processor`` (the CPU's model
-        name), ``cpu_count``, ``memory`` (``MemTotal``), ``torch_threads``,
+        ``platform``, ``libc``, ``processor`` (the CPU's model name),
+        ``cpu_count``, ``memory`` (``MemTotal``), ``torch_threads``,
         ``torch_interop_threads``, ``cuda`` (torch's CUDA version),
         ``cuda_device`` (the name of the current CUDA device, or None),
         ``git_revision`` (of a source checkout, else None), ``versions`` (of
-        sktaaf and the libraries installed), ``variables`` (the allocator and
-        thread variables set, :data:`ALLOCATOR_VARIABLES`, ``OMP_NUM_THREADS``,
-        ``MKL_NUM_THREADS``) and ``load_average_start``.
+        Python, sktaaf and the libraries installed), ``variables`` (the
+        allocator and thread variables set, :data:`ALLOCATOR_VARIABLES`,
+        ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``) and ``load_average_start``.
 
     Examples
     --------
@@ -402,7 +398,6 @@ def environment() -> dict:
             pass
     cuda = torch.cuda.is_available()
     return {
-        "python": platform.python_version(),
         "platform": platform.platform(),
         "libc": " ".join(platform.libc_ver()),
         "processor": _first_line("/proc/cpuinfo", "model name") or platform.processor(),

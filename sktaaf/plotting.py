@@ -40,12 +40,11 @@ def _pyplot():
     return plt
 
 
-def _new_axes(ax):
-    if ax is None:
-        _, ax = _pyplot().subplots()
-    else:
-        _pyplot()
-    return ax
+def _new_axes(ax, **subplots):
+    """``ax``, or the Axes of a new figure (``pyplot.subplots(**subplots)``)
+    when None; matplotlib is checked either way."""
+    plt = _pyplot()
+    return plt.subplots(**subplots)[1] if ax is None else ax
 
 
 def _final_step(estimator):
@@ -322,10 +321,7 @@ def plot_taaf_parameters(estimator_or_module, ax=None):
     ['hidden0', 'output']
     """
     layers = _taaf_layers(estimator_or_module)
-    if ax is None:
-        _, ax = _pyplot().subplots(1, 4, figsize=(12, 3), layout="constrained")
-    else:
-        _pyplot()
+    ax = _new_axes(ax, ncols=4, figsize=(12, 3), layout="constrained")
     axes = np.asarray(ax, dtype=object).ravel()
     if axes.shape != (4,):
         raise ValueError(

@@ -402,6 +402,14 @@ def test_id_lists_with_a_byte_order_mark(tmp_path):
     assert read_ids(tmp_path / "ids.txt") == ["L0", "L1"]
 
 
+def test_compare_reads_an_ids_file_named_l1000(tmp_path, monkeypatch):
+    """``l1000`` is the shipped list only for the fit command's --landmarks;
+    compare's --landmarks is always a file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "l1000").write_text("L0\nL1\n")
+    assert read_ids(Path("l1000")) == ["L0", "L1"]
+
+
 @pytest.mark.parametrize(
     "content, message", [("# none\n", "lists no ids"), ("T0\nT1\nT0\n", "T0")]
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import zipfile
 from pathlib import Path
 
@@ -20,9 +21,13 @@ def read_ids(path: Path, option: str = "--landmarks") -> list[str]:
     """Gene ids, one per line of a UTF-8 file (a byte-order mark allowed);
     blank lines and ``#`` comments are skipped; ``option`` names the file in
     errors. The command line's reader
-    (:func:`~sktaaf._cli._profiles.read_id_list`), its errors as ValueError."""
+    (:func:`~sktaaf._cli._profiles.read_id_list`), its errors as ValueError;
+    a file named ``l1000`` is read as a file, not as the shipped list."""
+    spec = str(path)
+    if spec.lower() == "l1000":
+        spec = os.path.join(os.curdir, spec)
     try:
-        return list(read_id_list(str(path), "", option.removeprefix("--")))
+        return list(read_id_list(spec, "", option.removeprefix("--")))
     except UsageError as exc:
         raise ValueError(str(exc)) from exc
 
@@ -70,17 +75,16 @@ def load_data(
     ``target_ids`` None takes every gene that is not a landmark.
     """
     path = Path(path)
-    name = path.name.lower()
-    if name.endswith(".npy"):
+    if path.name.lower().endswith(".npy"):
         matrix = np.load(path, mmap_mode="r")  # only the columns used are read
         return _matrix_bunch(matrix, None, landmark_ids, target_ids)
-    if not name.endswith(".npz"):
-        if file_format(path) is None:
-            raise ValueError(
-                f"Unknown data file type {path.name!r}: expected .gctx, .gct, "
-                ".gct.gz, .h5, .hdf5, .npz or .npy."
-            )
-        # The command line's reader of profile files.
+    kind = file_format(path)
+    if kind is None:
+        raise ValueError(
+            f"Unknown data file type {path.name!r}: expected .gctx, .gct, "
+            ".gct.gz, .h5, .hdf5, .npz or .npy."
+        )
+    if kind != "npz":  # the command line's reader of profile files
         return load_profiles(
             path, _need(landmark_ids, path), target_ids, hdf_key=hdf_key
         )

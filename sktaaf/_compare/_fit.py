@@ -1,8 +1,9 @@
 """One fit of ``sktaaf compare``: build, time, measure memory, score.
 
-:func:`run_fit` is what a fresh process runs (:func:`run_in_subprocess`), or
-the main process with ``--in-process``. It returns numbers and per-gene arrays,
-never predictions, which can be large.
+:func:`run_fit` is what a fresh process runs
+(:func:`sktaaf.measure.run_fresh`), or the main process with
+``--in-process``. It returns numbers and per-gene arrays, never predictions,
+which can be large.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import ThreadpoolController
 
-from ..measure import PeakMemory, fresh_process_context, run_fresh
+from ..measure import PeakMemory, fresh_process_context
 from ..metrics import per_gene_mae, per_gene_pearson
 from ..nn import taaf_parameters
 
@@ -253,9 +254,3 @@ def process_context(start_method: str, modules=()):
     """
     preload = [*PRELOAD, *modules, "sktaaf._compare._server"]  # _server last
     return fresh_process_context(start_method, preload)
-
-
-def run_in_subprocess(task: dict, context=None) -> dict:
-    """``run_fit`` in a fresh process of ``context`` (default: spawn): clean
-    memory, peak-RSS counter and thread pools."""
-    return run_fresh(run_fit, task, context=context)

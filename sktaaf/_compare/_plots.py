@@ -34,14 +34,17 @@ def _save(figure: Figure, path: Path) -> str:
     return path.name
 
 
-def _panels(figure: Figure, n_panels: int, max_columns: int = 3, **options):
-    """The Axes of ``n_panels`` panels on a grid; the spare ones hidden."""
-    n_columns = min(max_columns, n_panels)
+def _panels(n_panels: int, width: float, height: float, **options):
+    """A figure of ``n_panels`` panels of ``width`` x ``height`` inches, at
+    most 3 a row (room for a suptitle above), and their Axes; the spare
+    panels of the grid hidden."""
+    n_columns = min(3, n_panels)
     n_rows = math.ceil(n_panels / n_columns)
+    figure = _figure(width * n_columns, height * n_rows + 0.4)
     axes = figure.subplots(n_rows, n_columns, squeeze=False, **options).flat
     for ax in axes[n_panels:]:
         ax.set_visible(False)
-    return axes[:n_panels]
+    return figure, axes[:n_panels]
 
 
 def _kind(model: dict) -> str:
@@ -77,10 +80,9 @@ def plot_per_gene_vs_reference(
 ):
     """D-GEX's scatter: every gene's MAE under a model against ``reference``."""
     names = [name for name in per_gene if name != reference]
-    columns = min(3, len(names))
-    figure = _figure(3.6 * columns, 3.6 * math.ceil(len(names) / columns) + 0.4)
+    figure, panels = _panels(len(names), 3.6, 3.6)
     baseline = per_gene[reference]["mae"].mean(axis=0)
-    for ax, name in zip(_panels(figure, len(names)), names, strict=True):
+    for ax, name in zip(panels, names, strict=True):
         plotting.plot_per_gene_mae(
             per_gene[name]["mae"].mean(axis=0),
             baseline,
@@ -106,9 +108,7 @@ def plot_learning_curves(results: dict, labels: dict, title: str):
         for name, model in results["models"].items()
         if "history" in model["splits"][0]
     ]
-    columns = min(3, len(networks))
-    figure = _figure(4.2 * columns, 3.4 * math.ceil(len(networks) / columns) + 0.4)
-    panels = _panels(figure, len(networks), sharey=True)
+    figure, panels = _panels(len(networks), 4.2, 3.4, sharey=True)
     for ax, name in zip(panels, networks, strict=True):
         for run in results["models"][name]["splits"]:
             history = run["history"]

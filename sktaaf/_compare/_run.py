@@ -128,9 +128,10 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..measure import run_fresh
 from ._args import check_paths, parse_args
 from ._data import get_data, make_splits
-from ._fit import process_context, run_fit, run_in_subprocess
+from ._fit import process_context, run_fit
 from ._models import REFERENCE, REFERENCES, model_specs
 from ._report import (
     add_win_rates,
@@ -180,7 +181,7 @@ def run_all(specs, splits, data, args, validation_fraction, say, context=None) -
                 if args.in_process:
                     result = run_fit(task, data.X, data.y)
                 else:
-                    result = run_in_subprocess(task, context)
+                    result = run_fresh(run_fit, task, context=context)
                 runs[name].append(result)
                 r = result["mean_pearson"]
                 r = "undefined" if r is None else f"{r:.3f}"  # constant predictions
