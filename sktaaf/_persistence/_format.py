@@ -38,7 +38,6 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import sklearn
@@ -48,7 +47,7 @@ import torch
 from .. import nn as sktaaf_nn
 from .._engine._scores import decode_scores, encode_scores
 from .._engine._state import TrainingState, digest
-from .._utils._atomic import atomic_binary_file
+from .._utils._atomic import as_path, atomic_binary_file
 from .._version import __version__
 from ..exceptions import ModelVersionWarning, ParameterNotSavedWarning
 from ..nn import ACTIVATIONS
@@ -368,7 +367,7 @@ def read_file(path) -> tuple[dict, dict]:
     so that damage is reported as damage (not, say, as a parameter this
     version lacks); only files of format version 1, written before files
     carried one, have none."""
-    path = Path(path)
+    path = as_path(path, "load a model from")
     if not path.is_file():
         raise FileNotFoundError(f"No sktaaf model file at {str(path)!r}.")
     try:
@@ -402,9 +401,13 @@ def read_file(path) -> tuple[dict, dict]:
 
 
 def _unreadable(path, exc: Exception) -> ValueError:
+    # torch's own errors may say little ("105", or nothing): name their kind.
+    reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    if type(exc) is ValueError:
+        reason = str(exc)
     return ValueError(
         f"{str(path)!r} is not a readable sktaaf model file (truncated, "
-        f"corrupted, or another kind of file): {exc}"
+        f"corrupted, or another kind of file): {reason}"
     )
 
 

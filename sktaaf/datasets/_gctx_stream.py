@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._data._columns import ColumnRows
+from .._utils._atomic import as_path
 from ._common import PathLike, _import, _read_errors, cast_checked
 from ._gctx import (
     _GCTX_COL_IDS,
@@ -412,7 +413,7 @@ def predict_gctx(
         model, landmark_ids, target_ids, row_metadata
     )
     file, source = _open_gctx_file(source, "predict_gctx")
-    destination = Path(destination)
+    destination = as_path(destination, "write the GCTX file")
     with file:
         _check_destination(source, destination)
         with _read_errors(source, "GCTX", _GCTX_ERRORS):
