@@ -599,4 +599,5 @@ def test_the_commands_read_a_model_file_once(model, monkeypatch):
     assert metadata == read_file(model)[1]
     loaded = TAAFRegressor.load(model)
     X = np.random.RandomState(0).normal(size=(5, N_LANDMARKS)).astype(np.float32)
+    X = pd.DataFrame(X, columns=loaded.feature_names_in_)
     np.testing.assert_array_equal(estimator.predict(X), loaded.predict(X))
