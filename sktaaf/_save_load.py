@@ -146,7 +146,8 @@ class SaveLoadMixin:
         ValueError
             If the file is truncated, corrupted or not an sktaaf model.
         TypeError
-            If the file holds another estimator class.
+            If the file holds another estimator class, or ``path`` is no file
+            name (e.g. None).
         """
         model = read_model(path, class_name=cls.__name__, custom_objects=custom_objects)
         return cls._from_saved(model, path, device)
