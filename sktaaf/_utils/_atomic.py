@@ -56,6 +56,7 @@ __all__ = [
     "atomic_write",
     "as_path",
     "check_target",
+    "same_file",
 ]
 
 #: The errors of a write that ran out of room.
@@ -78,6 +79,16 @@ def as_path(path, action: str = "write") -> Path:
             f"path-like object); got {type(path).__name__}."
         )
     return Path(path)
+
+
+def same_file(first, second) -> bool:
+    """Whether ``first`` and ``second`` are one file (:func:`os.path.samefile`:
+    hard and symbolic links included); False when either is absent or
+    unreadable, for a writer that must never replace its own input."""
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):  # absent, unreadable, or a NUL in a name
+        return False
 
 
 def check_target(path, action: str = "write") -> tuple[Path, os.stat_result | None]:
