@@ -24,13 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._engine._net import unwrap_module
 from ._engine._state import TrainingState
 from ._persistence._checks import MAX_COUNT, invalid_field
-from ._persistence._format import (
-    READ_ERRORS,
-    SavedModel,
-    damaged_entry,
-    read_model,
-    write_model,
-)
+from ._persistence._format import SavedModel, damage_named, read_model, write_model
 from ._utils._compat import parameter_names, validate_parameters
 from ._utils._device import is_available, resolve_device
 from ._utils._random import isolated_torch_rng
@@ -152,55 +146,55 @@ class SaveLoadMixin:
         ValueError
             If the file is truncated, corrupted or not an sktaaf model.
         TypeError
-            If the file holds another estimator class.
+            If the file holds another estimator class, or ``path`` is no file
+            name (e.g. None).
         """
         model = read_model(path, class_name=cls.__name__, custom_objects=custom_objects)
-        try:
-            return cls._from_saved(model, path, device)
-        except READ_ERRORS as exc:
-            raise damaged_entry(path, exc) from exc
+        return cls._from_saved(model, path, device)
 
     @classmethod
     def _from_saved(cls, model: SavedModel, path, device):
         """The fitted estimator ``model`` (read from ``path``) describes, on
-        ``device`` (None: where it was fitted, else the CPU)."""
-        unknown = sorted(set(model.params) - set(parameter_names(cls)))
-        if unknown:
-            raise TypeError(
-                f"{str(path)!r} holds a {cls.__name__} with parameters this "
-                f"version of sktaaf does not have: {unknown}. It was saved with "
-                f"sktaaf {model.versions.get('sktaaf', 'of unknown version')}; "
-                "load it with that version."
+        ``device`` (None: where it was fitted, else the CPU); a ValueError
+        naming ``path`` when an entry is missing or damaged."""
+        with damage_named(path):  # a missing entry: damage, named
+            unknown = sorted(set(model.params) - set(parameter_names(cls)))
+            if unknown:
+                raise TypeError(
+                    f"{str(path)!r} holds a {cls.__name__} with parameters this "
+                    f"version of sktaaf does not have: {unknown}. It was saved with "
+                    f"sktaaf {model.versions.get('sktaaf', 'of unknown version')}; "
+                    "load it with that version."
+                )
+            estimator = cls(**model.params)
+            estimator._check_saved_params(path)
+            fitted = model.fitted
+            device = resolve_device(_load_device(device, fitted["device_"]))
+            names, targets = fitted["feature_names_in_"], fitted["target_names_"]
+            estimator.n_features_in_ = fitted["n_features_in_"]
+            if names is not None:
+                estimator.feature_names_in_ = np.asarray(names, object)
+            estimator.n_outputs_ = fitted["n_outputs_"]
+            if targets is not None:  # older files lack it
+                estimator.target_names_ = np.asarray(targets, object)
+            estimator._target_is_1d = fitted["target_is_1d"]
+            if fitted["n_samples_fit_"] is not None:  # older files lack it
+                estimator.n_samples_fit_ = fitted["n_samples_fit_"]
+            state = model.state
+            module = estimator._network_for(state.module, device, path)
+            try:
+                state.load_weights(module)
+            except RuntimeError as exc:
+                raise ValueError(
+                    f"The weights in {str(path)!r} do not fit the network its "
+                    f"parameters describe: {exc}"
+                ) from exc
+            net = estimator._build_net(module, device, generator=torch.Generator())
+            state.apply(net)
+            estimator._set_fitted(
+                net, device, state.best_epoch, state.rng_state, model.target_scores
             )
-        estimator = cls(**model.params)
-        estimator._check_saved_params(path)
-        fitted = model.fitted
-        device = resolve_device(_load_device(device, fitted["device_"]))
-        names, targets = fitted["feature_names_in_"], fitted["target_names_"]
-        estimator.n_features_in_ = fitted["n_features_in_"]
-        if names is not None:
-            estimator.feature_names_in_ = np.asarray(names, object)
-        estimator.n_outputs_ = fitted["n_outputs_"]
-        if targets is not None:  # older files lack it
-            estimator.target_names_ = np.asarray(targets, object)
-        estimator._target_is_1d = fitted["target_is_1d"]
-        if fitted["n_samples_fit_"] is not None:  # older files lack it
-            estimator.n_samples_fit_ = fitted["n_samples_fit_"]
-        state = model.state
-        module = estimator._network_for(state.module, device, path)
-        try:
-            state.load_weights(module)
-        except RuntimeError as exc:
-            raise ValueError(
-                f"The weights in {str(path)!r} do not fit the network its "
-                f"parameters describe: {exc}"
-            ) from exc
-        net = estimator._build_net(module, device, generator=torch.Generator())
-        state.apply(net)
-        estimator._set_fitted(
-            net, device, state.best_epoch, state.rng_state, model.target_scores
-        )
-        return estimator
+            return estimator
 
     def _check_saved_params(self, path) -> None:
         """Run ``fit``'s checks of the parameters on those read from a file."""

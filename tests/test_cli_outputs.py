@@ -577,3 +577,27 @@ def test_r_threshold_is_a_correlation(folder, model, tmp_path, capsys):
         main([*argv, "--r-threshold", "2"])
     assert exit_info.value.code == 2
     assert "expected a Pearson r in [-1, 1]" in capsys.readouterr().err
+
+
+def test_the_commands_read_a_model_file_once(model, monkeypatch):
+    """predict, score and info learn the class from the file's metadata and
+    rebuild the estimator from what they read: one read, the same model as
+    ``load``."""
+    from sktaaf._cli._model import load_model
+    from sktaaf._persistence import _format
+
+    reads = []
+    torch_load = _format.torch.load
+
+    def counted(*args, **kwargs):
+        reads.append(args[0])
+        return torch_load(*args, **kwargs)
+
+    monkeypatch.setattr(_format.torch, "load", counted)
+    estimator, metadata = load_model(str(model), "cpu")
+    assert len(reads) == 1
+    assert metadata == read_file(model)[1]
+    loaded = TAAFRegressor.load(model)
+    X = np.random.RandomState(0).normal(size=(5, N_LANDMARKS)).astype(np.float32)
+    X = pd.DataFrame(X, columns=loaded.feature_names_in_)
+    np.testing.assert_array_equal(estimator.predict(X), loaded.predict(X))

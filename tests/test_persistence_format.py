@@ -126,6 +126,16 @@ def test_corrupted_truncated_and_missing_files(data, tmp_path):
     with pytest.raises(FileNotFoundError, match="No sktaaf model file"):
         TAAFRegressor.load(tmp_path / "absent.pt")
     assert not list(tmp_path.glob("*.partial"))
+    # torch's errors that say little are named by their kind.
+    with pytest.raises(ValueError, match=r"another kind of file\): EOFError$"):
+        TAAFRegressor.load(tmp_path / "other.pt")
+
+
+def test_a_path_that_is_no_file_name_is_named(data, tmp_path):
+    with pytest.raises(TypeError, match="expected a file name .* got NoneType"):
+        TAAFRegressor.load(None)
+    with pytest.raises(TypeError, match="expected a file name .* got int"):
+        TAAFRegressor(**FAST).fit(*data).save(3)
 
 
 def test_saving_to_a_folder_or_a_failed_write_leaves_nothing(

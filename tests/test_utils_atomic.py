@@ -63,6 +63,12 @@ def _leftovers(folder):
 
 
 @pytest.mark.parametrize("kind", WRITERS)
+def test_a_path_that_is_no_file_name_is_refused_naming_it(kind, model):
+    with pytest.raises(TypeError, match="expected a file name .* got NoneType"):
+        _write(kind, None, model)
+
+
+@pytest.mark.parametrize("kind", WRITERS)
 def test_a_fifo_or_a_device_is_refused_never_replaced(kind, tmp_path, model):
     fifo = tmp_path / f"pipe.{kind}"
     os.mkfifo(fifo)

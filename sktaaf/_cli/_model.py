@@ -25,17 +25,18 @@ def estimators() -> dict:
 
 def load_model(path: str, device: str = "cpu"):
     """The estimator of the model file at ``path`` (on ``device``) and the
-    file's metadata."""
-    from .._persistence._format import read_file
+    file's metadata, the file read once (as ``load`` reads it)."""
+    from .._persistence._format import model_from_file, read_file
 
     if not Path(path).is_file():
         raise UsageError(f"No model file at {path!r}.")
-    _, metadata = read_file(path)
+    payload, metadata = read_file(path)
     classes = {cls.__name__: cls for cls in estimators().values()}
     cls = classes.get(metadata.get("class"))
     if cls is None:
         raise UsageError(f"{path!r} holds a {metadata.get('class')}, not a model.")
-    return cls.load(path, device=device), metadata
+    model = model_from_file(path, payload, metadata)
+    return cls._from_saved(model, path, device), metadata
 
 
 def model_gene_ids(estimator, metadata: dict, path: str) -> dict:

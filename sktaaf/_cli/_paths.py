@@ -14,16 +14,10 @@ import os
 import stat
 from pathlib import Path
 
+from .._utils._atomic import same_file
 from ._errors import UsageError
 
 __all__ = ["check_output", "os_error_message"]
-
-
-def _same_file(first, second) -> bool:
-    try:
-        return os.path.samefile(first, second)
-    except (OSError, ValueError):  # absent, unreadable, or a NUL in a name
-        return False
 
 
 def check_output(output: str, inputs: dict, option: str = "-o") -> Path:
@@ -50,7 +44,7 @@ def check_output(output: str, inputs: dict, option: str = "-o") -> Path:
         raise UsageError(f"{option}: {output!r} holds a NUL character.")
     path = Path(output)
     for what, source in inputs.items():
-        if source is not None and _same_file(path, source):
+        if source is not None and same_file(path, source):
             raise UsageError(
                 f"{option} {str(path)!r} is {what} {str(source)!r}: writing the "
                 "output would replace its own input; give another output name."

@@ -8,8 +8,8 @@ shape, how training went, a summary of its per-gene validation scores
 (``json.dumps(model_card(model))`` works), so that ``sktaaf info`` can print
 it as text or JSON.
 
-A leaf module: it reads the estimator's attributes and imports no estimator
-module.
+It reads the estimator's attributes and imports no estimator module (the
+library versions come from :mod:`~sktaaf._persistence._format`).
 """
 
 from __future__ import annotations

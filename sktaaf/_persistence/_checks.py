@@ -43,6 +43,15 @@ def _is_count(value, low: int, high: int = MAX_COUNT) -> bool:
     return type(value) is int and low <= value <= high
 
 
+def _are_names(value, count) -> bool:
+    """Whether ``value`` is None or a list of ``count`` str."""
+    return value is None or (
+        isinstance(value, list)
+        and len(value) == count
+        and all(isinstance(name, str) for name in value)
+    )
+
+
 def validate_metadata(metadata: dict, payload: dict, path) -> None:
     """Check the type and range of every field of a model file that load
     uses, before any of it is used (the estimator checks the parameters as
@@ -99,37 +108,23 @@ def validate_metadata(metadata: dict, payload: dict, path) -> None:
             "'cpu', 'cuda', 'cuda:N' or 'mps'",
         ),
         "feature_names_in_": (
-            lambda value: (
-                value is None
-                or (
-                    isinstance(value, list)
-                    and len(value) == fitted.get("n_features_in_")
-                    and all(isinstance(name, str) for name in value)
-                )
-            ),
+            lambda value: _are_names(value, fitted.get("n_features_in_")),
             "None or a list of n_features_in_ str",
         ),
         "target_names_": (
-            lambda value: (
-                value is None
-                or (
-                    isinstance(value, list)
-                    and len(value) == fitted.get("n_outputs_")
-                    and all(isinstance(name, str) for name in value)
-                )
-            ),
+            lambda value: _are_names(value, fitted.get("n_outputs_")),
             "None or a list of n_outputs_ str",
         ),
+        "n_samples_fit_": (
+            lambda value: value is None or _is_count(value, 1),
+            f"None or an int in [1, {MAX_COUNT}]",
+        ),
+        "target_scores_": (
+            lambda value: check_encoded_scores(value, fitted.get("n_outputs_")),
+            "None or a dict of 'source', 'n_samples', and 'mae' and 'r' "
+            "(n_outputs_ finite numbers or null each)",
+        ),
     }
-    checks["n_samples_fit_"] = (
-        lambda value: value is None or _is_count(value, 1),
-        f"None or an int in [1, {MAX_COUNT}]",
-    )
-    checks["target_scores_"] = (
-        lambda value: check_encoded_scores(value, fitted.get("n_outputs_")),
-        "None or a dict of 'source', 'n_samples', and 'mae' and 'r' (n_outputs_ "
-        "finite numbers or null each)",
-    )
     # absent from files of earlier versions
     optional = {"target_names_", "target_scores_", "n_samples_fit_"}
     for field, (is_valid, expected) in checks.items():

@@ -24,8 +24,9 @@ fitted estimator. The estimators build it on save and rebuild themselves
 from it on load (:mod:`sktaaf._save_load`), where the parameters also pass
 ``fit``'s checks and the weights' shapes are checked against the network they
 describe. :func:`read_file` and :func:`write_state` are the raw file, for the
-checkpoints (:mod:`~sktaaf._persistence._checkpoint`) and the commands that
-only read the metadata.
+checkpoints (:mod:`~sktaaf._persistence._checkpoint`) and the commands, which
+look at the metadata first and then pass what they read to
+:func:`model_from_file` (the file is read once).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ import functools
 import importlib
 import json
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import sklearn
@@ -45,7 +47,7 @@ import torch
 from .. import nn as sktaaf_nn
 from .._engine._scores import decode_scores, encode_scores
 from .._engine._state import TrainingState, digest
-from .._utils._atomic import atomic_binary_file
+from .._utils._atomic import as_path, atomic_binary_file
 from .._version import __version__
 from ..exceptions import ModelVersionWarning, ParameterNotSavedWarning
 from ..nn import ACTIVATIONS
@@ -365,7 +367,7 @@ def read_file(path) -> tuple[dict, dict]:
     so that damage is reported as damage (not, say, as a parameter this
     version lacks); only files of format version 1, written before files
     carried one, have none."""
-    path = Path(path)
+    path = as_path(path, "load a model from")
     if not path.is_file():
         raise FileNotFoundError(f"No sktaaf model file at {str(path)!r}.")
     try:
@@ -399,9 +401,13 @@ def read_file(path) -> tuple[dict, dict]:
 
 
 def _unreadable(path, exc: Exception) -> ValueError:
+    # torch's own errors may say little ("105", or nothing): name their kind.
+    reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    if type(exc) is ValueError:
+        reason = str(exc)
     return ValueError(
         f"{str(path)!r} is not a readable sktaaf model file (truncated, "
-        f"corrupted, or another kind of file): {exc}"
+        f"corrupted, or another kind of file): {reason}"
     )
 
 
@@ -423,10 +429,11 @@ def _check_digest(payload: dict, path) -> None:
 
 def check_versions(metadata, path) -> None:
     """Warn when ``metadata`` was written with other library versions."""
+    now = _versions()
     differing = {
-        name: (saved, _versions().get(name))
+        name: (saved, now.get(name))
         for name, saved in metadata["versions"].items()
-        if _versions().get(name) != saved
+        if now.get(name) != saved
     }
     if differing:
         details = ", ".join(
@@ -440,16 +447,21 @@ def check_versions(metadata, path) -> None:
 
 
 #: What reading a damaged entry raises before it is reported as damage.
-READ_ERRORS = (KeyError, AttributeError, IndexError, RuntimeError)
+_READ_ERRORS = (KeyError, AttributeError, IndexError, RuntimeError)
 
 
-def damaged_entry(path, exc: Exception) -> ValueError:
-    """The error that a :data:`READ_ERRORS` ``exc`` met while reading
-    ``path`` is reported as."""
-    return ValueError(
-        f"{str(path)!r} is not a readable sktaaf model file: an entry is "
-        f"missing or damaged ({type(exc).__name__}: {exc})."
-    )
+@contextmanager
+def damage_named(path) -> Iterator[None]:
+    """Report a missing or damaged entry met in the block (a KeyError,
+    AttributeError, IndexError or RuntimeError) as a ValueError naming
+    ``path``."""
+    try:
+        yield
+    except _READ_ERRORS as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a readable sktaaf model file: an entry is "
+            f"missing or damaged ({type(exc).__name__}: {exc})."
+        ) from exc
 
 
 def read_model(path, *, class_name=None, custom_objects=None) -> SavedModel:
@@ -472,41 +484,47 @@ def read_model(path, *, class_name=None, custom_objects=None) -> SavedModel:
         another class.
     """
     payload, metadata = read_file(path)
-    try:
-        return _saved_model(path, payload, metadata, class_name, custom_objects)
-    except READ_ERRORS as exc:
-        raise damaged_entry(path, exc) from exc
+    return model_from_file(path, payload, metadata, class_name, custom_objects)
 
 
-def _saved_model(path, payload, metadata, class_name, custom_objects) -> SavedModel:
-    if class_name is not None and metadata["class"] != class_name:
-        raise TypeError(
-            f"{str(path)!r} holds a {metadata['class']}, not a {class_name}; "
-            f"load it with {metadata['class']}.load."
+def model_from_file(
+    path, payload, metadata, class_name=None, custom_objects=None
+) -> SavedModel:
+    """:func:`read_model` of the ``payload`` and ``metadata`` that
+    :func:`read_file` read from ``path``: for a reader that looked at the
+    metadata first, so that the file is read once."""
+    with damage_named(path):
+        if class_name is not None and metadata["class"] != class_name:
+            raise TypeError(
+                f"{str(path)!r} holds a {metadata['class']}, not a {class_name}; "
+                f"load it with {metadata['class']}.load."
+            )
+        validate_metadata(metadata, payload, path)
+        check_versions(metadata, path)
+        params = _decode_params(metadata["params"], custom_objects or {})
+        # Parameters added since the first format: older files lack them.
+        params.setdefault("standardize", False)
+        params.setdefault("linear_path", None)
+        if isinstance(params["hidden_layer_sizes"], list):
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        saved = metadata["fitted"]
+        optional = {"target_names_", "n_samples_fit_"}  # older files lack them
+        fitted = {
+            name: saved.get(name) if name in optional else saved[name]
+            for name in FITTED_ATTRIBUTES
+        }
+        return SavedModel(
+            class_name=metadata["class"],
+            params=params,
+            fitted=fitted,
+            state=TrainingState.from_payload(payload, metadata, repr(str(path))),
+            target_scores=decode_scores(
+                saved.get("target_scores_"),
+                fitted["target_names_"],
+                fitted["n_outputs_"],
+            ),
+            gene_symbols=metadata.get(GENE_SYMBOLS_FIELD),
+            target_row_metadata=metadata.get(TARGET_METADATA_FIELD),
+            checkpoint=metadata.get("checkpoint"),
+            versions=metadata["versions"],
         )
-    validate_metadata(metadata, payload, path)
-    check_versions(metadata, path)
-    params = _decode_params(metadata["params"], custom_objects or {})
-    params.setdefault("standardize", False)  # saved before the parameter existed
-    params.setdefault("linear_path", None)  # likewise
-    if isinstance(params["hidden_layer_sizes"], list):
-        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-    saved = metadata["fitted"]
-    optional = {"target_names_", "n_samples_fit_"}  # older files lack them
-    fitted = {
-        name: saved.get(name) if name in optional else saved[name]
-        for name in FITTED_ATTRIBUTES
-    }
-    return SavedModel(
-        class_name=metadata["class"],
-        params=params,
-        fitted=fitted,
-        state=TrainingState.from_payload(payload, metadata, repr(str(path))),
-        target_scores=decode_scores(
-            saved.get("target_scores_"), fitted["target_names_"], fitted["n_outputs_"]
-        ),
-        gene_symbols=metadata.get(GENE_SYMBOLS_FIELD),
-        target_row_metadata=metadata.get(TARGET_METADATA_FIELD),
-        checkpoint=metadata.get("checkpoint"),
-        versions=metadata["versions"],
-    )

@@ -54,7 +54,9 @@ __all__ = [
     "atomic_binary_file",
     "atomic_file",
     "atomic_write",
+    "as_path",
     "check_target",
+    "same_file",
 ]
 
 #: The errors of a write that ran out of room.
@@ -68,6 +70,27 @@ _KINDS = (
 )
 
 
+def as_path(path, action: str = "write") -> Path:
+    """``path`` as a :class:`~pathlib.Path`; a TypeError saying what was
+    given when it is no file name (``None``, a number, an open file)."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"Cannot {action} {path!r}: expected a file name (a str or a "
+            f"path-like object); got {type(path).__name__}."
+        )
+    return Path(path)
+
+
+def same_file(first, second) -> bool:
+    """Whether ``first`` and ``second`` are one file (:func:`os.path.samefile`:
+    hard and symbolic links included); False when either is absent or
+    unreadable, for a writer that must never replace its own input."""
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):  # absent, unreadable, or a NUL in a name
+        return False
+
+
 def check_target(path, action: str = "write") -> tuple[Path, os.stat_result | None]:
     """The file that writing to ``path`` replaces, and its status (None if
     it does not exist yet); an OSError naming ``path`` when it cannot be.
@@ -76,7 +99,7 @@ def check_target(path, action: str = "write") -> tuple[Path, os.stat_result | No
     save the model to 'x': ...". Call it before long work to fail early;
     :func:`atomic_write` calls it again.
     """
-    path = Path(path)
+    path = as_path(path, action)
     shown = repr(str(path))
     target = path
     try:
@@ -180,7 +203,7 @@ def atomic_write(path, action: str = "write") -> Iterator[Path]:
         On any exception it is removed and ``path`` is left as it was; an
         OSError is raised again naming ``path``.
     """
-    path = Path(path)
+    path = as_path(path, action)
     target, status = check_target(path, action)
     partial = None
     try:
@@ -232,7 +255,7 @@ def atomic_file(path, mode: str = "w"):
     content replaces ``path`` when the block succeeds."""
     text = "b" not in mode
     with (
-        atomic_write(path, f"write {Path(path).name}") as partial,
+        atomic_write(path, f"write {as_path(path).name}") as partial,
         open(partial, mode, newline="" if text else None) as file,  # noqa: SIM115
     ):
         yield file

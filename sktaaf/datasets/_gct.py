@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 from sklearn.utils import Bunch
 
-from .._utils._atomic import atomic_write
+from .._utils._atomic import as_path, atomic_write
 from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
 from ._ids import _as_ids, split_landmarks
 from ._metadata import (
@@ -568,7 +568,7 @@ def write_gct(
         check_text(frame.columns, f"The fields of {name}_metadata")
         for field, values in zip(frame.columns, texts, strict=True):
             check_text(values, f"Field {field!r} of {name}_metadata")
-    path = Path(path)
+    path = as_path(path, "write the GCT file")
     n_samples, n_genes = data_frame.shape
     filler = ["na"] * len(rows.columns)
     step = max(1, _WRITE_ELEMENTS // max(n_samples, 1))

@@ -11,7 +11,7 @@ from sklearn.utils import Bunch
 
 from .._data._columns import ColumnRows
 from .._data._rows import read_sorted
-from .._utils._atomic import atomic_binary_file
+from .._utils._atomic import as_path, atomic_binary_file
 from ._common import PathLike, _check_file, _import, _read_errors, cast_checked
 from ._ids import _as_ids, _bunch, _positions, _resolve_genes
 from ._metadata import (
@@ -528,7 +528,7 @@ def write_gctx(
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be np.float32 or np.float64; got {dtype}.")
-    path = Path(path)
+    path = as_path(path, "write the GCTX file")
     n_samples, n_genes = data_frame.shape
     per_chunk = max(1, _GCTX_WRITE_CHUNK_BYTES // (dtype.itemsize * max(n_genes, 1)))
     chunks = (min(n_samples, per_chunk), n_genes) if n_samples and n_genes else None

@@ -14,7 +14,6 @@ estimator, as the rest of :mod:`sktaaf.datasets`.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._data._columns import ColumnRows
+from .._utils._atomic import as_path, same_file
 from ._common import PathLike, _import, _read_errors, cast_checked
 from ._gctx import (
     _GCTX_COL_IDS,
@@ -65,7 +65,7 @@ def _check_destination(source: Path, destination: Path) -> None:
             f"The destination {str(destination)!r} exists and is not a regular "
             "file; give the path of a new or regular file."
         )
-    if os.path.samefile(source, destination):
+    if same_file(source, destination):
         raise ValueError(
             f"The destination {str(destination)!r} is the source file; an output "
             "never replaces its input. Give another path."
@@ -412,7 +412,7 @@ def predict_gctx(
         model, landmark_ids, target_ids, row_metadata
     )
     file, source = _open_gctx_file(source, "predict_gctx")
-    destination = Path(destination)
+    destination = as_path(destination, "write the GCTX file")
     with file:
         _check_destination(source, destination)
         with _read_errors(source, "GCTX", _GCTX_ERRORS):
