@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from .._utils._atomic import same_file
 from ..datasets import REAL_EXAMPLES
 from ._models import DEFAULT_MODELS, FULL, MODELS, QUICK
 
@@ -341,13 +342,6 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
     return args
 
 
-def _same_file(first: Path, second: Path) -> bool:
-    try:
-        return os.path.samefile(first, second)
-    except (OSError, ValueError):
-        return False
-
-
 def check_paths(args: argparse.Namespace) -> None:
     """Check the files of ``args`` before any work: the inputs are files,
     ``--out`` is a folder (or a new one) that can be written, and no output
@@ -375,7 +369,7 @@ def check_paths(args: argparse.Namespace) -> None:
             (
                 f"the {option} file"
                 for option, path in inputs.items()
-                if path is not None and _same_file(out, path)
+                if path is not None and same_file(out, path)
             ),
             "a file",
         )
@@ -385,7 +379,7 @@ def check_paths(args: argparse.Namespace) -> None:
         )
     for name in OUTPUT_FILES:
         for option, path in inputs.items():
-            if path is not None and _same_file(out / name, path):
+            if path is not None and same_file(out / name, path):
                 raise ValueError(
                     f"--out {str(out)!r}: the results file {name!r} written there "
                     f"would replace the {option} file {str(path)!r}; give another "
